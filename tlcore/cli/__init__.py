@@ -1,0 +1,120 @@
+"""``python -m tlcore``: the command line, the same engine the app uses.
+
+The arguments of every command are declared here, in one place, because they are a
+stable contract (scripts and benchmarks rely on them). Each command's work lives in its
+own module ``tlcore.cli.<command>_cmd`` with ``run(args) -> int``, imported only when that
+command runs, so ``--help`` and ``scan`` never import TensorFlow.
+
+Errors a person can act on (``TransferLabError``) print one sentence on stderr and exit 2.
+"""
+
+import argparse
+import sys
+from importlib import import_module
+
+from tlcore.errors import TransferLabError
+
+STRATEGY_HELP = "feature-extraction | fine-tune | full | scratch | custom"
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backbone", default="mobilenet_v2",
+                   help="backbone key, e.g. mobilenet_v2, efficientnet_b0, small_cnn")
+    p.add_argument("--weights", default="imagenet",
+                   help="imagenet | none | PATH to a weights file | run:<id>")
+    p.add_argument("--strategy", default="feature-extraction", help=STRATEGY_HELP)
+    unfreeze = p.add_mutually_exclusive_group()
+    unfreeze.add_argument("--unfreeze", type=int, metavar="N",
+                          help="fine-tune: unfreeze the top N backbone layers")
+    unfreeze.add_argument("--unfreeze-from", metavar="LAYER",
+                          help="fine-tune: unfreeze from this layer or block upwards")
+    p.add_argument("--train-batchnorm", action="store_true",
+                   help="let BatchNorm layers train too (off by default)")
+    p.add_argument("--image-size", type=int, help="square input size in px "
+                   "(default: the backbone's)")
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", nargs="?", help="a folder (one subfolder per class) or a .zip")
+    _add_model_options(p)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    p.add_argument("--fine-tune-lr", type=float, default=1e-5,
+                   help="learning rate of the second phase (with --two-phase)")
+    p.add_argument("--optimizer", default="adam", help="adam | sgd | rmsprop")
+    p.add_argument("--augment", default="",
+                   help="comma list, each optionally NAME=STRENGTH, e.g. flip,rotate=0.1,zoom")
+    p.add_argument("--two-phase", action="store_true",
+                   help="train the head first, then unfreeze at --fine-tune-lr")
+    p.add_argument("--head-epochs", type=int, default=2,
+                   help="epochs of the first phase (with --two-phase)")
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--patience", type=int, default=3,
+                   help="early-stopping patience in epochs (0 = off)")
+    p.add_argument("--class-weights", default="auto", choices=["auto", "on", "off"])
+    p.add_argument("--resize", default="pad", choices=["pad", "crop", "stretch"])
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--val-split", type=float, default=0.2)
+    p.add_argument("--test-split", type=float, default=0.1)
+    p.add_argument("--split-file", help="reuse a split saved earlier (split.json)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="decode images every time instead of using the workspace cache")
+    p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs")
+    p.add_argument("--json", action="store_true", help="print a JSON object as the last line")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser for all commands."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tlcore",
+        description="TransferLab: train an image classifier on your own photos.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("scan", help="check a dataset: classes, problems, duplicates")
+    p.add_argument("data", help="a folder or a .zip")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("layers", help="list a backbone's layers and what a strategy freezes")
+    _add_model_options(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("train", help="train a classifier (one run)")
+    _add_training_options(p)
+    p.add_argument("--spec", help="run an existing spec.json instead (the app's worker)")
+    p.add_argument("--name", default="", help="a label for this run")
+
+    p = sub.add_parser("compare", help="train several strategies on the same split")
+    _add_training_options(p)
+    p.add_argument("--strategies", required=True, help="comma list, e.g. feature-extraction,full")
+
+    p = sub.add_parser("predict", help="classify images with a trained run or model file")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="run id, run folder or .keras file")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="export a run's model for use elsewhere")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--format", default="keras",
+                   choices=["keras", "savedmodel", "tflite", "tflite-int8"])
+    p.add_argument("--out", help="where to write (default: the run's export/ folder)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("runs", help="list training runs in the workspace")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        module = import_module(f"tlcore.cli.{args.command}_cmd")
+        return int(module.run(args) or 0)
+    except TransferLabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130

@@ -1,0 +1,26 @@
+"""How commands print: readable text for people, one JSON line last for scripts."""
+
+import json
+import sys
+from typing import Any
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as one JSON line on stdout (the last line a command prints)."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def say(text: str = "") -> None:
+    """Print a line for a person."""
+    print(text, flush=True)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """Format ``rows`` as a plain aligned text table with the given columns."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)

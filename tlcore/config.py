@@ -1,0 +1,225 @@
+"""The training configuration: frozen dataclasses that round-trip through JSON.
+
+The UI builds a ``TrainConfig``, the CLI builds one, the worker runs one; ``spec.json``
+in a run folder holds one. Nothing here imports TensorFlow. Names that refer to a
+registry (backbone, strategy, augmentation) are checked by the module that owns the
+registry; this module checks only what it can see by itself (ranges, types).
+"""
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from tlcore.errors import ConfigError
+
+RESIZE_MODES = ("pad", "crop", "stretch")
+"""How an image becomes a square: ``pad`` keeps the whole image (the default: it loses
+nothing), ``crop`` takes the largest centred square, ``stretch`` distorts to fit."""
+
+CLASS_WEIGHTING = ("auto", "on", "off")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How images are divided into train / validation / test.
+
+    A dataset that comes with its own ``train/ val/ test/`` folders keeps them and these
+    fractions are not used. ``split_file`` reuses a split saved earlier (exact same files).
+    """
+
+    val_fraction: float = 0.2
+    test_fraction: float = 0.1
+    seed: int = 42
+    split_file: str | None = None
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` if the fractions cannot make a split."""
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1 (got {value}).")
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ConfigError(
+                "Validation and test together must leave at least 10% of the images for "
+                f"training (got {self.val_fraction + self.test_fraction:.0%} held out)."
+            )
+
+
+@dataclass(frozen=True)
+class FreezeConfig:
+    """Which backbone layers train: a strategy name plus its arguments.
+
+    ``strategy`` is a key of ``tlcore.freezing.STRATEGIES``: ``feature-extraction``,
+    ``fine-tune`` (with ``unfreeze_top`` or ``unfreeze_from``), ``full``, ``scratch``,
+    ``custom`` (with ``frozen_layers``). BatchNorm layers stay frozen and in inference
+    mode unless ``train_batchnorm``.
+    """
+
+    strategy: str = "feature-extraction"
+    unfreeze_top: int | None = None
+    unfreeze_from: str | None = None
+    frozen_layers: tuple[str, ...] = ()
+    train_batchnorm: bool = False
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` for contradictory arguments."""
+        if self.unfreeze_top is not None and self.unfreeze_from is not None:
+            raise ConfigError("Give either the number of top layers to unfreeze or a layer "
+                              "to unfreeze from, not both.")
+        if self.unfreeze_top is not None and self.unfreeze_top < 0:
+            raise ConfigError(f"unfreeze_top must be 0 or more (got {self.unfreeze_top}).")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Data augmentation: operation name -> strength, only the enabled ones.
+
+    Names are keys of ``tlcore.augment.AUGMENTATIONS`` (``flip_horizontal``,
+    ``flip_vertical``, ``rotation``, ``zoom``, ``translation``, ``contrast``,
+    ``brightness``). Strength is a fraction (e.g. rotation 0.1 = up to 10% of a full turn);
+    flips ignore it. Stored as sorted pairs so the config stays hashable and stable.
+    """
+
+    ops: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def of(cls, **strengths: float) -> "AugmentConfig":
+        """Build from keyword arguments, e.g. ``AugmentConfig.of(flip_horizontal=1, zoom=.2)``."""
+        return cls(tuple(sorted((k, float(v)) for k, v in strengths.items())))
+
+    @property
+    def enabled(self) -> bool:
+        """True when at least one operation is on."""
+        return bool(self.ops)
+
+    def as_dict(self) -> dict[str, float]:
+        """Return ``{name: strength}``."""
+        return dict(self.ops)
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` for a strength outside 0..1."""
+        for name, strength in self.ops:
+            if not 0.0 <= strength <= 1.0:
+                raise ConfigError(f"Augmentation '{name}' strength must be between 0 and 1 "
+                                  f"(got {strength}).")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything needed to reproduce one training run.
+
+    ``data`` is a folder or ``.zip``. ``weights`` is ``imagenet``, ``none``, a path to a
+    weights file, or ``run:<id>`` (the feature part of an earlier run). ``image_size``
+    ``None`` means the backbone's default. With ``two_phase``, the head first trains for
+    ``head_epochs`` with the backbone frozen at ``learning_rate``, then the plan's layers
+    unfreeze and train for the remaining epochs at ``fine_tune_learning_rate``.
+    """
+
+    data: str
+    backbone: str = "mobilenet_v2"
+    weights: str = "imagenet"
+    image_size: int | None = None
+    resize_mode: str = "pad"
+    freeze: FreezeConfig = field(default_factory=FreezeConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    two_phase: bool = False
+    head_epochs: int = 2
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 1e-5
+    dropout: float = 0.2
+    early_stopping_patience: int = 3
+    class_weighting: str = "auto"
+    split: SplitConfig = field(default_factory=SplitConfig)
+    seed: int = 42
+    use_cache: bool = True
+    tensorboard: bool = False
+    name: str = ""
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` naming the first setting that cannot work."""
+        if not self.data:
+            raise ConfigError("No dataset chosen: give a folder or a .zip of images.")
+        if self.resize_mode not in RESIZE_MODES:
+            raise ConfigError(f"Resize mode must be one of {', '.join(RESIZE_MODES)} "
+                              f"(got '{self.resize_mode}').")
+        if self.class_weighting not in CLASS_WEIGHTING:
+            raise ConfigError(f"Class weighting must be one of {', '.join(CLASS_WEIGHTING)}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"Optimizer must be one of {', '.join(OPTIMIZERS)} "
+                              f"(got '{self.optimizer}').")
+        if self.image_size is not None and not 16 <= self.image_size <= 1024:
+            raise ConfigError(f"Image size must be between 16 and 1024 px "
+                              f"(got {self.image_size}).")
+        if self.epochs < 1:
+            raise ConfigError(f"Train for at least 1 epoch (got {self.epochs}).")
+        if self.batch_size < 1:
+            raise ConfigError(f"Batch size must be at least 1 (got {self.batch_size}).")
+        if self.two_phase and not 1 <= self.head_epochs < self.epochs:
+            raise ConfigError("Two-phase training needs head epochs between 1 and one less "
+                              f"than the total epochs (got {self.head_epochs} of {self.epochs}).")
+        for name in ("learning_rate", "fine_tune_learning_rate"):
+            if not 0.0 < getattr(self, name) < 10.0:
+                raise ConfigError(f"{name} must be a small positive number "
+                                  f"(got {getattr(self, name)}).")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"Dropout must be between 0 and 1 (got {self.dropout}).")
+        if self.early_stopping_patience < 0:
+            raise ConfigError("Early-stopping patience must be 0 (off) or more.")
+        self.split.validate()
+        self.freeze.validate()
+        self.augment.validate()
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """Return a copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict (augmentation as ``{name: strength}``)."""
+        d = dataclasses.asdict(self)
+        d["augment"] = self.augment.as_dict()
+        d["freeze"]["frozen_layers"] = list(self.freeze.frozen_layers)
+        return d
+
+    def to_json(self) -> str:
+        """Return the config as indented JSON."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """Build from a dict as written by ``to_dict``; unknown keys are an error."""
+        d = dict(d)
+        _check_keys(cls, d)
+        freeze = dict(d.pop("freeze", None) or {})
+        _check_keys(FreezeConfig, freeze)
+        freeze["frozen_layers"] = tuple(freeze.get("frozen_layers") or ())
+        split = dict(d.pop("split", None) or {})
+        _check_keys(SplitConfig, split)
+        augment = d.pop("augment", None) or {}
+        if not isinstance(augment, dict):
+            raise ConfigError("'augment' must map operation names to strengths.")
+        return cls(
+            freeze=FreezeConfig(**freeze),
+            split=SplitConfig(**split),
+            augment=AugmentConfig.of(**augment),
+            **d,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        """Parse JSON written by ``to_json``."""
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"The training spec is not valid JSON ({e.msg}, line {e.lineno}).")
+
+
+def _check_keys(cls: type, d: dict[str, Any]) -> None:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ConfigError(f"Unknown setting(s) in the training spec: {', '.join(unknown)}.")

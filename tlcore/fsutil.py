@@ -1,0 +1,104 @@
+"""Atomic file writes and an append-only JSON-lines log.
+
+A reader (the app, another process) must never see a half-written ``status.json`` or
+``metrics.json``: we write a temporary file next to the target and rename it over the
+target, which is atomic on POSIX and Windows. ``events.jsonl`` is appended one line per
+write; a reader skips a last line that is not complete yet.
+"""
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Atomically write UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
+    """Append one JSON object as one line (a single ``write`` call, so lines never mix)."""
+    line = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+
+
+def read_jsonl(path: str | os.PathLike, start: int = 0) -> tuple[list[Any], int]:
+    """Read complete lines of a JSON-lines file from byte offset ``start``.
+
+    Returns the objects and the offset to pass next time, so a poller reads only what is
+    new. A last line without its newline (still being written) is left for next time.
+    """
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            data = f.read()
+    except FileNotFoundError:
+        return [], start
+    end = data.rfind(b"\n") + 1
+    objects = []
+    for raw in data[:end].splitlines():
+        if raw.strip():
+            try:
+                objects.append(json.loads(raw))
+            except json.JSONDecodeError:
+                continue  # a line torn by a killed writer: skip it, keep the rest
+    return objects, start + end
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Yield regular files under ``root`` in sorted order, following no symlink twice.
+
+    Symlinked folders are followed once (by their resolved path), so a link loop ends.
+    """
+    seen: set[Path] = set()
+
+    def walk(folder: Path) -> Iterator[Path]:
+        real = folder.resolve()
+        if real in seen:
+            return
+        seen.add(real)
+        try:
+            entries = sorted(folder.iterdir(), key=lambda p: p.name)
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    yield from walk(entry)
+                elif entry.is_file():
+                    yield entry
+            except OSError:
+                continue
+
+    yield from walk(root)
