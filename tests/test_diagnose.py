@@ -1,0 +1,28 @@
+from tlcore.diagnose import diagnose
+
+
+def _h(losses, val_losses, acc, val_acc):
+    return [{"loss": a, "val_loss": b, "accuracy": c, "val_accuracy": d}
+            for a, b, c, d in zip(losses, val_losses, acc, val_acc, strict=True)]
+
+
+def test_rising_validation_loss_is_overfitting() -> None:
+    h = _h([1.0, .6, .4, .2, .1], [.9, .5, .6, .7, .8], [.6, .8, .9, .95, .99],
+           [.6, .8, .78, .77, .76])
+    got = diagnose(h)
+    assert [f["kind"] for f in got] == ["overfitting"]
+    assert "epoch 2" in got[0]["message"]
+
+
+def test_low_training_accuracy_is_underfitting_and_healthy_is_good() -> None:
+    assert [f["kind"] for f in diagnose(_h([1.1, 1.05], [1.1, 1.08], [.35, .4], [.33, .4]),
+                                        classes=["a", "b", "c"])] == ["underfitting"]
+    good = diagnose(_h([.5, .3], [.5, .35], [.85, .9], [.84, .88]),
+                    confusion=[[5, 0], [1, 4]], classes=["a", "b"])
+    assert [f["kind"] for f in good] == ["good"]
+
+
+def test_one_class_for_everything() -> None:
+    got = diagnose(_h([.7], [.7], [.9], [.9]), confusion=[[10, 0], [10, 0]], classes=["a", "b"])
+    assert [f["kind"] for f in got] == ["one_class"]
+    assert "'a' for 100%" in got[0]["message"]

@@ -1,0 +1,131 @@
+"""Start training in the background and ask it to stop (no TensorFlow here).
+
+``start_run`` creates a run folder and launches ``python -m tlcore train --spec
+<run>/spec.json`` as a detached process (its own session, so closing the app or the
+terminal does not kill it; output goes to ``worker.log`` in the run folder) and returns
+at once. ``start_comparison`` makes the split once, creates every run up front (queued,
+same group, same split and seed) and launches ONE process that trains them one after
+another: ``python -m tlcore.worker SPEC...`` (so the machine never trains two at once).
+
+The pid is written into ``status.json`` right after launch, so a worker that dies
+before it starts still lists as ``interrupted`` rather than queued forever.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tlcore import runs, workspace
+from tlcore.config import FreezeConfig, TrainConfig
+from tlcore.errors import ConfigError
+
+_PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+
+
+def _launch(args: list[str], log_path: Path) -> int:
+    env = dict(os.environ)
+    env[workspace.ENV_VAR] = str(workspace.home())  # the same workspace, whatever the cwd
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, *args], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            start_new_session=True, env=env, cwd=_PACKAGE_PARENT)
+    return proc.pid
+
+
+def _record_pid(run_dir: Path, pid: int) -> None:
+    # Only fill in the pid: the worker itself may already have written "running".
+    runs.update_status(run_dir, pid=pid)
+
+
+def start_run(config: TrainConfig, split: object = None) -> str:
+    """Create a run and train it in a background process; return the run id at once."""
+    info = runs.create_run(config, split=split)
+    pid = _launch(["-m", "tlcore", "train", "--spec", str(info.path / "spec.json")],
+                  info.path / "worker.log")
+    _record_pid(info.path, pid)
+    return info.run_id
+
+
+def comparison_configs(config: TrainConfig, freezes: list[FreezeConfig],
+                       names: list[str] | None = None) -> list[TrainConfig]:
+    """Return one config per freezing plan (same everything else, named)."""
+    if not freezes:
+        raise ConfigError("Choose at least one strategy to compare.")
+    names = list(names or [])
+    if names and len(names) != len(freezes):
+        raise ConfigError("Give one name per strategy to compare.")
+    configs = []
+    for i, freeze in enumerate(freezes):
+        name = names[i] if names else freeze.strategy
+        weights = "none" if freeze.strategy == "scratch" else config.weights
+        configs.append(config.replace(freeze=freeze, name=name, weights=weights))
+    return configs
+
+
+def prepare_comparison(config: TrainConfig, freezes: list[FreezeConfig],
+                       names: list[str] | None = None) -> tuple[str, list[runs.RunInfo]]:
+    """Scan once, split once, and create every run of a comparison (queued, one group)."""
+    from tlcore.scan import scan
+    from tlcore.split import make_split
+
+    configs = comparison_configs(config, freezes, names)
+    for c in configs:
+        c.validate()
+    report = scan(config.data)
+    split = make_split(report, config.split)
+    group = "cmp-" + runs.new_run_id(config)
+    infos = [runs.create_run(c, split=split, group=group, report=report) for c in configs]
+    return group, infos
+
+
+def start_comparison(config: TrainConfig, freezes: list[FreezeConfig],
+                     names: list[str] | None = None) -> str:
+    """Create the runs of a comparison and train them one after another in the background.
+
+    Returns:
+        The group id (``runs.list_runs(group=...)`` lists its runs).
+    """
+    group, infos = prepare_comparison(config, freezes, names)
+    specs = [str(i.path / "spec.json") for i in infos]
+    pid = _launch(["-m", "tlcore.worker", *specs], infos[0].path / "worker.log")
+    for info in infos:
+        _record_pid(info.path, pid)
+    return group
+
+
+def request_stop(ref: str | os.PathLike) -> None:
+    """Ask a run to stop after its current batch (it keeps the best model so far)."""
+    path = runs.run_path(ref)
+    (path / runs.STOP_FLAG).write_text(runs.now_iso() + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train the given spec files one after another (the comparison worker)."""
+    from tlcore.training import train_spec
+
+    specs = list(sys.argv[1:] if argv is None else argv)
+    stopped_all = False
+    for spec in specs:
+        run_dir = Path(spec).resolve().parent
+        if stopped_all:
+            runs.update_status(run_dir, status="stopped", ended=runs.now_iso(),
+                               error=None)
+            continue
+        info = train_spec(run_dir)
+        # A stop on one run of a comparison stops the group: the person wants it to end.
+        stopped_all = info.status == "stopped" and _signalled()
+    return 0
+
+
+def _signalled() -> bool:
+    from tlcore import training
+
+    return training.signal_received()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
