@@ -1,0 +1,219 @@
+"""The backbone registry: which feature extractors TransferLab offers and how to build them.
+
+Importing this module never imports TensorFlow: each spec names its ``keras.applications``
+builder as a string, and Keras is imported only inside the build functions. The UI lists
+``BACKBONES``; the CLI and saved specs use the keys.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tlcore.errors import ConfigError, ModelFileError
+
+PREPROCESS_KINDS = ("tf", "caffe", "torch", "none", "unit")
+"""How raw 0-255 RGB becomes what the backbone expects: ``tf`` x/127.5-1, ``caffe``
+RGB->BGR minus the ImageNet mean, ``torch`` /255 then per-channel mean/std, ``none`` the
+backbone does it itself, ``unit`` x/255 (the small CNN). ``from_run`` / ``from_file``
+mark backbones whose preprocessing comes with the model."""
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """One entry of the backbone registry.
+
+    Attributes:
+        key: short snake_case name used by the CLI and saved specs.
+        display_name: what the UI shows.
+        description: one plain-language line (size, speed, accuracy trade-off).
+        default_size: input size in px used when the config gives none.
+        min_size: smallest input size the architecture accepts.
+        preprocess: a ``PREPROCESS_KINDS`` value, ``from_run`` or ``from_file``.
+        params_millions: parameters without the classification top (approximate).
+        builder: ``keras.applications`` function name, or ``""`` for the special ones.
+        pretrained: True when ``imagenet`` weights exist for it.
+        weights_hint: what ``weights`` must be for this backbone (empty = the usual choices).
+    """
+
+    key: str
+    display_name: str
+    description: str
+    default_size: int
+    min_size: int
+    preprocess: str
+    params_millions: float
+    builder: str = ""
+    pretrained: bool = True
+    weights_hint: str = ""
+
+
+def _spec(*args: Any, **kwargs: Any) -> tuple[str, BackboneSpec]:
+    spec = BackboneSpec(*args, **kwargs)
+    return spec.key, spec
+
+
+BACKBONES: dict[str, BackboneSpec] = dict([
+    _spec("mobilenet_v2", "MobileNetV2", "Small (2.3M) and fast; a good first choice on a "
+          "laptop CPU, accuracy a little below the big networks.", 224, 32, "tf", 2.26,
+          "MobileNetV2"),
+    _spec("mobilenet_v3_small", "MobileNetV3 Small", "Tiny (0.9M) and the fastest; for phones "
+          "and quick experiments, the least accurate.", 224, 32, "none", 0.94,
+          "MobileNetV3Small"),
+    _spec("mobilenet_v3_large", "MobileNetV3 Large", "Small (3M) and fast, more accurate than "
+          "MobileNetV2 at about the same speed.", 224, 32, "none", 3.0, "MobileNetV3Large"),
+    _spec("efficientnet_b0", "EfficientNetB0", "Small (4M), very accurate for its size; "
+          "somewhat slower than MobileNet on a CPU.", 224, 32, "none", 4.05, "EfficientNetB0"),
+    _spec("efficientnet_v2_b0", "EfficientNetV2B0", "Small (6M), accurate and trains faster "
+          "than EfficientNetB0.", 224, 32, "none", 5.92, "EfficientNetV2B0"),
+    _spec("resnet50", "ResNet50", "Medium (24M), the classic; solid accuracy, slow on a CPU.",
+          224, 32, "caffe", 23.59, "ResNet50"),
+    _spec("resnet50_v2", "ResNet50V2", "Medium (24M); ResNet50 improved, slightly more "
+          "accurate, about as slow.", 224, 32, "tf", 23.56, "ResNet50V2"),
+    _spec("vgg16", "VGG16", "Large (15M conv, heavy compute); simple and famous from "
+          "tutorials, slow and less accurate than newer networks.", 224, 32, "caffe", 14.71,
+          "VGG16"),
+    _spec("xception", "Xception", "Medium (21M), accurate; needs at least 71 px and is slow "
+          "on a CPU.", 299, 71, "tf", 20.86, "Xception"),
+    _spec("inception_v3", "InceptionV3", "Medium (22M), accurate; needs at least 75 px, slow "
+          "on a CPU.", 299, 75, "tf", 21.8, "InceptionV3"),
+    _spec("densenet121", "DenseNet121", "Small in parameters (7M) but compute-heavy; "
+          "accurate, slowish.", 224, 32, "torch", 7.04, "DenseNet121"),
+    _spec("convnext_tiny", "ConvNeXt Tiny", "Large (28M), the most accurate here; the "
+          "slowest on a CPU, best with a GPU.", 224, 32, "none", 27.82, "ConvNeXtTiny"),
+    _spec("small_cnn", "Small CNN (from scratch)", "A tiny network (0.1M) trained from "
+          "scratch: the baseline that shows what pretrained features add.", 96, 32, "unit",
+          0.1, "", pretrained=False, weights_hint="none"),
+    _spec("my_model", "One of my models", "The feature part of a model you trained earlier "
+          "here; works offline, good when your earlier data resembles the new data.", 224,
+          16, "from_run", 0.0, "", pretrained=False, weights_hint="run:<id>"),
+    _spec("keras_file", "A Keras model file", "Your own .keras/.h5 model, loaded in safe mode; "
+          "its convolutional part becomes the feature extractor.", 224, 16, "from_file", 0.0,
+          "", pretrained=False, weights_hint="path to a .keras or .h5 model file"),
+])
+
+
+def get_backbone(key: str) -> BackboneSpec:
+    """Return the spec for ``key``; raise ``ConfigError`` listing the valid keys."""
+    try:
+        return BACKBONES[key]
+    except KeyError:
+        raise ConfigError(f"Unknown backbone '{key}'. Choose one of: "
+                          f"{', '.join(BACKBONES)}.") from None
+
+
+def check_image_size(spec: BackboneSpec, size: int) -> None:
+    """Raise ``ConfigError`` when ``size`` is below what ``spec`` accepts."""
+    if size < spec.min_size:
+        raise ConfigError(f"{spec.display_name} needs images of at least {spec.min_size} px "
+                          f"(got {size}).")
+
+
+@contextlib.contextmanager
+def fresh_layer_names() -> Iterator[None]:
+    """Give auto-named layers (``conv2d_4``...) the same names in every process.
+
+    Keras numbers unnamed layers with a process-wide counter, so a layer list shown in
+    the app could name layers differently from the worker that trains. Building inside
+    this context starts the counter from zero and restores it afterwards.
+    """
+    import collections
+
+    from keras.src.backend.common import global_state
+
+    saved = global_state.get_global_attribute("object_name_uids")
+    global_state.set_global_attribute("object_name_uids", collections.defaultdict(int))
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids", saved)
+
+
+def build_backbone(key: str, image_size: int, weights: str = "none",
+                   progress: Any = None) -> Any:
+    """Build the feature part of a classifier as a ``keras.Model`` named ``backbone``.
+
+    Args:
+        key: a ``BACKBONES`` key.
+        image_size: square input size in px.
+        weights: ``imagenet``, ``none``, a weights file path, or ``run:<id>``; for
+            ``keras_file`` the path of the model file.
+        progress: optional ``callback(bytes_done, bytes_total)`` for a download.
+
+    Returns:
+        The backbone; input (S, S, 3) preprocessed pixels, output the last feature map.
+    """
+    from tlcore import weights as weights_mod
+
+    spec = get_backbone(key)
+    check_image_size(spec, image_size)
+    if key == "my_model":
+        return weights_mod.run_backbone(weights, image_size)
+    if key == "keras_file":
+        return file_backbone(weights, image_size)
+    with fresh_layer_names():
+        model = _architecture(spec, image_size)
+    model.name = "backbone"
+    weights_mod.load_backbone_weights(model, spec, weights, image_size, progress)
+    return model
+
+
+def _architecture(spec: BackboneSpec, image_size: int) -> Any:
+    import keras
+
+    if spec.key == "small_cnn":
+        return small_cnn(image_size)
+    builder = getattr(keras.applications, spec.builder)
+    return builder(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
+
+
+def small_cnn(image_size: int, widths: tuple[int, ...] = (32, 64, 128, 128)) -> Any:
+    """A small conv net from scratch: conv-BatchNorm-ReLU-pool blocks (the baseline)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((image_size, image_size, 3), name="input")
+    x = inputs
+    for i, width in enumerate(widths, start=1):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
+        x = layers.BatchNormalization(name=f"block{i}_bn")(x)
+        x = layers.Activation("relu", name=f"block{i}_relu")(x)
+        if i < len(widths):
+            x = layers.MaxPooling2D(2, padding="same", name=f"block{i}_pool")(x)
+    return keras.Model(inputs, x, name="small_cnn")
+
+
+def feature_part(model: Any, image_size: int) -> Any:
+    """Cut ``model`` after its last layer with a 4-D (feature map) output.
+
+    Returns a new ``keras.Model`` named ``backbone`` sharing the layers (and weights).
+    """
+    import keras
+
+    last = None
+    for layer in model.layers:
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):
+            continue  # a layer used more than once has no single output; skip it
+        if len(shape) == 4 and layer is not model.layers[0]:
+            last = layer
+    if last is None:
+        raise ModelFileError(f"The model '{model.name}' has no convolutional feature map "
+                             "(no layer with a 4-D output), so it cannot be a backbone.")
+    cut = keras.Model(model.inputs, last.output, name="backbone")
+    if cut.input_shape[1:3] not in ((image_size, image_size), (None, None)):
+        raise ConfigError(f"This model takes {cut.input_shape[1]}x{cut.input_shape[2]} px "
+                          f"images; set the image size to {cut.input_shape[1]}.")
+    return cut
+
+
+def file_backbone(path: str, image_size: int) -> Any:
+    """The feature part of a user's ``.keras``/``.h5`` full model (loaded in safe mode)."""
+    from tlcore.model_files import load_model_safely
+
+    if not path or path in ("imagenet", "none") or not Path(path).is_file():
+        raise ConfigError("The 'A Keras model file' backbone needs the path of a .keras or .h5 "
+                          f"model file as its weights (got '{path}').")
+    return feature_part(load_model_safely(path), image_size)
