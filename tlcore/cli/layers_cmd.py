@@ -1,0 +1,58 @@
+"""``python -m tlcore layers``: a backbone's layers and what a freezing plan trains."""
+
+import argparse
+import sys
+
+from tlcore.cli.output import emit_json, say, table
+from tlcore.config import FreezeConfig, TrainConfig
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The model part of a ``TrainConfig`` from the shared model options."""
+    return TrainConfig(
+        data="-", backbone=args.backbone, weights=args.weights, image_size=args.image_size,
+        freeze=FreezeConfig(strategy=args.strategy, unfreeze_top=args.unfreeze,
+                            unfreeze_from=args.unfreeze_from,
+                            train_batchnorm=args.train_batchnorm))
+
+
+def _download_progress(done: int, total: int) -> None:
+    if total:
+        print(f"\rdownloading weights: {done / total:4.0%} of {total / 1e6:.1f} MB",
+              end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the layers with trainable flags and blocks; print the parameter counts."""
+    from tlcore.backbones import build_backbone, get_backbone
+    from tlcore.classifier import effective_weights, image_size_for
+    from tlcore.freezing import apply_freeze, get_strategy, list_layers, param_counts
+
+    config = config_from_args(args)
+    spec = get_backbone(config.backbone)
+    strategy = get_strategy(config.freeze.strategy)
+    config.freeze.validate()
+    size = image_size_for(config)
+    weights = effective_weights(config)
+    backbone = build_backbone(spec.key, size, weights, _download_progress)
+    apply_freeze(backbone, config.freeze)
+    layers = list_layers(backbone)
+    trainable, frozen = param_counts(backbone)
+
+    rows = [{"#": li.index, "name": li.name, "type": li.type,
+             "output": "x".join(str(d) for d in li.output_shape[1:]), "params": li.params,
+             "trainable": "yes" if li.trainable else "-", "block": li.block} for li in layers]
+    say(table(rows, ["#", "name", "type", "output", "params", "trainable", "block"]))
+    say()
+    say(f"{spec.display_name} at {size} px, weights {weights}, strategy "
+        f"{strategy.display_name}: {trainable:,} trainable and {frozen:,} frozen backbone "
+        "parameters (the new classification head trains as well).")
+    if args.json:
+        emit_json({
+            "backbone": spec.key, "image_size": size, "weights": weights,
+            "strategy": strategy.key,
+            "layers": [{"name": li.name, "type": li.type, "params": li.params,
+                        "trainable": li.trainable, "block": li.block} for li in layers],
+            "trainable_params": trainable, "non_trainable_params": frozen,
+        })
+    return 0
