@@ -158,6 +158,79 @@ def open_rgb(path: str | Path, draft_size: int | None = None,
     return _decode(path, draft_size, draft_mode)
 
 
+# Images up to this many pixels are fully decoded by check_image (a few ms each);
+# larger ones get a format-specific completeness check that does not decode pixels.
+FULL_CHECK_PIXELS = 1_000_000
+_TAIL = 256 * 1024
+
+
+def _jpeg_scan_start(f) -> int:
+    """Offset of the first start-of-scan (FF DA) segment, found by walking the markers."""
+    f.seek(2)  # after the start-of-image marker
+    while True:
+        head = f.read(4)
+        if len(head) < 4 or head[0] != 0xFF:
+            return 0  # unexpected layout: search the whole file (lenient)
+        marker = head[1]
+        if marker == 0xFF:  # fill byte
+            f.seek(-3, 1)
+        elif marker == 0xDA:
+            return f.tell()
+        elif 0xD0 <= marker <= 0xD8 or marker == 0x01:  # markers without a length
+            f.seek(-2, 1)
+        else:
+            f.seek(int.from_bytes(head[2:4], "big") - 2, 1)
+
+
+def _jpeg_complete(path: Path) -> bool:
+    """True if an end-of-image marker (FF D9) follows the start of the compressed data.
+
+    Inside entropy-coded JPEG data a 0xFF byte is always followed by 0x00 or a restart
+    marker, so FF D9 after the first scan can only be the real end: a file cut short
+    lacks it (an EXIF thumbnail's own FF D9 comes before the scan and does not count).
+    Trailing data after the JPEG (phone "motion photos") is fine.
+    """
+    with open(path, "rb") as f:
+        scan_offset = _jpeg_scan_start(f)
+        size = f.seek(0, 2)
+        start = max(scan_offset, size - _TAIL)
+        f.seek(start)
+        if b"\xff\xd9" in f.read():
+            return True
+        if start == scan_offset:
+            return False
+        f.seek(scan_offset)
+        return b"\xff\xd9" in f.read()
+
+
+def check_image(path: str | Path) -> tuple[int, int]:
+    """Check cheaply that ``path`` is a complete, usable image; return its (width, height).
+
+    Speed vs correctness (a scan may see 50,000 photos): the header is always parsed
+    (format, size, bomb limit). Small images (<= ``FULL_CHECK_PIXELS``) are fully
+    decoded, which catches any damage. Larger ones are not decoded: a PNG's chunks and
+    CRCs are verified (``Image.verify``, no inflate), a JPEG must contain its end marker
+    after the compressed data, other formats are decoded. Corruption in the middle of a
+    large JPEG that keeps its end marker is found only when the image is decoded.
+
+    Raises:
+        ImageError: with the short reason shown in scan reports.
+    """
+    path = Path(path)
+    with _open(path) as im:
+        size = im.size
+        if size[0] * size[1] <= FULL_CHECK_PIXELS or im.format not in ("PNG", "JPEG", "MPO"):
+            _load(im, path)
+        elif im.format == "PNG":
+            try:
+                im.verify()
+            except Exception:  # any failure here means a damaged file
+                raise ImageError(path, "truncated or damaged") from None
+        elif not _jpeg_complete(path):
+            raise ImageError(path, "truncated or damaged")
+    return size
+
+
 def resize_square(im: Image.Image, size: int, mode: str = "pad") -> Image.Image:
     """Resize an RGB image to ``size`` x ``size``.
 
