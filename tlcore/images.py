@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from tlcore.config import RESIZE_MODES
 from tlcore.errors import ImageError
 
 IMAGE_EXTENSIONS = frozenset(
@@ -36,7 +37,6 @@ UNSUPPORTED_EXTENSIONS = frozenset(
 # 64 megapixels: more than any phone's default photo, far below what would exhaust RAM
 # (RGBA at this size is 256 MB). Pillow's own limit (89 MP) is higher, so ours fires first.
 MAX_PIXELS = 64_000_000
-RESIZE_MODES = ("pad", "crop", "stretch")
 PAD_COLOUR = (128, 128, 128)  # neutral grey: no strong edge against most photos
 _WHITE = (255, 255, 255)
 # warnings.catch_warnings swaps a process-wide filter list; the lock keeps concurrent
