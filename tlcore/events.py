@@ -46,12 +46,14 @@ class EventLog:
 
     def progress(self, stage: str, every: float = 0.25) -> Callable[[int, int], None]:
         """Return a ``progress(done, total)`` callback emitting throttled ``prepare`` events."""
-        last = [0.0]
+        last = [0.0, -1]  # time of the last event, its ``done``
 
         def report(done: int, total: int) -> None:
             now = time.monotonic()
+            if done == last[1]:
+                return
             if done >= total or now - last[0] >= every:
-                last[0] = now
+                last[0], last[1] = now, done
                 self.emit("prepare", stage=stage, done=int(done), total=int(total))
 
         return report
@@ -161,7 +163,8 @@ class TrainingEvents:
             "epoch", phase=self.phase, epoch=epoch + 1, epochs=self.epochs,
             loss=_number(logs.get("loss")), accuracy=_number(logs.get("accuracy")),
             val_loss=_number(logs.get("val_loss")),
-            val_accuracy=_number(logs.get("val_accuracy")), learning_rate=lr,
+            val_accuracy=_number(logs.get("val_accuracy")),
+            learning_rate=None if lr is None else float(f"{lr:.6g}"),
             seconds=round(seconds, 3),
             eta_seconds=round(max(self.epochs - (epoch + 1), 0) * self._mean_epoch(), 1))
 

@@ -1,0 +1,41 @@
+"""``python -m tlcore compare``: several strategies, same split and seed, one table."""
+
+import argparse
+
+from tlcore.cli.output import emit_json, say, table
+from tlcore.cli.train_cmd import config_from_args, echo_event
+from tlcore.config import FreezeConfig
+from tlcore.errors import ConfigError
+
+COLUMNS = ["strategy", "trainable_params", "epochs", "best_val_accuracy", "test_accuracy",
+           "seconds", "status", "run_id"]
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train each strategy in turn (foreground) and print the comparison table."""
+    from tlcore.compare import compare
+
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    if not names:
+        raise ConfigError("Give at least one strategy, e.g. --strategies "
+                          "feature-extraction,fine-tune,full.")
+    config = config_from_args(args, strategy=names[0])
+    freezes = [FreezeConfig(strategy=n, unfreeze_top=args.unfreeze,
+                            unfreeze_from=args.unfreeze_from,
+                            train_batchnorm=args.train_batchnorm) for n in names]
+    rows = compare(config, freezes, names,
+                   on_start=None if args.json else lambda i: say(f"--- {i.name}: {i.run_id}"),
+                   echo=None if args.json else echo_event)
+    if args.json:
+        emit_json(rows)
+        return 0
+    say()
+    say(table([{**r, "best_val_accuracy": _pct(r["best_val_accuracy"]),
+                "test_accuracy": _pct(r["test_accuracy"]),
+                "trainable_params": f"{r['trainable_params'] or 0:,}",
+                "seconds": f"{r['seconds'] or 0:.1f}"} for r in rows], COLUMNS))
+    return 0

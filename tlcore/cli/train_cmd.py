@@ -1,0 +1,107 @@
+"""``python -m tlcore train``: train one run in the foreground (also the app's worker).
+
+``train DATA --backbone ...`` creates a run and trains it here, printing one line per
+epoch; ``train --spec runs/<id>/spec.json`` trains a run created earlier (this is what
+the app launches in the background). Ctrl-C / SIGTERM stop after the current batch.
+"""
+
+import argparse
+import sys
+from typing import Any
+
+from tlcore.cli.output import emit_json, say
+from tlcore.config import FreezeConfig, SplitConfig, TrainConfig
+from tlcore.errors import ConfigError
+
+
+def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> TrainConfig:
+    """Build the ``TrainConfig`` the training options describe."""
+    from tlcore.augment import parse_augment
+
+    if not args.data:
+        raise ConfigError("Give the dataset (a folder or a .zip), or --spec for a saved run.")
+    return TrainConfig(
+        data=args.data, backbone=args.backbone, weights=args.weights,
+        image_size=args.image_size, resize_mode=args.resize,
+        freeze=FreezeConfig(strategy=strategy or args.strategy, unfreeze_top=args.unfreeze,
+                            unfreeze_from=args.unfreeze_from,
+                            train_batchnorm=args.train_batchnorm),
+        augment=parse_augment(args.augment or ""), two_phase=args.two_phase,
+        head_epochs=args.head_epochs, epochs=args.epochs, batch_size=args.batch_size,
+        optimizer=args.optimizer, learning_rate=args.lr, fine_tune_learning_rate=args.fine_tune_lr,
+        dropout=args.dropout, early_stopping_patience=args.patience,
+        class_weighting=args.class_weights,
+        split=SplitConfig(val_fraction=args.val_split, test_fraction=args.test_split,
+                          seed=args.seed, split_file=args.split_file),
+        seed=args.seed, use_cache=not args.no_cache, tensorboard=args.tensorboard,
+        name=getattr(args, "name", "") or "")
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def echo_event(event: dict[str, Any]) -> None:
+    """Print the events a person follows in a terminal (phases, epochs, progress)."""
+    kind = event["type"]
+    if kind == "phase":
+        say(f"phase {event['phase']}: epochs {event['first_epoch']}-{event['epochs']}, "
+            f"learning rate {event['learning_rate']:g}, "
+            f"{event['trainable_params']:,} trainable parameters"
+            + (" (fast path: cached backbone features)" if event.get("fast_path") else ""))
+    elif kind == "prepare" and event["done"] == event["total"]:
+        say(f"{event['stage']}: {event['total']} done")
+    elif kind == "epoch":
+        val = ""
+        if event.get("val_loss") is not None:
+            val = (f"  val_loss {event['val_loss']:.4f}  "
+                   f"val_accuracy {_pct(event['val_accuracy'])}")
+        say(f"epoch {event['epoch']}/{event['epochs']}  loss {event['loss']:.4f}  "
+            f"accuracy {_pct(event['accuracy'])}{val}  ({event['seconds']:.1f}s)")
+
+
+def result_row(info: Any) -> dict[str, Any]:
+    """The JSON object ``train --json`` prints (also the compare rows' base)."""
+    metrics = _metrics(info)
+    return {
+        "run_id": info.run_id, "name": info.name, "status": info.status,
+        "strategy": info.config.freeze.strategy, "epochs_run": info.epochs_run,
+        "seconds": info.seconds, "trainable_params": info.trainable_params,
+        "best_val_accuracy": info.best_val_accuracy,
+        "val_accuracy": metrics.get("val_accuracy"),
+        "test_accuracy": metrics.get("test_accuracy"), "error": info.error,
+        "path": str(info.path),
+    }
+
+
+def _metrics(info: Any) -> dict[str, Any]:
+    from tlcore.runs import read_metrics
+
+    return read_metrics(info.path) or {}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; print progress and a summary; exit 2 when the run failed."""
+    from tlcore import runs
+    from tlcore.training import train, train_spec
+
+    echo = None if args.json else echo_event
+    if args.spec:
+        info = train_spec(args.spec, echo=echo)
+    else:
+        config = config_from_args(args)
+        created = runs.create_run(config)
+        if not args.json:
+            say(f"run {created.run_id} -> {created.path}")
+        info = train(config, created.path, echo=echo)
+    row = result_row(info)
+    if not args.json:
+        say(f"{info.status}: {info.epochs_run} epochs in {info.seconds or 0:.1f}s, "
+            f"val accuracy {_pct(row['val_accuracy'])}, test accuracy "
+            f"{_pct(row['test_accuracy'])} (run {info.run_id})")
+    else:
+        emit_json(row)
+    if info.status == "failed":
+        print(f"error: {info.error}", file=sys.stderr)
+        return 2
+    return 0

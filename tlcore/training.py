@@ -1,0 +1,148 @@
+"""Train one run: the worker's whole job, from spec to saved model and metrics.
+
+``train(config, run_dir)`` scans and splits the data (or uses the run's saved split),
+decodes once, builds the classifier under the chosen ``tf.distribute`` strategy, trains
+phase by phase (``train``, or ``head`` then ``fine-tune``), keeps the best epoch by
+validation loss, evaluates on the test split and writes ``metrics.json``. It always ends
+the run in a final state (``finished | stopped | failed``), whatever happens inside:
+everything runs in ``try/finally``.
+
+A stop request (``stop.flag`` in the run folder, SIGTERM or SIGINT) stops after the
+current batch; the best model so far is kept and evaluated, and the run ends ``stopped``.
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tlcore import fsutil, runs
+from tlcore.config import TrainConfig
+from tlcore.errors import RunError, TransferLabError
+from tlcore.events import EventLog
+
+_SIGNALLED = threading.Event()
+
+
+def signal_received() -> bool:
+    """True once SIGTERM/SIGINT asked this process to stop."""
+    return _SIGNALLED.is_set()
+
+
+def _install_signal_handlers() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers (e.g. not inside Streamlit)
+
+    def handler(signum: int, frame: Any) -> None:
+        if _SIGNALLED.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        _SIGNALLED.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def train_spec(ref: str | os.PathLike, echo: Callable[[dict], None] | None = None
+               ) -> runs.RunInfo:
+    """Train the run whose folder (or ``spec.json``) is ``ref``; return its final info."""
+    run_dir = runs.run_path(ref)
+    spec = runs.read_spec(run_dir)
+    config = TrainConfig.from_dict(spec["config"])
+    split = None
+    if spec.get("split"):
+        from tlcore.split import Split
+
+        split = Split.from_dict(spec["split"])
+    return train(config, run_dir, split=split, echo=echo)
+
+
+def train(config: TrainConfig, run_dir: str | os.PathLike, split: Any = None,
+          echo: Callable[[dict], None] | None = None) -> runs.RunInfo:
+    """Train ``config`` into ``run_dir`` (created by ``runs.create_run``).
+
+    Args:
+        config: what to train.
+        run_dir: the run folder.
+        split: the exact split to use; None = scan ``config.data`` and split it now.
+        echo: called with every event (the CLI prints epochs with it).
+
+    Returns:
+        The run's final ``RunInfo`` (status finished, stopped or failed).
+    """
+    run_dir = Path(run_dir)
+    t0 = time.time()
+    log = EventLog(run_dir / "events.jsonl", t0=t0, echo=echo)
+    _install_signal_handlers()
+    runs.update_status(run_dir, status="running", pid=os.getpid(), started=runs.now_iso(),
+                       ended=None, error=None)
+    log.emit("start", run_id=run_dir.name, pid=os.getpid())
+    status, error = "failed", None
+    try:
+        # A queued run stopped before its turn (e.g. in a comparison) never starts.
+        status = "stopped" if _stop_wanted(run_dir) else _run(config, run_dir, split, log)
+    except TransferLabError as e:
+        error = str(e)
+    except KeyboardInterrupt:
+        status, error = "stopped", None
+    except BaseException as e:  # the run must end in a final state, whatever happened
+        error = _explain(e)
+        traceback.print_exc(file=sys.stderr)  # the full story goes to worker.log
+    finally:
+        runs.update_status(run_dir, status=status, error=error, ended=runs.now_iso(),
+                           seconds=round(time.time() - t0, 2))
+        log.emit("end", status=status, **({"error": error} if error else {}))
+    return runs.load_run(run_dir)
+
+
+def _explain(e: BaseException) -> str:
+    name = type(e).__name__
+    if isinstance(e, MemoryError) or name == "ResourceExhaustedError":
+        return ("Out of memory while training: use a smaller batch size, a smaller image "
+                "size or a smaller backbone.")
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    return f"Training failed ({name}: {first})."
+
+
+def _stop_wanted(run_dir: Path) -> bool:
+    return signal_received() or runs.stop_requested(run_dir)
+
+
+def _run(config: TrainConfig, run_dir: Path, split: Any, log: EventLog) -> str:
+    from tlcore import distribute
+
+    distribute.setup_devices()  # before anything initialises TensorFlow's runtime
+    config.validate()
+    if split is None:
+        split = _make_split(config, run_dir)
+    fsutil.atomic_write_text(run_dir / "labels.txt", "\n".join(split.classes) + "\n")
+
+    from tlcore.loop import fit_phases
+
+    return fit_phases(config, run_dir, split, log, lambda: _stop_wanted(run_dir))
+
+
+def _make_split(config: TrainConfig, run_dir: Path) -> Any:
+    from tlcore.scan import scan
+    from tlcore.split import make_split
+
+    report = scan(config.data)
+    split = make_split(report, config.split)
+    spec = runs.read_spec(run_dir)
+    spec["split"] = split.to_dict()
+    spec["dataset"] = {"root": str(report.root), "fingerprint": report.fingerprint,
+                       "classes": list(split.classes)}
+    fsutil.atomic_write_json(run_dir / "spec.json", spec)
+    return split
+
+
+def require_finished_model(ref: str | os.PathLike) -> Path:
+    """Return the run's ``model.keras``; ``RunError`` when it has none yet."""
+    path = runs.run_path(ref) / "model.keras"
+    if not path.is_file():
+        raise RunError(f"Run {runs.run_path(ref).name} has no saved model yet.")
+    return path
