@@ -1,0 +1,97 @@
+"""Model page: which pretrained network, which weights, what to freeze, augmentation, settings."""
+
+import streamlit as st
+
+from tlcore import plots
+from tlcore.backbones import BACKBONES, get_backbone
+from tlcore.errors import TransferLabError
+from ui import augment_ui, dataset, layer_table, modelcfg, settings_ui, weights_ui
+from ui.state import bound
+
+st.title("2 · Your model")
+st.markdown(
+    "You do not start from nothing: a **pretrained network** has already learned to see "
+    "edges, textures and shapes from over a million photos. You keep most of it and train "
+    "a small new part (the *head*) to recognise your classes.")
+
+if not st.session_state.get("data_path"):
+    st.warning("First choose your images, so the model knows how many classes to learn.")
+    st.page_link("pages/data.py", label="Go to 1 · Data", icon="🖼️")
+    st.stop()
+try:
+    report = dataset.current_report()
+except TransferLabError as e:
+    st.error(f"{e} Choose another dataset on the Data page.")
+    st.page_link("pages/data.py", label="Go to 1 · Data", icon="🖼️")
+    st.stop()
+n_images = sum(report.classes.values())
+
+# --- One-click recipes -------------------------------------------------------------------
+with st.expander("📖 Start from a classic recipe (optional)"):
+    from tlcore.recipes import RECIPES
+
+    recipe = st.selectbox("Recipe", list(RECIPES), format_func=lambda k: RECIPES[k].display_name,
+                          key="recipe_pick")
+    st.caption(RECIPES[recipe].when)
+    if st.button("Use this recipe", key="recipe_apply"):
+        modelcfg.apply_config(RECIPES[recipe].config(st.session_state["data_path"]))
+        st.session_state["recipe"] = recipe
+        st.rerun()
+
+# --- Backbone ----------------------------------------------------------------------------
+st.subheader("Pretrained network")
+keys = list(BACKBONES)
+st.selectbox("Network", keys, format_func=lambda k: BACKBONES[k].display_name,
+             help="Bigger networks are usually more accurate but slower to train on a CPU.",
+             **{**bound("backbone"), "on_change": modelcfg.backbone_changed})
+spec = get_backbone(st.session_state["backbone"])
+c1, c2, c3 = st.columns([4, 1, 1])
+c1.markdown(spec.description)
+if spec.params_millions:
+    c2.metric("Size", f"{spec.params_millions:.1f} M", help="Millions of parameters (weights).")
+c3.metric("Image size", f"{spec.default_size} px", help="Images are resized to this square.")
+size = modelcfg.image_size()
+weights_ui.choose(spec.key, size, spec.pretrained)
+
+# --- Strategy ----------------------------------------------------------------------------
+st.subheader("What to retrain")
+from tlcore.freezing import STRATEGIES  # noqa: E402  (registry, no TensorFlow)
+
+everyday = st.toggle("My photos look like everyday photos (animals, objects, scenes)",
+                     value=True, key="everyday",
+                     help="X-rays, microscope slides or drawings differ from everyday photos; "
+                     "then more layers need retraining.")
+rec, why = modelcfg.recommend_strategy(n_images, everyday)
+st.info(f"**Suggested: {STRATEGIES[rec].display_name}.** {why}")
+presets = [k for k in STRATEGIES if k != "custom"]
+if st.session_state.get("frozen_layers") is not None:
+    st.caption("✏️ You edited the layer table, so your own selection (*custom*) is used. "
+               "Pick a preset below to start over.")
+
+
+def _preset_changed() -> None:
+    st.session_state["strategy"] = st.session_state["_w_strategy"]
+    st.session_state["frozen_layers"] = None
+    st.session_state["unfreeze_top"] = None
+    st.session_state["unfreeze_from"] = None
+
+
+st.session_state["_w_strategy"] = st.session_state["strategy"]
+st.radio("Strategy", presets, key="_w_strategy", on_change=_preset_changed,
+         format_func=lambda k: STRATEGIES[k].display_name,
+         captions=[STRATEGIES[k].description for k in presets],
+         help="*Freezing* a layer means keeping its pretrained weights unchanged.")
+
+# --- Layers --------------------------------------------------------------------------------
+layer_table.render(spec.key, size, st.session_state["weights"], len(report.classes))
+
+# --- Augmentation ------------------------------------------------------------------------
+st.subheader("Augmentation")
+augment_ui.render(report)
+
+# --- Training settings ------------------------------------------------------------------
+settings_ui.render(spec)
+left, right = st.columns(2)
+left.page_link("pages/train.py", label="Next: train it", icon="➡️")
+right.page_link("pages/compare.py", label="…or compare strategies", icon="⚖️")
+_ = plots  # the parameter chart is drawn by layer_table

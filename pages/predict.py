@@ -1,0 +1,99 @@
+"""Predict page: try a trained model on new images, see where it looked, download it."""
+
+import streamlit as st
+
+from tlcore import plots
+from tlcore.errors import TransferLabError
+from ui import predicting, runinfo, weights_ui
+
+st.title("5 · Try your model")
+st.markdown("Drop new photos (ones the model has never seen) and see what it says, how sure "
+            "it is, and **where in the image it looked**.")
+
+usable = weights_ui.finished_runs()
+if not usable:
+    st.warning("There is no trained model yet. Train one first.")
+    st.page_link("pages/train.py", label="Go to 3 · Train", icon="📈")
+    st.stop()
+labels = {r.run_id: runinfo.label(r) for r in usable}
+ids = list(labels)
+current = st.session_state.get("predict_run")
+if current not in labels:
+    current = st.session_state.get("run_id") if st.session_state.get("run_id") in labels \
+        else ids[0]
+run_id = st.selectbox("Model", ids, index=ids.index(current), format_func=labels.get,
+                      key=f"predict_pick_{current}")
+st.session_state["predict_run"] = run_id
+
+try:
+    with st.spinner("Loading the model (the first time takes a few seconds)…"):
+        predictor, lock = predicting.predictor(run_id, predicting.model_stamp(run_id))
+except TransferLabError as e:
+    st.error(f"{e} Pick another model.")
+    st.stop()
+st.caption(f"Knows {len(predictor.classes)} classes: " + ", ".join(predictor.classes))
+
+tab_files, tab_camera = st.tabs(["🖼️ Images", "📷 Camera"])
+with tab_files:
+    uploads = st.file_uploader("Drop one or many images", accept_multiple_files=True,
+                               type=predicting.IMAGE_TYPES, key="predict_upload")
+with tab_camera:
+    photo = st.camera_input("Take a photo", key="predict_camera") \
+        if st.toggle("Use the camera", key="camera_on") else None
+items = list(uploads or []) + ([photo] if photo is not None else [])
+if not items:
+    st.info("Drop some images above to see what the model says.")
+else:
+    explain = st.toggle("Show where the model looked (Grad-CAM)", value=True, key="gradcam_on",
+                        help="Red marks the parts of the image that pushed the model most "
+                        "towards its answer.")
+    try:
+        with st.spinner(f"Looking at {len(items)} image(s)…"):
+            paths = predicting.save_uploads(items)
+            preds = predicting.predict(predictor, lock, paths)
+    except TransferLabError as e:
+        st.error(f"{e} Try another image (JPEG, PNG, BMP, GIF, WEBP or TIFF).")
+        st.stop()
+    for item, path, pred in zip(items, paths, preds, strict=True):
+        with st.container(border=True):
+            c1, c2, c3 = st.columns([1, 2, 1])
+            image = predictor.load(path)
+            c1.image(image, caption=item.name, width="stretch")
+            c2.markdown(f"### {pred.label} — {pred.probability:.0%}")
+            c2.plotly_chart(plots.top_k_figure([{"label": lb, "probability": p}
+                                                for lb, p in pred.top_k]),
+                            key=f"topk_{path}")
+            if explain:
+                try:
+                    c3.image(predicting.gradcam_overlay(predictor, lock, image),
+                             caption="where it looked", width="stretch")
+                except TransferLabError as e:
+                    c3.caption(f"No heatmap: {e}")
+    st.download_button("⬇️ Download these predictions (CSV)",
+                       predicting.predictions_csv(items, preds), "predictions.csv",
+                       "text/csv", key="download_csv")
+
+# --- Export ---------------------------------------------------------------------------------
+st.subheader("Take the model with you")
+st.caption("The model includes its own image preprocessing: give it plain RGB pixels at "
+           f"{predictor.image_size} px. labels.txt lists the classes in output order.")
+c1, c2 = st.columns(2)
+for col, fmt, text, note in (
+        (c1, "keras", "Keras model (.keras)", "for Python / TensorFlow"),
+        (c2, "tflite", "TensorFlow Lite (.tflite)", "for phones and small devices")):
+    with col:
+        if st.button(f"Prepare {text}", key=f"export_{fmt}", help=note):
+            try:
+                with st.spinner(f"Exporting {text} and checking it predicts the same…"):
+                    st.session_state[f"export_{fmt}_{run_id}"] = predicting.export_zip(
+                        run_id, fmt)
+            except TransferLabError as e:
+                st.error(str(e))
+        ready = st.session_state.get(f"export_{fmt}_{run_id}")
+        if ready:
+            data, name, agreement = ready
+            if agreement is not None:
+                st.caption(f"Agrees with the app's model on {agreement:.0%} of the test "
+                           "images.")
+            st.download_button(f"⬇️ Download {name}", data, name, "application/zip",
+                               key=f"download_{fmt}")

@@ -1,0 +1,102 @@
+"""Train page: start a run in the background and follow it live; results when it ends."""
+
+import streamlit as st
+
+from tlcore import runs, worker
+from tlcore.errors import TransferLabError
+from ui import dataset, live, modelcfg, results, runinfo, weights_ui
+
+st.title("3 · Train")
+st.markdown(
+    "Training runs in the background: you can switch pages or even close this tab — it "
+    "keeps going, and this page shows it again when you come back.")
+
+# --- Start a run ---------------------------------------------------------------------------
+with st.container(border=True):
+    if not st.session_state.get("data_path"):
+        st.warning("Choose your images first.")
+        st.page_link("pages/data.py", label="Go to 1 · Data", icon="🖼️")
+    else:
+        try:
+            cfg = modelcfg.build_config()
+            from tlcore.backbones import get_backbone
+
+            spec = get_backbone(cfg.backbone)
+            st.markdown(
+                f"**{len(dataset.current_report().classes)} classes** from "
+                f"`{cfg.data}` · **{spec.display_name}** · start from "
+                f"**{weights_ui.LABELS.get(weights_ui.kind_of(cfg.weights), cfg.weights)}** · "
+                f"**{cfg.freeze.strategy.replace('-', ' ')}** · {cfg.epochs} epochs")
+            missing_weights = (cfg.weights == "imagenet" and spec.pretrained and
+                               not weights_ui.imagenet_ready(cfg.backbone,
+                                                             modelcfg.image_size()))
+        except TransferLabError as e:
+            st.error(f"{e} Fix it on the Model page.")
+            st.page_link("pages/model.py", label="Go to 2 · Model", icon="🧠")
+            st.stop()
+        if missing_weights:
+            st.info("The pretrained weights will be downloaded first (needs internet). "
+                    "Offline? Choose another starting point on the Model page.")
+        c1, c2 = st.columns([3, 1])
+        name = c1.text_input("Name this run (optional)", key="run_name",
+                             placeholder="e.g. first try")
+        c2.write("")
+        if c2.button("▶️ Start training", type="primary", key="start_train",
+                     width="stretch"):
+            if missing_weights and not weights_ui.download_imagenet(
+                    cfg.backbone, modelcfg.image_size()):
+                weights_ui.offline_help(cfg.backbone, modelcfg.image_size())
+                st.page_link("pages/model.py", label="Choose the starting point on the Model "
+                             "page", icon="🧠")
+                st.stop()
+            try:
+                from tlcore.split import make_split
+
+                split = make_split(dataset.current_report(), cfg.split)
+                with st.spinner("Starting…"):
+                    st.session_state["run_id"] = worker.start_run(
+                        cfg.replace(name=name.strip()), split=split)
+            except TransferLabError as e:
+                st.error(str(e))
+            else:
+                st.rerun()
+
+# --- Which run to show -------------------------------------------------------------------------
+all_runs = runinfo.list_runs()
+if not all_runs:
+    st.info("No training yet. Press **Start training** above.")
+    st.stop()
+run_id = st.session_state.get("run_id")
+if run_id not in {r.run_id for r in all_runs}:
+    # Coming back (new tab, page reload): follow a run still going, else the newest.
+    active = [r for r in all_runs if r.active]
+    run_id = (active or all_runs)[0].run_id
+labels = {r.run_id: runinfo.label(r) for r in all_runs}
+ids = list(labels)
+run_id = st.selectbox("Run", ids, index=ids.index(run_id), format_func=labels.get,
+                      key=f"train_run_pick_{run_id}",
+                      help="Every training is kept; pick an earlier one to look at it again.")
+st.session_state["run_id"] = run_id
+
+try:
+    run = runs.load_run(run_id)
+except TransferLabError as e:
+    st.error(str(e))
+    st.stop()
+
+if run.active:
+    live.follow(run_id)
+else:
+    st.subheader(results.status_line(run))
+    results.failure_help(run)
+    evts = runinfo.events(run_id)
+    from tlcore import plots
+
+    if plots.epoch_points(evts):
+        st.plotly_chart(plots.training_curves_figure(evts), key="curves_done")
+    metrics = runs.read_metrics(run_id)
+    if metrics:
+        results.metrics_view(metrics, key=run_id)
+        st.page_link("pages/predict.py", label="Next: try it on new images", icon="➡️")
+    elif run.status in ("finished", "stopped"):
+        st.info("No evaluation was saved for this run.")

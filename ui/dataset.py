@@ -1,0 +1,131 @@
+"""The chosen dataset for the pages: scanning with progress, the report kept per session,
+thumbnails, and the split counts."""
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from tlcore import config, scan
+from tlcore.errors import TransferLabError
+
+
+def _stamp(path: str) -> float:
+    # A folder's mtime changes when a class folder is added or removed; "Scan again"
+    # covers images added inside a class.
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def scan_with_progress(path: str) -> Any:
+    """Scan ``path`` showing a progress bar; keep the report in the session.
+
+    Raises:
+        TransferLabError: the folder or zip cannot be used (the message says why).
+    """
+    bar = st.progress(0.0, text="Looking at your images…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"Looking at your images… "
+                     f"{done} of {total}")
+
+    try:
+        report = scan.scan(path, progress=progress)
+    finally:
+        bar.empty()
+    st.session_state.setdefault("reports", {})[path] = (_stamp(path), report)
+    _remember_summary(path, report)
+    return report
+
+
+def use_dataset(path: str, hint: str = "") -> bool:
+    """Scan ``path`` and make it the dataset; show the error and return False if unusable.
+
+    Args:
+        path: a folder or .zip.
+        hint: what to do next, added to the error message.
+    """
+    from ui import state
+
+    try:
+        scan_with_progress(path)
+    except TransferLabError as e:
+        st.error(f"{e} {hint}".strip())
+        return False
+    state.set_dataset(path)
+    return True
+
+
+def current_report() -> Any:
+    """The report of the chosen dataset (scanned again if the folder changed), or None."""
+    path = st.session_state.get("data_path")
+    if not path:
+        return None
+    cached = st.session_state.setdefault("reports", {}).get(path)
+    if cached and cached[0] == _stamp(path):
+        _remember_summary(path, cached[1])
+        return cached[1]
+    return scan_with_progress(path)
+
+
+def _remember_summary(path: str, report: Any) -> None:
+    st.session_state["report_summary"] = {
+        "path": path, "classes": len(report.classes), "images": sum(report.classes.values())}
+
+
+@st.cache_data(max_entries=400, show_spinner=False)
+def thumbnail(path: str, mtime: float, size: int = 112) -> np.ndarray | None:
+    """A small square preview of one image (None if it cannot be read)."""
+    from tlcore import images
+
+    try:
+        return images.load_image(path, size, mode="pad")
+    except TransferLabError:
+        return None
+
+
+def thumbnails(report: Any, per_class: int = 5) -> dict[str, list[np.ndarray]]:
+    """A few previews per class, from the report's items."""
+    out: dict[str, list[np.ndarray]] = {name: [] for name in report.classes}
+    for item in report.items:
+        shown = out.setdefault(item.label, [])
+        if len(shown) >= per_class:
+            continue
+        try:
+            mtime = os.stat(item.path).st_mtime
+        except OSError:
+            continue
+        img = thumbnail(item.path, mtime)
+        if img is not None:
+            shown.append(img)
+    return out
+
+
+def split_counts(split: Any) -> dict[str, dict[str, int]]:
+    """``{"train"|"val"|"test": {class: n}}`` for a ``tlcore.split.Split``."""
+    out = {}
+    for part in ("train", "val", "test"):
+        counts = Counter(item.label for item in getattr(split, part))
+        out[part] = {name: counts.get(name, 0) for name in split.classes}
+    return out
+
+
+def split_config() -> config.SplitConfig:
+    """The split settings chosen on the Data page."""
+    s = st.session_state
+    return config.SplitConfig(val_fraction=float(s["val_fraction"]),
+                              test_fraction=float(s["test_fraction"]),
+                              seed=int(s["split_seed"]))
+
+
+def relative(path: str, root: Any) -> str:
+    """``path`` relative to the dataset root when possible (shorter to read)."""
+    try:
+        return str(Path(path).relative_to(Path(root)))
+    except ValueError:
+        return str(path)

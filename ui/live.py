@@ -1,0 +1,63 @@
+"""Following a run while it trains: a fragment that polls the run folder once a second."""
+
+import streamlit as st
+
+from tlcore import plots, runs, worker
+from ui import results, runinfo
+
+
+def follow(run_id: str) -> None:
+    """Show the live view of ``run_id`` until it ends, then rerun the page for results."""
+    st.fragment(run_every=1.0)(_live)(run_id)
+
+
+def _live(run_id: str) -> None:
+    run = runs.load_run(run_id)
+    if not run.active:
+        st.rerun()  # the whole page: it now shows the results
+    evts = runinfo.events(run_id)
+    head, stop = st.columns([4, 1])
+    head.subheader(results.status_line(run))
+    if (run.path / runs.STOP_FLAG).exists():
+        stop.button("Stopping…", disabled=True, key="stop_wait")
+    elif stop.button("⏹️ Stop", key="stop_run", help="Stop after the current batch; the best "
+                     "model so far is kept."):
+        worker.request_stop(run_id)
+        st.rerun(scope="fragment")
+    _progress(evts)
+    if plots.epoch_points(evts) or plots.batch_points(evts):
+        st.plotly_chart(plots.training_curves_figure(evts), key="curves_live")
+        st.caption("Thick lines: after each epoch. Thin line: each batch while it runs. "
+                   "When validation gets worse while training keeps improving, the model "
+                   "is memorising (overfitting).")
+
+
+def _progress(evts: list[dict]) -> None:
+    batch = runinfo.last_of(evts, "batch", "epoch", "prepare")
+    if batch is None:
+        st.progress(0.0, text="Starting the training process (loading TensorFlow)…")
+        return
+    if batch["type"] == "prepare":
+        what = {"decode": "Reading and resizing your images",
+                "features": "Running the frozen network over your images once"}.get(
+                    batch.get("stage"), "Preparing")
+        total = max(int(batch.get("total") or 1), 1)
+        done = int(batch.get("done") or 0)
+        st.progress(min(done / total, 1.0), text=f"{what}… {done} of {total}")
+        return
+    epochs = int(batch.get("epochs") or 1)
+    epoch = int(batch.get("epoch") or 0)
+    if batch["type"] == "batch":
+        frac_in = batch["batch"] / max(batch.get("batches") or 1, 1)
+        done = (epoch - 1 + frac_in) / epochs
+        text = (f"Epoch {epoch} of {epochs} · batch {batch['batch']} of "
+                f"{batch.get('batches', '?')}")
+    else:
+        done = epoch / epochs
+        text = f"Epoch {epoch} of {epochs} done"
+    phase = batch.get("phase")
+    if phase and phase not in ("train", "main"):
+        text = f"{phase}: {text}"
+    if batch.get("eta_seconds") is not None:
+        text += f" · about {runinfo.duration(batch['eta_seconds'])} left"
+    st.progress(min(max(done, 0.0), 1.0), text=text)

@@ -1,0 +1,47 @@
+"""The sidebar on every page: the dataset and model chosen so far, and any run in progress."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui import runinfo
+
+
+def render() -> None:
+    """Draw the shared sidebar (called by app.py before the page runs)."""
+    with st.sidebar:
+        st.markdown("### Your choices so far")
+        data_path = st.session_state.get("data_path")
+        if data_path:
+            st.markdown(f"**Dataset:** `{Path(data_path).name}`")
+            report = st.session_state.get("report_summary")
+            if report and report.get("path") == data_path:
+                st.caption(f"{report['classes']} classes · {report['images']} images")
+        else:
+            st.markdown("**Dataset:** not chosen yet")
+        st.markdown(f"**Model:** {_model_summary()}")
+        _run_status()
+
+
+def _model_summary() -> str:
+    from tlcore.backbones import BACKBONES
+
+    spec = BACKBONES.get(st.session_state.get("backbone"))
+    name = spec.display_name if spec else st.session_state.get("backbone")
+    strategy = st.session_state.get("strategy") or ""
+    if st.session_state.get("frozen_layers") is not None:
+        strategy = "custom"
+    return f"{name} · {strategy.replace('-', ' ')}"
+
+
+@st.fragment(run_every=3)
+def _run_status() -> None:
+    # Polled so a run started in another tab (or finishing) shows up without a click.
+    active = runinfo.active_runs()
+    if not active:
+        return
+    st.markdown("### Training now")
+    for run in active[:3]:
+        line = runinfo.short_progress(run)
+        st.markdown(f"**{run.name or run.run_id}** — {line}")
+    st.page_link("pages/train.py", label="Follow it on the Train page", icon="📈")
