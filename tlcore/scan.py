@@ -20,11 +20,12 @@ from pathlib import Path
 from tlcore import fsutil
 from tlcore.errors import DataError, ImageError
 from tlcore.images import IMAGE_EXTENSIONS, UNSUPPORTED_EXTENSIONS, check_image
-from tlcore.zips import EXTRACTED_MARKER, extract_zip
+from tlcore.zips import extract_zip
 
 SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "valid": "val",
                  "test": "test"}
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
+OWN_MARKER_PREFIX = ".transferlab-"
 MIN_CLASS_IMAGES = 10  # fewer than this per class: warn that it is too small to learn from
 IMBALANCE_RATIO = 3.0  # largest / smallest class at or above this: warn
 # Duplicate kinds, most serious first (a group gets the first kind that applies).
@@ -237,7 +238,8 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         root = source.resolve()
     layout = _detect_layout(root)
     class_dirs = _class_dirs(root, layout)
-    files = [p for p in fsutil.iter_files(root) if p.name != EXTRACTED_MARKER]
+    # TransferLab's own marker files (zip extracted, demo generated) are not data.
+    files = [p for p in fsutil.iter_files(root) if not p.name.startswith(OWN_MARKER_PREFIX)]
     if not files:
         raise DataError(f"'{root}' is empty: put the images of each class in its own "
                         "subfolder, e.g. cats/ and dogs/.")
