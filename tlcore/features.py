@@ -1,17 +1,25 @@
-"""The fast path: never run a frozen backbone twice on the same image.
+"""The fast path: never run frozen layers twice on the same image.
 
-When the backbone is frozen and augmentation is off, every epoch would push the same
-images through the same frozen layers and get the same outputs. So we compute the
-pooled backbone outputs once per (split images, model weights up to the cut, image size,
-resize mode), cache them under ``workspace/cache/features/``, and train only the head
-(``dropout`` -> ``predictions``, built from the full model's own layer configs and
-initial weights) on them. The head's trained weights are copied back into the
-end-to-end model, which is what gets saved: raw pixels in, same predictions as the head
-on the cached features.
+When augmentation is off, every epoch pushes the same images through the same frozen
+layers and gets the same outputs. So we cut the model where the frozen part ends, run the
+frozen part once per (split images, frozen weights, image size, resize mode, cut), cache
+its outputs under ``workspace/cache/features/``, and train only the part after the cut
+on them. Two cuts:
 
-The cache key hashes the actual weights of the frozen part (not the weights' *name*), so
-``weights=none`` with another seed, or a different ``run:<id>``, never reuses stale
-features; a comparison of head settings on the same split pays the backbone once.
+- ``pool`` (feature extraction: the whole backbone frozen): cache the pooled backbone
+  outputs, train ``dropout -> predictions``.
+- a backbone layer (fine-tune with the bottom layers frozen): the deepest layer before
+  the first trainable one whose output is the *only* tensor flowing from the frozen part
+  to the rest (no skip connection jumps over it). Chains (VGG16, the small CNN) can be cut
+  right below the first trainable layer; networks with residual connections (ResNet,
+  MobileNetV2) only between blocks. Used only if the cached tensor is not larger than
+  the image itself (else reading it back would cost more than recomputing).
+
+The part after the cut is a model built from the classifier's OWN layer objects, so
+training it trains the end-to-end model in place: the saved ``model.keras`` takes raw
+pixels and predicts exactly what the trained part predicted on the cached features.
+The cache key hashes the actual frozen weights (not their *name*), so ``weights=none``
+with another seed or another ``run:<id>`` never reuses stale features.
 """
 
 import hashlib
@@ -19,6 +27,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,58 +35,101 @@ import numpy as np
 
 from tlcore import workspace
 
-CUT_LAYER = "pool"
+POOL = "pool"
+_PRE_BACKBONE = ("augmentation", "preprocess")
 
 
-def applies(config: Any, model: Any) -> bool:
-    """True when the fast path gives the same training as the slow one.
+@dataclass
+class Cut:
+    """Where the model is cut: ``extractor`` (pixels -> cached tensor) and ``trainable``
+    (cached tensor -> probabilities, sharing the classifier's layers)."""
 
-    Needs: no augmentation (images must be identical every epoch) and nothing trainable
-    before the cut (the whole backbone and preprocessing frozen).
-    """
+    name: str
+    extractor: Any
+    trainable: Any
+    digest: str
+
+
+def _frozen(layer: Any) -> bool:
+    return not layer.trainable_weights
+
+
+def _has_trainable_bn(layer: Any) -> bool:
+    subs = layer._flatten_layers(include_self=True, recursive=True)
+    return any(type(s).__name__ == "BatchNormalization" and s.trainable for s in subs)
+
+
+def backbone_cut_index(backbone: Any) -> int | None:
+    """Deepest layer index before the first trainable layer that alone connects the two
+    parts (None: no such point, or nothing is frozen)."""
+    layers = backbone.layers
+    first = next((i for i, layer in enumerate(layers) if not _frozen(layer)), None)
+    if first is None or first < 2:
+        return None
+    position = {id(layer): i for i, layer in enumerate(layers)}
+    blocked = np.zeros(len(layers) + 1, dtype=np.int64)
+    for c, layer in enumerate(layers):
+        for node in layer._inbound_nodes:
+            for tensor in node.input_tensors:
+                p = position.get(id(tensor._keras_history.operation))
+                if p is not None and c - p > 1:
+                    blocked[p + 1] += 1  # positions p+1 .. c-1 cannot be cut
+                    blocked[c] -= 1
+    crossed = np.cumsum(blocked)
+    for j in range(first - 1, 0, -1):
+        if crossed[j] == 0 and len(layers[j]._outbound_nodes) <= 1:
+            return j
+    return None
+
+
+def plan_cut(config: Any, model: Any) -> Cut | None:
+    """The cut to train with, or None when the fast path does not apply."""
+    import keras
+
     if config.augment.enabled:
-        return False
+        return None
     names = [layer.name for layer in model.layers]
-    if CUT_LAYER not in names:
-        return False
-    before = names[:names.index(CUT_LAYER)]
-    return not any(model.get_layer(n).trainable_weights for n in before)
+    if POOL not in names:
+        return None
+    before = [model.get_layer(n) for n in names[1:names.index(POOL)]]
+    after_pool = [model.get_layer(n) for n in names[names.index(POOL) + 1:]]
+    if all(_frozen(layer) for layer in before):
+        inputs = keras.Input(model.get_layer(POOL).output.shape[1:], name="features")
+        x = inputs
+        for layer in after_pool:
+            x = layer(x)
+        extractor = keras.Model(model.inputs, model.get_layer(POOL).output, name="extractor")
+        return Cut(POOL, extractor, keras.Model(inputs, x, name="head"),
+                   weights_digest(before, POOL))
+    backbone = model.get_layer("backbone")
+    pre = [layer for layer in before if layer is not backbone]
+    if not all(_frozen(layer) for layer in pre) or _has_trainable_bn(backbone):
+        return None  # training BatchNorm changes the frozen part's outputs too
+    j = backbone_cut_index(backbone)
+    if j is None:
+        return None
+    cut_layer = backbone.layers[j]
+    shape = cut_layer.output.shape[1:]
+    if int(np.prod(shape)) > int(np.prod(model.input_shape[1:])):
+        return None
+    bottom = keras.Model(backbone.inputs, cut_layer.output)
+    top = keras.Model(cut_layer.output, backbone.output)
+    x = model.inputs[0]
+    for layer in pre:
+        x = layer(x)
+    extractor = keras.Model(model.inputs, bottom(x, training=False), name="extractor")
+    inputs = keras.Input(shape, name="features")
+    x = top(inputs, training=False)
+    for layer in [model.get_layer(POOL), *after_pool]:
+        x = layer(x)
+    return Cut(cut_layer.name, extractor, keras.Model(inputs, x, name="head"),
+               weights_digest([*pre, *backbone.layers[:j + 1]], cut_layer.name))
 
 
-def feature_model(model: Any) -> Any:
-    """The end-to-end model cut at the pooled features (raw pixels in, features out)."""
-    import keras
-
-    return keras.Model(model.inputs, model.get_layer(CUT_LAYER).output, name="features")
-
-
-def build_head(model: Any) -> Any:
-    """A model ``features -> dropout -> predictions`` with the full model's layer configs
-    and current weights (so the head starts exactly where the full model would)."""
-    import keras
-
-    dims = model.get_layer(CUT_LAYER).output.shape[-1]
-    dropout_cfg = model.get_layer("dropout").get_config()
-    dense = model.get_layer("predictions")
-    inputs = keras.Input((dims,), dtype="float32", name="features")
-    x = keras.layers.Dropout.from_config(dropout_cfg)(inputs)
-    outputs = keras.layers.Dense.from_config(dense.get_config())(x)
-    head = keras.Model(inputs, outputs, name="head")
-    head.get_layer("predictions").set_weights(dense.get_weights())
-    return head
-
-
-def copy_head_into(head: Any, model: Any) -> None:
-    """Copy the trained head's dense weights into the end-to-end model."""
-    model.get_layer("predictions").set_weights(head.get_layer("predictions").get_weights())
-
-
-def weights_digest(model: Any, upto: str = CUT_LAYER) -> str:
-    """Hash of every weight of the layers before ``upto`` (what the features depend on)."""
-    h = hashlib.sha256()
-    for layer in model.layers:
-        if layer.name == upto:
-            break
+def weights_digest(layers: Sequence[Any], cut: str) -> str:
+    """Hash of every weight of ``layers`` (what the cached tensor depends on)."""
+    h = hashlib.sha256(cut.encode())
+    for layer in layers:
         h.update(layer.name.encode())
         for w in layer.weights:
             arr = np.ascontiguousarray(np.asarray(w))
@@ -98,55 +150,54 @@ def items_digest(paths: Sequence[str]) -> str:
     return h.hexdigest()[:24]
 
 
-def cache_path(paths: Sequence[str], model_digest: str, size: int, mode: str) -> Path:
-    """Where the features of these files under this model are cached."""
-    key = hashlib.sha256(json.dumps(
-        [items_digest(paths), model_digest, size, mode, CUT_LAYER]).encode()).hexdigest()[:32]
-    return workspace.cache_dir("features") / f"{key}.npy"
+def cache_path(paths: Sequence[str], digest: str, size: int, mode: str) -> Path:
+    """Where the cached tensors of these files under these frozen weights live."""
+    key = hashlib.sha256(json.dumps([items_digest(paths), digest, size, mode]).encode())
+    return workspace.cache_dir("features") / f"{key.hexdigest()[:32]}.npy"
 
 
-def extract(fmodel: Any, images: Any, batch_size: int = 64,
-            progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Run ``fmodel`` over ``images`` (uint8 (N,S,S,3), may be a memmap) in batches."""
+def extract(model: Any, images: Any, batch_size: int = 64,
+            progress: Callable[[int, int], None] | None = None, out: Any = None) -> np.ndarray:
+    """Run ``model`` over uint8 ``images`` (N,S,S,3) (may be a memmap) in batches."""
     n = len(images)
-    dims = int(fmodel.output.shape[-1])
-    out = np.empty((n, dims), dtype=np.float32)
+    if out is None:
+        out = np.empty((n, *model.output.shape[1:]), dtype=np.float32)
     for start in range(0, n, batch_size):
         batch = np.asarray(images[start:start + batch_size], dtype=np.float32)
-        out[start:start + len(batch)] = np.asarray(fmodel.predict_on_batch(batch))
+        out[start:start + len(batch)] = np.asarray(model.predict_on_batch(batch))
         if progress is not None:
             progress(min(start + batch_size, n), n)
     return out
 
 
-def cached_features(fmodel: Any, model_digest: str, paths: Sequence[str], images: Any,
-                    size: int, mode: str, use_cache: bool = True, batch_size: int = 64,
+def cached_features(cut: Cut, paths: Sequence[str], images: Any, size: int, mode: str,
+                    use_cache: bool = True, batch_size: int = 64,
                     progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Return the features of ``images``, from the cache when it has them."""
+    """The frozen part's outputs for ``images``, from the cache when it has them."""
+    shape = (len(paths), *cut.extractor.output.shape[1:])
     if len(paths) == 0:
-        return np.zeros((0, int(fmodel.output.shape[-1])), dtype=np.float32)
-    path = cache_path(paths, model_digest, size, mode)
-    if use_cache and path.is_file():
+        return np.zeros(shape, dtype=np.float32)
+    if not use_cache:
+        return extract(cut.extractor, images, batch_size, progress)
+    path = cache_path(paths, cut.digest, size, mode)
+    if path.is_file():
         try:
-            feats = np.load(path)
-            if feats.shape[0] == len(paths):
+            feats = np.load(path, mmap_mode="r")
+            if feats.shape == shape:
                 if progress is not None:
                     progress(len(paths), len(paths))
                 return feats
         except (OSError, ValueError):
-            pass  # damaged cache entry: recompute and overwrite
-    feats = extract(fmodel, images, batch_size, progress)
-    if use_cache:
-        _atomic_save(path, feats)
-    return feats
-
-
-def _atomic_save(path: Path, array: np.ndarray) -> None:
+            pass  # damaged entry: recompute and overwrite
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".feat.", suffix=".npy")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+        extract(cut.extractor, images, batch_size, progress, out=out)
+        out.flush()
+        del out
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return np.load(path, mmap_mode="r")

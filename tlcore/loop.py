@@ -3,8 +3,8 @@
 Called by ``tlcore.training.train`` (which owns the run's status and error handling).
 Each phase compiles the model for its freezing plan and learning rate, then fits either
 the whole model on images or, when the fast path applies (``tlcore.features``), only
-the head on cached backbone features. One ``BestKeeper`` spans all phases: the best
-epoch by validation loss is restored and saved as ``model.keras``.
+the part after the frozen layers on their cached outputs. One ``BestKeeper`` spans all
+phases: the best epoch by validation loss is restored and saved as ``model.keras``.
 """
 
 import os
@@ -51,7 +51,10 @@ def optimizer(name: str, lr: float) -> Any:
 
 def array_dataset(images: Any, labels: np.ndarray, batch_size: int, shuffle: bool,
                   seed: int) -> Any:
-    """Batches of (uint8 images, int32 labels) read from an array or memmap by index.
+    """Batches of (images, int32 labels) read from an array or memmap by index.
+
+    ``images`` are uint8 pixels or cached float32 features (the fast path); both paths
+    read batches the same way and in the same seeded order.
 
     Memory stays bounded (one batch at a time); reshuffled every epoch, seeded.
     """
@@ -59,11 +62,12 @@ def array_dataset(images: Any, labels: np.ndarray, batch_size: int, shuffle: boo
 
     n = len(labels)
     shape = tuple(images.shape[1:])
+    dtype = np.dtype(images.dtype)
 
     def gather(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         idx = np.asarray(idx)
         order = np.argsort(idx)  # sorted reads are sequential on a memmap
-        x = np.empty((len(idx), *shape), dtype=np.uint8)
+        x = np.empty((len(idx), *shape), dtype=dtype)
         x[order] = images[idx[order]]
         return x, labels[idx].astype(np.int32)
 
@@ -71,7 +75,7 @@ def array_dataset(images: Any, labels: np.ndarray, batch_size: int, shuffle: boo
     if shuffle:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(
-        lambda i: tf.numpy_function(gather, [i], (tf.uint8, tf.int32)),
+        lambda i: tf.numpy_function(gather, [i], (tf.as_dtype(dtype), tf.int32)),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.map(lambda x, y: (tf.ensure_shape(x, (None, *shape)), tf.ensure_shape(y, (None,))))
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -107,8 +111,11 @@ def _decode(config: TrainConfig, split: Any, size: int, log: EventLog) -> dict[s
 
 
 def fit_phases(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
-               should_stop: Callable[[], bool]) -> str:
-    """Train, save the best model, evaluate; return ``finished`` or ``stopped``."""
+               should_stop: Callable[[], bool], fast_path: bool = True) -> str:
+    """Train, save the best model, evaluate; return ``finished`` or ``stopped``.
+
+    ``fast_path=False`` always fits the whole model on images (for tests and benchmarks).
+    """
     import keras
 
     from tlcore import distribute
@@ -141,52 +148,41 @@ def fit_phases(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
     else:
         phases = [("train", config.epochs, config.learning_rate, config.freeze)]
 
-    done, stopped, head, counts = 0, False, None, (0, 0)
+    done, stopped, cut, feats, counts = 0, False, None, None, (0, 0)
     for phase, last_epoch, lr, freeze in phases:
         with strategy.scope():
             apply_freeze(backbone_of(model), freeze)
-            fast = features.applies(config, model)
-            head = fast_inputs = None
-            if fast:
-                head, fast_inputs = _features_for(model, data, config, size, log)
-            fitted = head if fast else model
+            cut = features.plan_cut(config, model) if fast_path else None
+            fitted = cut.trainable if cut else model
             fitted.compile(optimizer=optimizer(config.optimizer, lr),
                            loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         counts = param_counts(model)
+        if cut is not None:
+            feats = _features(cut, data, config, size, log)
         log.emit("phase", phase=phase, epochs=last_epoch, first_epoch=done + 1,
                  learning_rate=lr, trainable_params=counts[0], non_trainable_params=counts[1],
-                 fast_path=fast, strategy=distribute.describe(strategy))
+                 fast_path=cut.name if cut else None, strategy=distribute.describe(strategy))
         runs.update_status(run_dir, trainable_params=counts[0])
         hooks = TrainingEvents(log, phase, last_epoch, config.batch_size, should_stop,
                                first_epoch=done + 1)
         keeper.model = fitted
-        keeper.save = (lambda h=head: (features.copy_head_into(h, model),
-                                       save_model(model, model_path))) if fast else (
-            lambda: save_model(model, model_path))
         callbacks = [keras_callback(hooks), keras_callback(keeper)]
         if config.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
-        if fast:
-            x = fast_inputs
-            fitted.fit(x["train"], data["train"][1], batch_size=config.batch_size,
-                       epochs=last_epoch, initial_epoch=done, shuffle=True, verbose=0,
-                       validation_data=(x["val"], data["val"][1]) if has_val else None,
-                       class_weight=weights, callbacks=callbacks)
-        else:
-            train_ds = array_dataset(*data["train"][:2], config.batch_size, True, config.seed)
-            val_ds = array_dataset(*data["val"][:2], config.batch_size, False, config.seed) \
-                if has_val else None
-            fitted.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=done,
-                       verbose=0, shuffle=False, class_weight=weights, callbacks=callbacks)
+        inputs = {k: (feats[k] if cut else v[0], v[1]) for k, v in data.items()}
+        train_ds = array_dataset(*inputs["train"], config.batch_size, True, config.seed)
+        val_ds = array_dataset(*inputs["val"], config.batch_size, False, config.seed) \
+            if has_val else None
+        fitted.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=done,
+                   verbose=0, shuffle=False, class_weight=weights, callbacks=callbacks)
         done += len(hooks.epoch_seconds)
         if hooks.nan_at:
             raise TrainingError(
                 f"The loss became NaN (not a number) at epoch {hooks.nan_at[0]}, batch "
                 f"{hooks.nan_at[1]}: the learning rate is probably too high; try 10x lower.")
         keeper.flush()
-        if keeper.restore() and fast:
-            features.copy_head_into(head, model)
-        if keeper.best_weights is not None:
+        keeper.restore()
+        if keeper.best_weights is not None:  # the next phase may fit another part
             keeper.model, keeper.best_weights = model, model.get_weights()
         if hooks.stopped_by_request or should_stop():
             stopped = True
@@ -196,47 +192,42 @@ def fit_phases(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
             return "stopped"  # stopped before the first epoch ended: nothing to keep
         raise TrainingError("Training ended before the first epoch finished.")
     save_model(model, model_path)
-    if fast:
-        features.copy_head_into(head, model)
-    _write_metrics(run_dir, model, head if fast else None, fast_inputs if fast else None,
-                   data, classes, keeper, counts, log.t0)
+    _write_metrics(run_dir, model, cut, feats, data, classes, keeper, counts, log.t0)
     return "stopped" if stopped else "finished"
 
 
-def _features_for(model: Any, data: dict, config: TrainConfig, size: int,
-                  log: EventLog) -> tuple[Any, dict[str, np.ndarray]]:
-    fmodel = features.feature_model(model)
-    digest = features.weights_digest(model)
+def _features(cut: features.Cut, data: dict, config: TrainConfig, size: int,
+              log: EventLog) -> dict[str, Any]:
     total = sum(len(v[1]) for v in data.values())
     report = log.progress("features")
     feats, offset = {}, 0
     for name, (images, labels, paths) in data.items():
         feats[name] = features.cached_features(
-            fmodel, digest, paths, images, size, config.resize_mode, config.use_cache,
+            cut, paths, images, size, config.resize_mode, config.use_cache,
             progress=lambda d, _t, base=offset: report(base + d, total))
         offset += len(labels)
-    return features.build_head(model), feats
+    return feats
 
 
-def _predict(model: Any, head: Any, feats: dict | None, images: Any, name: str) -> np.ndarray:
-    # After a fast final phase the head on cached features gives the model's predictions
-    # (equal to 1e-5, see tests) without running the backbone over the images again.
-    if head is not None and feats is not None:
-        return np.asarray(head.predict(feats[name], batch_size=256, verbose=0))
+def _predict(model: Any, cut: Any, feats: dict | None, images: Any, name: str) -> np.ndarray:
+    # After a fast final phase the trained part on the cached tensors gives the model's
+    # predictions (equal to 1e-5, see tests) without running the frozen part again.
+    if cut is not None and feats is not None:
+        return features.extract(cut.trainable, feats[name], batch_size=256)
     return features.extract(model, images)
 
 
-def _write_metrics(run_dir: Path, model: Any, head: Any, feats: dict | None, data: dict,
+def _write_metrics(run_dir: Path, model: Any, cut: Any, feats: dict | None, data: dict,
                    classes: list[str], keeper: BestKeeper, counts: tuple[int, int],
                    t0: float) -> None:
     import time
 
     name = "test" if len(data["test"][1]) else ("val" if len(data["val"][1]) else "train")
     images, labels, paths = data[name]
-    result = evaluate(labels, _predict(model, head, feats, images, name), classes, paths)
+    result = evaluate(labels, _predict(model, cut, feats, images, name), classes, paths)
     val_accuracy = result["accuracy"] if name == "val" else None
     if name == "test" and len(data["val"][1]):
-        val_probs = _predict(model, head, feats, data["val"][0], "val")
+        val_probs = _predict(model, cut, feats, data["val"][0], "val")
         val_accuracy = evaluate(data["val"][1], val_probs, classes)["accuracy"]
     metrics = {
         "split": name, **result,

@@ -62,7 +62,7 @@ def train_spec(ref: str | os.PathLike, echo: Callable[[dict], None] | None = Non
 
 
 def train(config: TrainConfig, run_dir: str | os.PathLike, split: Any = None,
-          echo: Callable[[dict], None] | None = None) -> runs.RunInfo:
+          echo: Callable[[dict], None] | None = None, fast_path: bool = True) -> runs.RunInfo:
     """Train ``config`` into ``run_dir`` (created by ``runs.create_run``).
 
     Args:
@@ -70,6 +70,7 @@ def train(config: TrainConfig, run_dir: str | os.PathLike, split: Any = None,
         run_dir: the run folder.
         split: the exact split to use; None = scan ``config.data`` and split it now.
         echo: called with every event (the CLI prints epochs with it).
+        fast_path: allow training on cached frozen-layer outputs (off: always on images).
 
     Returns:
         The run's final ``RunInfo`` (status finished, stopped or failed).
@@ -84,7 +85,8 @@ def train(config: TrainConfig, run_dir: str | os.PathLike, split: Any = None,
     status, error = "failed", None
     try:
         # A queued run stopped before its turn (e.g. in a comparison) never starts.
-        status = "stopped" if _stop_wanted(run_dir) else _run(config, run_dir, split, log)
+        status = "stopped" if _stop_wanted(run_dir) else _run(config, run_dir, split, log,
+                                                                     fast_path)
     except TransferLabError as e:
         error = str(e)
     except KeyboardInterrupt:
@@ -112,7 +114,8 @@ def _stop_wanted(run_dir: Path) -> bool:
     return signal_received() or runs.stop_requested(run_dir)
 
 
-def _run(config: TrainConfig, run_dir: Path, split: Any, log: EventLog) -> str:
+def _run(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
+         fast_path: bool = True) -> str:
     from tlcore import distribute
 
     distribute.setup_devices()  # before anything initialises TensorFlow's runtime
@@ -123,7 +126,7 @@ def _run(config: TrainConfig, run_dir: Path, split: Any, log: EventLog) -> str:
 
     from tlcore.loop import fit_phases
 
-    return fit_phases(config, run_dir, split, log, lambda: _stop_wanted(run_dir))
+    return fit_phases(config, run_dir, split, log, lambda: _stop_wanted(run_dir), fast_path)
 
 
 def _make_split(config: TrainConfig, run_dir: Path) -> Any:

@@ -48,7 +48,8 @@ def echo_event(event: dict[str, Any]) -> None:
         say(f"phase {event['phase']}: epochs {event['first_epoch']}-{event['epochs']}, "
             f"learning rate {event['learning_rate']:g}, "
             f"{event['trainable_params']:,} trainable parameters"
-            + (" (fast path: cached backbone features)" if event.get("fast_path") else ""))
+            + (f" (fast path: frozen layers run once, cached up to '{event['fast_path']}')"
+               if event.get("fast_path") else ""))
     elif kind == "prepare" and event["done"] == event["total"]:
         say(f"{event['stage']}: {event['total']} done")
     elif kind == "epoch":
