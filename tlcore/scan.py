@@ -316,7 +316,7 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         root=str(root), layout=layout, classes=classes, items=items, skipped=skipped,
         duplicates=duplicates,
         warnings=extra_warnings + _warnings(classes, split_counts, duplicates),
-        fingerprint=fp.hexdigest(), split_counts=split_counts, source=str(source))
+        fingerprint=fp.hexdigest(), split_counts=split_counts, source=str(source.resolve()))
 
 
 class _CallableModule(types.ModuleType):

@@ -1,0 +1,48 @@
+"""``python -m tlcore scan``: a readable report, one JSON line last, exit 2 on errors."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import write_class_images
+
+from tlcore.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_scan_prints_a_report_and_json_last(tmp_path: Path, capsys) -> None:
+    data = write_class_images(tmp_path / "d", per_class=12)
+    (data / "red" / "notes.txt").write_text("hi")
+    shutil.copy(data / "red" / "red_000.jpg", data / "blue" / "odd.jpg")
+    assert main(["scan", str(data), "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    text = "\n".join(out[:-1])
+    assert "3 classes, 37 images" in text
+    assert "  red/notes.txt: not an image" in text
+    assert "the same image is in more than one class: blue/odd.jpg = red/red_000.jpg" in text
+    result = json.loads(out[-1])
+    assert result["classes"] == {"blue": 13, "green": 12, "red": 12}
+    assert result["skipped"] == [{"path": "red/notes.txt", "reason": "not an image"}]
+    assert result["duplicates"] == [{"kind": "across_classes",
+                                     "paths": ["blue/odd.jpg", "red/red_000.jpg"]}]
+    assert len(result["warnings"]) == 1 and "label conflict" in result["warnings"][0]
+
+
+def test_without_json_no_json_line(tmp_path: Path, capsys) -> None:
+    data = write_class_images(tmp_path / "d", per_class=10)
+    assert main(["scan", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "No warnings." in out and "{" not in out
+
+
+def test_errors_exit_2_with_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "tlcore", "scan", str(tmp_path / "empty"),
+                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"error: '{tmp_path / 'empty'}' is empty: put the images of each class in its own "
+        "subfolder, e.g. cats/ and dogs/."]
