@@ -63,7 +63,7 @@ if groups:
     group = st.selectbox("Comparison", groups, index=groups.index(group), key="cmp_group_pick",
                          format_func=lambda g: f"{g} ({sum(r.group == g for r in all_runs)} runs)")
     s["compare_group"] = group
-others = [r for r in all_runs if r.group != group and not r.active]
+others = [r for r in all_runs if (group is None or r.group != group) and not r.active]
 labels = {r.run_id: runinfo.label(r) for r in others}
 extra = st.multiselect("Add other runs to the comparison", list(labels),
                        default=[i for i in s["compare_extra"] if i in labels],

@@ -19,6 +19,7 @@ with st.container(border=True):
     else:
         try:
             cfg = modelcfg.build_config()
+            cfg.validate()
             from tlcore.backbones import get_backbone
 
             spec = get_backbone(cfg.backbone)

@@ -83,8 +83,8 @@ def export_zip(run_id: str, fmt: str) -> tuple[bytes, str, float | None]:
     from tlcore import export
 
     result = export.export_run(run_id, fmt)
-    info = result if isinstance(result, dict) else getattr(result, "__dict__", {})
-    path = Path(info.get("path") or result)
+    info = result.to_dict()
+    path = Path(info["path"])
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         if path.is_dir():

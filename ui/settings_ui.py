@@ -20,7 +20,8 @@ def render(spec: Any) -> None:
             help="One epoch = the model sees every training image once. More epochs learn "
             "more, until the model starts memorising (early stopping watches for that).")
         t["batch_size"] = c2.select_slider(
-            "Batch size", [4, 8, 16, 32, 64, 128], int(t["batch_size"]), key="set_batch",
+            "Batch size", sorted({4, 8, 16, 32, 64, 128, int(t["batch_size"])}),
+            int(t["batch_size"]), key="set_batch",
             help="Images looked at together before each small update. Smaller uses less "
             "memory.")
         t["learning_rate"] = c3.select_slider(
@@ -33,11 +34,11 @@ def render(spec: Any) -> None:
             "Early stopping patience", 0, 50, int(t["early_stopping_patience"]),
             key="set_patience", help="Stop when the validation loss has not improved for "
             "this many epochs, and keep the best epoch (0 = never stop early).")
-        sizes = sorted({spec.default_size, 96, 128, 160, 192, 224, 299}
-                       - {s for s in (96, 128, 160, 192, 224, 299) if s < spec.min_size})
-        size = t["image_size"] or spec.default_size
+        size = int(t["image_size"] or spec.default_size)
+        sizes = sorted(v for v in {spec.default_size, size, 32, 64, 96, 128, 160, 192, 224,
+                                   299} if v >= spec.min_size)
         t["image_size"] = c2.select_slider(
-            "Image size (px)", sizes, size if size in sizes else spec.default_size,
+            "Image size (px)", sizes, size,
             key=f"set_size_{spec.key}", help="Bigger sees more detail but trains slower.")
         if t["image_size"] == spec.default_size:
             t["image_size"] = None  # follow the network's default if it changes

@@ -1,0 +1,45 @@
+"""Helpers for the AppTest page tests: start the app, pick a dataset, make a run folder."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 120
+
+
+def app(page: str | None = None, **state: object) -> AppTest:
+    """The whole app (navigation + sidebar) with session state set, showing ``page``."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
+    return at
+
+
+def errors(at: AppTest) -> list[str]:
+    """The texts of every st.error on the page."""
+    return [e.value for e in at.error]
+
+
+def texts(at: AppTest) -> str:
+    """All markdown, captions, infos and warnings on the page, joined."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [i.value for i in at.info] + [w.value for w in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+def finished_run(data: Path, status: str = "finished", error: str | None = None) -> str:
+    """A run folder that says it ended, without training (for pages that only read runs)."""
+    from tlcore import runs
+    from tlcore.config import FreezeConfig, TrainConfig
+
+    config = TrainConfig(data=str(data), backbone="small_cnn", weights="none",
+                         freeze=FreezeConfig(strategy="scratch"), epochs=1, image_size=32,
+                         name="earlier")
+    info = runs.create_run(config)
+    runs.update_status(info.path, status=status, error=error, ended=runs.now_iso(),
+                       epochs_run=1, best_val_accuracy=0.5)
+    return info.run_id

@@ -1,0 +1,89 @@
+"""Data page (AppTest): the four ways in, the report, the split, and errors for bad input."""
+
+from pathlib import Path
+
+from app_helpers import app, errors, texts
+from conftest import write_class_images
+
+
+def test_data_page_renders_with_four_ways_in() -> None:
+    at = app()
+    assert not at.exception
+    assert [t.label for t in at.tabs][:4] == [
+        "📂 A folder on this computer", "⬆️ Upload a folder or .zip", "🧩 Build classes here",
+        "✨ Demo dataset"]
+    assert at.text_input(key="folder_path_box") is not None
+    assert at.button(key="use_demo").label == "✨ Use the demo dataset"
+    assert "Choose your images above" in texts(at)
+
+
+def test_a_folder_that_does_not_exist_shows_an_error(tmp_path: Path) -> None:
+    at = app()
+    at.text_input(key="folder_path_box").input(str(tmp_path / "nope"))
+    at.button(key="use_typed").click().run()
+    assert not at.exception
+    assert len(errors(at)) == 1
+    assert "does not exist" in errors(at)[0] and "Check the path" in errors(at)[0]
+    assert at.session_state["data_path"] is None
+
+
+def test_an_empty_path_asks_for_one() -> None:
+    at = app()
+    at.button(key="use_typed").click().run()
+    assert errors(at) == ["Type the path of a folder first, or pick one in the browser below."]
+
+
+def test_a_folder_with_one_class_is_refused(tmp_path: Path) -> None:
+    data = write_class_images(tmp_path / "one", per_class=3, classes={"red": (200, 0, 0)})
+    at = app()
+    at.text_input(key="folder_path_box").input(str(data))
+    at.button(key="use_typed").click().run()
+    assert not at.exception
+    assert len(errors(at)) == 1
+    assert at.session_state["data_path"] is None
+
+
+def test_a_good_folder_gives_the_report_and_the_split(tiny_dataset: Path) -> None:
+    at = app()
+    at.text_input(key="folder_path_box").input(str(tiny_dataset))
+    at.button(key="use_typed").click().run()
+    assert not at.exception and errors(at) == []
+    assert at.session_state["data_path"] == str(tiny_dataset)
+    page = texts(at)
+    assert "**36 images** in **3 classes**." in page
+    assert "**train**: 27 images · **val**: 6 images · **test**: 3 images" in page
+    # moving the validation slider changes the counts
+    at.slider(key="_w_val_fraction").set_value(0.3).run()
+    assert "**train**: 21 images · **val**: 12 images · **test**: 3 images" in texts(at)
+
+
+def test_the_sidebar_shows_the_dataset(tiny_dataset: Path) -> None:
+    # AppTest drops the sidebar after the first run of an st.navigation app, so this
+    # checks the first paint; the browser journey sees it on every page.
+    at = app(data_path=str(tiny_dataset))
+    assert "**Dataset:** `tiny`" in [m.value for m in at.sidebar.markdown]
+
+
+def test_the_split_survives_switching_pages(tiny_dataset: Path) -> None:
+    at = app(data_path=str(tiny_dataset))
+    at.slider(key="_w_test_fraction").set_value(0.2).run()
+    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/data.py").run()
+    assert at.slider(key="_w_test_fraction").value == 0.2
+
+
+def test_folder_browser_lists_and_enters_subfolders(tiny_dataset: Path) -> None:
+    at = app(browse_dir=str(tiny_dataset))
+    labels = [b.label for b in at.button]
+    assert {"📁 blue", "📁 green", "📁 red"} <= set(labels)
+    at.button(key="browse_use").click().run()
+    assert at.session_state["data_path"] == str(tiny_dataset)
+
+
+def test_the_demo_dataset_in_one_click(monkeypatch) -> None:
+    monkeypatch.setenv("TRANSFERLAB_DEMO_PER_CLASS", "12")
+    monkeypatch.setenv("TRANSFERLAB_DEMO_SIZE", "32")
+    at = app()
+    at.button(key="use_demo").click().run()
+    assert not at.exception and errors(at) == []
+    assert "**48 images** in **4 classes**." in texts(at)

@@ -1,0 +1,79 @@
+"""Model page (AppTest): backbone registry, weights choice, strategies, layer counts."""
+
+from pathlib import Path
+
+from app_helpers import app, errors, texts
+
+from tlcore.backbones import BACKBONES
+
+SMALL = {"backbone": "small_cnn", "weights": "none", "strategy": "scratch",
+         "training": {"image_size": 32, "epochs": 1}}
+
+
+def _metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_without_a_dataset_it_says_where_to_go() -> None:
+    at = app("model")
+    assert not at.exception
+    assert "First choose your images" in texts(at)
+    assert len(at.get("page_link")) >= 1
+
+
+def test_lists_every_backbone_from_the_registry(tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset), **SMALL)
+    assert not at.exception and errors(at) == []
+    assert at.selectbox(key="_w_backbone").options == [
+        spec.display_name for spec in BACKBONES.values()]
+    assert at.radio(key="_w_strategy").options == [
+        "Feature extraction", "Fine-tune the top", "Full fine-tune", "From scratch"]
+
+
+def test_strategy_changes_the_trainable_counts(tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset), **SMALL)
+    assert _metric(at, "Layers that train") == "16 of 16"
+    at.radio(key="_w_strategy").set_value("feature-extraction").run()
+    assert not at.exception
+    assert _metric(at, "Layers that train") == "0 of 16"
+    # the head of 3 classes on 128 features: 128*3+3 weights
+    assert _metric(at, "Parameters that train") == "387"
+    at.radio(key="_w_strategy").set_value("fine-tune").run()
+    layers_training = int(_metric(at, "Layers that train").split()[0])
+    assert 0 < layers_training < 16
+
+
+def test_freeze_up_to_a_block_makes_it_custom(tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset), **SMALL)
+    at.selectbox(key="freeze_upto").set_value("block2").run()
+    at.button(key="freeze_upto_apply").click().run()
+    assert not at.exception
+    frozen = at.session_state["frozen_layers"]
+    assert frozen[-1] == "block2_pool" and "block3_conv" not in frozen
+    assert "custom" in texts(at)
+
+
+def test_offline_imagenet_download_shows_the_alternatives(tiny_dataset: Path,
+                                                           monkeypatch) -> None:
+    # Nothing listens on this port: the download fails at once, as offline.
+    monkeypatch.setenv("TRANSFERLAB_WEIGHTS_BASE_URL", "http://127.0.0.1:9/")
+    at = app("model", data_path=str(tiny_dataset), backbone="mobilenet_v2",
+             weights="imagenet", strategy="feature-extraction",
+             training={"image_size": 96})
+    assert not at.exception
+    at.button(key="weights_download").click().run()
+    assert not at.exception
+    assert len(errors(at)) == 1 and "offline" in errors(at)[0]
+    assert at.button(key="offline_random").label == "🎲 Start from random weights"
+    at.button(key="offline_random").click().run()
+    assert at.session_state["weights"] == "none"
+    assert errors(at) == []
+
+
+def test_a_recipe_fills_in_the_choices(tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset), **SMALL)
+    at.selectbox(key="recipe_pick").set_value("vgg16_feature_extraction")
+    at.button(key="recipe_apply").click().run()
+    assert at.session_state["backbone"] == "vgg16"
+    assert at.session_state["strategy"] == "feature-extraction"
+    assert at.session_state["training"]["image_size"] == 180

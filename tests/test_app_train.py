@@ -1,0 +1,50 @@
+"""Train page (AppTest): prerequisites, a real short run followed to the end, failed runs."""
+
+import time
+from pathlib import Path
+
+from app_helpers import app, errors, finished_run, texts
+
+from tlcore import runs
+
+SMALL = {"backbone": "small_cnn", "weights": "none", "strategy": "scratch",
+         "training": {"image_size": 32, "epochs": 2, "batch_size": 8}}
+
+
+def test_without_a_dataset_it_says_where_to_go() -> None:
+    at = app("train")
+    assert not at.exception
+    assert "Choose your images first." in texts(at)
+    assert "No training yet" in texts(at)
+
+
+def test_a_failed_run_shows_its_error_and_what_to_do(tiny_dataset: Path) -> None:
+    run_id = finished_run(tiny_dataset, status="failed",
+                          error="Out of memory while training: use a smaller batch size.")
+    at = app("train", data_path=str(tiny_dataset), run_id=run_id, **SMALL)
+    assert not at.exception
+    assert errors(at) == ["Out of memory while training: use a smaller batch size."]
+    assert "What to try" in texts(at)
+
+
+def test_an_impossible_setting_is_an_error_not_an_exception(tiny_dataset: Path) -> None:
+    at = app("train", data_path=str(tiny_dataset), backbone="small_cnn", weights="none",
+             strategy="scratch", training={"image_size": 32, "epochs": 0})
+    assert not at.exception
+    assert errors(at) == ["Train for at least 1 epoch (got 0). Fix it on the Model page."]
+
+
+def test_start_a_run_and_see_it_finish(tiny_dataset: Path) -> None:
+    at = app("train", data_path=str(tiny_dataset), **SMALL)
+    at.button(key="start_train").click().run()
+    assert not at.exception and errors(at) == []
+    run_id = at.session_state["run_id"]
+    deadline = time.time() + 150
+    while runs.load_run(run_id).active and time.time() < deadline:
+        time.sleep(2)
+    assert runs.load_run(run_id).status == "finished"
+    at.run()
+    assert not at.exception
+    assert next(s.value for s in at.subheader) == "✅ Finished"
+    labels = [m.label for m in at.metric]
+    assert labels[0] == "Accuracy on the test images"
