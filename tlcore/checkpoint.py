@@ -53,6 +53,8 @@ class BestKeeper:
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         """Record the epoch; keep its weights if it is the best; stop when out of patience."""
         logs = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+        if not math.isfinite(logs.get("loss", 0.0)):
+            return  # an epoch cut short by a NaN loss is not an epoch to keep or count
         self.history.append({"epoch": epoch + 1, **logs})
         value = logs.get(self.monitor, math.nan)
         improved = math.isfinite(value) and value < self.best

@@ -60,12 +60,14 @@ class EventLog:
 
 
 def _number(value: Any) -> float | None:
+    """A float, or None for missing / non-numbers / NaN / inf (JSON has no NaN)."""
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 class TrainingEvents:
@@ -120,8 +122,9 @@ class TrainingEvents:
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         """Check for NaN and stop requests; emit a throttled batch event."""
         logs = logs or {}
-        loss = _number(logs.get("loss"))
-        if loss is not None and not math.isfinite(loss):
+        raw = logs.get("loss")
+        loss = _number(raw)
+        if raw is not None and loss is None:
             self.nan_at = (self.epoch, batch + 1)
             self._stop()
             return
@@ -154,6 +157,8 @@ class TrainingEvents:
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         """Emit the epoch event with train and validation metrics."""
         logs = logs or {}
+        if self.nan_at is not None:
+            return  # the epoch was cut short by a NaN loss; the end event says why
         seconds = time.monotonic() - self._epoch_start
         self.epoch_seconds.append(seconds)
         lr = _number(logs.get("learning_rate"))

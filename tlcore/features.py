@@ -77,7 +77,8 @@ def backbone_cut_index(backbone: Any) -> int | None:
                     blocked[c] -= 1
     crossed = np.cumsum(blocked)
     for j in range(first - 1, 0, -1):
-        if crossed[j] == 0 and len(layers[j]._outbound_nodes) <= 1:
+        if crossed[j] == 0 and len(layers[j]._inbound_nodes) == 1 \
+                and len(layers[j]._inbound_nodes[0].outputs) == 1:
             return j
     return None
 

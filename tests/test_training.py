@@ -1,0 +1,152 @@
+"""Short real trainings (small_cnn, 32 px, random weights) and the best-epoch keeper."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_class_images
+from run_helpers import RUN_FILES, events_of, tiny_config, train_tiny
+
+from tlcore import fsutil, runs
+from tlcore.checkpoint import BestKeeper
+from tlcore.loop import class_weights
+from tlcore.training import train
+
+HEAD_PARAMS = 128 * 3 + 3  # small_cnn's 128 pooled features -> 3 classes
+
+
+@pytest.mark.parametrize(("strategy", "fast_path"), [
+    ("feature-extraction", "pool"), ("fine-tune", "block3_pool"), ("full", None),
+    ("scratch", None)])
+def test_each_strategy_finishes_with_the_exact_run_folder(
+        tiny_dataset: Path, strategy: str, fast_path: str | None) -> None:
+    info = train_tiny(tiny_dataset, strategy)
+    assert (info.status, info.error, info.epochs_run) == ("finished", None, 2)
+    assert {p.name for p in info.path.iterdir()} == RUN_FILES
+    assert (info.path / "labels.txt").read_text() == "blue\ngreen\nred\n"
+    spec = fsutil.read_json(info.path / "spec.json")
+    assert spec["dataset"]["classes"] == ["blue", "green", "red"]
+    assert spec["dataset"]["fingerprint"]
+    n_test = len(spec["split"]["test"])
+    events = events_of(info)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "start" and events[-1] == {**events[-1], "type": "end",
+                                                  "status": "finished"}
+    assert "error" not in events[-1]
+    phases = [e for e in events if e["type"] == "phase"]
+    assert [(p["phase"], p["fast_path"], p["learning_rate"]) for p in phases] == [
+        ("train", fast_path, 0.001)]
+    epochs = [e for e in events if e["type"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert all(e["val_loss"] is not None and e["seconds"] >= 0 for e in epochs)
+    last_batches = [e for e in events if e["type"] == "batch" and e["batch"] == e["batches"]]
+    assert [b["epoch"] for b in last_batches] == [1, 2]
+    assert ("decode", 36) in {(e["stage"], e["done"]) for e in events if e["type"] == "prepare"}
+    metrics = runs.read_metrics(info.run_id)
+    assert metrics["split"] == "test" and metrics["epochs_run"] == 2
+    assert sum(map(sum, metrics["confusion_matrix"])) == n_test
+    assert metrics["trainable_params"] == info.trainable_params
+    if strategy == "feature-extraction":
+        assert info.trainable_params == HEAD_PARAMS
+    else:
+        assert info.trainable_params > HEAD_PARAMS
+    if strategy in ("full", "scratch"):  # these learn the colours within 2 epochs
+        assert metrics["test_accuracy"] == 1.0 and info.best_val_accuracy == 1.0
+
+
+def test_two_phase_trains_the_head_then_fine_tunes_at_the_lower_rate(tiny_dataset: Path) -> None:
+    info = train_tiny(tiny_dataset, "fine-tune", two_phase=True, head_epochs=1, epochs=3)
+    assert info.status == "finished" and info.epochs_run == 3
+    events = events_of(info)
+    phases = [(e["phase"], e["first_epoch"], e["epochs"], e["learning_rate"], e["fast_path"])
+              for e in events if e["type"] == "phase"]
+    assert phases == [("head", 1, 1, 0.001, "pool"), ("fine-tune", 2, 3, 1e-05, "block3_pool")]
+    assert [(e["phase"], e["epoch"]) for e in events if e["type"] == "epoch"] == [
+        ("head", 1), ("fine-tune", 2), ("fine-tune", 3)]
+
+
+def test_missing_dataset_ends_failed_with_the_message(tmp_path: Path) -> None:
+    info = train_tiny(tmp_path / "nowhere")
+    assert info.status == "failed"
+    assert "nowhere" in info.error
+    assert {p.name for p in info.path.iterdir()} == {"spec.json", "status.json",
+                                                     "events.jsonl"}
+    assert events_of(info)[-1]["status"] == "failed"
+    assert runs.read_status(info.run_id)["ended"] is not None
+
+
+def test_nan_loss_ends_failed_with_the_message(tiny_dataset: Path) -> None:
+    info = train_tiny(tiny_dataset, optimizer="sgd", learning_rate=9.9, dropout=0.0)
+    assert info.status == "failed"
+    assert info.error == ("The loss became NaN (not a number) at epoch 2, batch 1: the "
+                          "learning rate is probably too high; try 10x lower.")
+    assert info.epochs_run == 1
+    epoch = next(e for e in events_of(info) if e["type"] == "epoch")
+    assert epoch["val_loss"] is None  # NaN already on validation: no epoch worth keeping
+    assert {p.name for p in info.path.iterdir()} == RUN_FILES - {"metrics.json", "model.keras"}
+
+
+def test_stop_flag_mid_training_keeps_best_model_and_ends_stopped(tiny_dataset: Path) -> None:
+    config = tiny_config(tiny_dataset, epochs=50)
+    info = runs.create_run(config)
+
+    def stop_after_first_epoch(event: dict) -> None:
+        if event["type"] == "epoch":
+            (info.path / runs.STOP_FLAG).touch()
+
+    final = train(config, info.path, echo=stop_after_first_epoch)
+    assert (final.status, final.error) == ("stopped", None)
+    assert 1 <= final.epochs_run <= 2  # stops after the batch under way
+    assert {p.name for p in final.path.iterdir()} == RUN_FILES | {runs.STOP_FLAG}
+    assert runs.read_metrics(final.run_id)["epochs_run"] == final.epochs_run
+    assert events_of(final)[-1]["status"] == "stopped"
+
+
+def test_a_queued_run_stopped_before_its_turn_never_trains(tiny_dataset: Path) -> None:
+    config = tiny_config(tiny_dataset)
+    info = runs.create_run(config)
+    (info.path / runs.STOP_FLAG).touch()
+    final = train(config, info.path)
+    assert (final.status, final.epochs_run) == ("stopped", 0)
+    assert [e["type"] for e in events_of(final)] == ["start", "end"]
+
+
+class FakeModel:
+    def __init__(self) -> None:
+        self.w = [np.zeros(1)]
+        self.stop_training = False
+
+    def get_weights(self) -> list:
+        return [a.copy() for a in self.w]
+
+    def set_weights(self, w: list) -> None:
+        self.w = [a.copy() for a in w]
+
+
+def test_best_keeper_restores_lowest_val_loss_and_stops_when_out_of_patience() -> None:
+    saved = []
+    model = FakeModel()
+    keeper = BestKeeper(lambda: saved.append(model.w[0][0]), patience=2, min_save_gap=0)
+    keeper.model = model
+    keeper.on_train_begin()
+    for epoch, val_loss in enumerate([0.9, 0.5, 0.7, 0.8]):
+        model.w = [np.array([float(epoch)])]
+        keeper.on_epoch_end(epoch, {"loss": 1.0, "val_loss": val_loss})
+    assert model.stop_training
+    assert (keeper.best_epoch, saved) == (2, [0.0, 1.0])
+    assert keeper.restore() and model.w[0][0] == 1.0
+    assert [h["epoch"] for h in keeper.history] == [1, 2, 3, 4]
+
+
+def test_class_weights_are_on_only_when_imbalanced_in_auto_mode() -> None:
+    assert class_weights(np.array([0, 0, 1, 1]), 2, "auto") is None
+    assert class_weights(np.array([0, 0, 0, 0, 1, 1]), 2, "auto") == {0: 0.75, 1: 1.5}
+    assert class_weights(np.array([0, 1]), 2, "on") == {0: 1.0, 1: 1.0}
+    assert class_weights(np.array([0, 0, 0, 1]), 2, "off") is None
+
+
+def test_imbalanced_dataset_trains_with_class_weights(tmp_path: Path) -> None:
+    data = write_class_images(tmp_path / "imb", per_class=6)
+    write_class_images(tmp_path / "imb", per_class=20, classes={"red": (210, 40, 40)})
+    info = train_tiny(data, epochs=1)
+    assert info.status == "finished"
