@@ -1,0 +1,91 @@
+"""The fast path: cached frozen-layer outputs, same model as the slow path."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from run_helpers import events_of, train_tiny
+
+from tlcore import runs, workspace
+from tlcore.backbones import build_backbone
+from tlcore.config import FreezeConfig
+from tlcore.features import backbone_cut_index, cache_path, plan_cut
+from tlcore.freezing import apply_freeze
+from tlcore.model_files import load_model_safely
+from tlcore.pipeline import load_arrays
+
+
+def _test_images(info: runs.RunInfo) -> tuple[np.ndarray, list[str]]:
+    split = runs.read_split(info.run_id)
+    images, _ = load_arrays(split.test, list(split.classes), 32, "pad")
+    return np.asarray(images), [i.path for i in split.test]
+
+
+def test_saved_model_equals_the_head_on_the_cached_features(tiny_dataset: Path) -> None:
+    info = train_tiny(tiny_dataset, "feature-extraction")
+    assert info.status == "finished"
+    model = load_model_safely(info.path / "model.keras")
+    cut = plan_cut(info.config, model)
+    assert cut.name == "pool"
+    images, paths = _test_images(info)
+    cached = cache_path(paths, cut.digest, 32, "pad")
+    assert cached.is_file()  # the key from the saved weights = the key used in training
+    head_probs = cut.trainable.predict(np.load(cached), verbose=0)
+    np.testing.assert_allclose(model.predict(images.astype("float32"), verbose=0), head_probs,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize(("strategy", "cut"), [("feature-extraction", "pool"),
+                                               ("fine-tune", "block3_pool")])
+def test_fast_path_trains_the_same_model_as_the_slow_path(tiny_dataset: Path, strategy: str,
+                                                          cut: str) -> None:
+    fast = train_tiny(tiny_dataset, strategy, dropout=0.3)
+    split = runs.read_split(fast.run_id)
+    slow = train_tiny(tiny_dataset, strategy, fast_path=False, split=split, dropout=0.3)
+    assert [e["fast_path"] for e in events_of(fast) if e["type"] == "phase"] == [cut]
+    assert [e["fast_path"] for e in events_of(slow) if e["type"] == "phase"] == [None]
+
+    def curve(info: runs.RunInfo) -> list[float]:
+        return [e["val_loss"] for e in events_of(info) if e["type"] == "epoch"]
+
+    np.testing.assert_allclose(curve(fast), curve(slow), rtol=1e-4)
+    images, _ = _test_images(fast)
+    x = images.astype("float32")
+    a = load_model_safely(fast.path / "model.keras").predict(x, verbose=0)
+    b = load_model_safely(slow.path / "model.keras").predict(x, verbose=0)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_features_are_computed_once_and_reused_by_the_next_run(tiny_dataset: Path) -> None:
+    first = train_tiny(tiny_dataset, "feature-extraction", epochs=1)
+    folder = workspace.cache_dir("features")
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert len(before) == 3  # train, val, test
+    second = train_tiny(tiny_dataset, "feature-extraction", epochs=1, dropout=0.5,
+                        split=runs.read_split(first.run_id))
+    assert second.status == "finished"
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+
+
+@pytest.mark.parametrize(("key", "freeze", "cut", "first_trainable"), [
+    ("vgg16", FreezeConfig("fine-tune", unfreeze_top=4), "block4_pool", "block5_conv1"),
+    ("small_cnn", FreezeConfig("fine-tune"), "block3_pool", "block4_conv"),
+    # residual blocks: no cut inside block_14 (its input skips to block_14_add)
+    ("mobilenet_v2", FreezeConfig("fine-tune", unfreeze_from="block_15_expand"),
+     "block_14_add", "block_15_expand"),
+    ("mobilenet_v2", FreezeConfig("fine-tune", unfreeze_from="block_14_expand"),
+     "block_13_project_BN", "block_14_expand"),
+])
+def test_cut_is_the_deepest_single_tensor_below_the_first_trainable_layer(
+        key: str, freeze: FreezeConfig, cut: str, first_trainable: str) -> None:
+    backbone = build_backbone(key, 32, "none")
+    apply_freeze(backbone, freeze)
+    j = backbone_cut_index(backbone)
+    assert backbone.layers[j].name == cut
+    assert backbone.layers[j + 1].name == first_trainable
+
+
+def test_nothing_frozen_means_no_cut() -> None:
+    backbone = build_backbone("small_cnn", 32, "none")
+    apply_freeze(backbone, FreezeConfig("full"))
+    assert backbone_cut_index(backbone) is None
