@@ -10,9 +10,16 @@ import numpy as np
 import pytest
 
 from tlcore.backbones import BACKBONES
-from tlcore.classifier import build_classifier, effective_weights, image_size_for, preprocess_layer
+from tlcore.classifier import (
+    build_classifier,
+    effective_weights,
+    image_size_for,
+    plan_summary,
+    preprocess_layer,
+)
 from tlcore.config import AugmentConfig, FreezeConfig, TrainConfig
 from tlcore.errors import ConfigError
+from tlcore.freezing import param_counts
 
 # keras.applications module holding each backbone's preprocess_input.
 PREPROCESS_MODULES = {
@@ -134,3 +141,16 @@ def test_invalid_requests_are_config_errors() -> None:
         build_classifier(_config(backbone="inception_v3", image_size=64), 3)
     with pytest.raises(ConfigError, match="Unknown backbone 'resnet9'"):
         build_classifier(_config(backbone="resnet9"), 3)
+
+
+def test_plan_summary_counts_the_whole_classifier_without_downloading(monkeypatch) -> None:
+    monkeypatch.setenv("TRANSFERLAB_WEIGHTS_BASE_URL", "http://127.0.0.1:9/")  # unreachable
+    config = _config(weights="imagenet", freeze=FreezeConfig(strategy="fine-tune",
+                                                             unfreeze_top=3))
+    plan = plan_summary(config, num_classes=4)
+    model = build_classifier(config.replace(weights="none"), 4)
+    assert (plan.trainable_params, plan.non_trainable_params) == param_counts(model)
+    assert plan.trainable_params == 1280 * 4 + 4 + 320 * 1280  # head + Conv_1 (BN stays)
+    assert plan.weights == "imagenet" and plan.image_size == 32 and len(plan.layers) == 154
+    assert [li.name for li in plan.layers if li.trainable] == ["Conv_1", "out_relu"]
+    assert plan.to_dict()["layers"][0]["block"] == "stem"

@@ -197,7 +197,7 @@ def feature_part(model: Any, image_size: int) -> Any:
             shape = layer.output.shape
         except (AttributeError, ValueError):
             continue  # a layer used more than once has no single output; skip it
-        if len(shape) == 4 and layer is not model.layers[0]:
+        if len(shape) == 4 and type(layer).__name__ != "InputLayer":
             last = layer
     if last is None:
         raise ModelFileError(f"The model '{model.name}' has no convolutional feature map "

@@ -9,12 +9,20 @@ loads with ``keras.models.load_model(path, safe_mode=True)`` without TransferLab
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tlcore.backbones import BackboneSpec, build_backbone, get_backbone
 from tlcore.config import TrainConfig
 from tlcore.errors import ConfigError
-from tlcore.freezing import apply_freeze, batchnorm_trains, get_strategy
+from tlcore.freezing import (
+    LayerInfo,
+    apply_freeze,
+    batchnorm_trains,
+    get_strategy,
+    list_layers,
+    param_counts,
+)
 
 LAYER_NAMES = ("augmentation", "preprocess", "backbone", "pool", "dropout", "predictions")
 INPUT_NAME = "image"
@@ -116,7 +124,7 @@ def build_classifier(config: TrainConfig, num_classes: int,
     spec: BackboneSpec = get_backbone(config.backbone)
     size = image_size_for(config)
     weights = effective_weights(config)
-    backbone = build_backbone(spec.key, size, weights, progress)
+    preprocess, backbone = build_feature_part(spec, size, weights, progress)
     apply_freeze(backbone, config.freeze)
 
     inputs = keras.Input((size, size, 3), dtype="float32", name=INPUT_NAME)
@@ -124,7 +132,7 @@ def build_classifier(config: TrainConfig, num_classes: int,
     augmentation = build_augmentation(config.augment, seed=config.seed)
     if augmentation is not None:
         x = augmentation(x)
-    x = _preprocess_for(spec, weights)(x)
+    x = preprocess(x)
     # training=False keeps BatchNorm in inference mode even where its block is unfrozen.
     x = backbone(x) if batchnorm_trains(config.freeze) else backbone(x, training=False)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
@@ -134,12 +142,60 @@ def build_classifier(config: TrainConfig, num_classes: int,
     return keras.Model(inputs, outputs, name=f"transferlab_{spec.key}")
 
 
-def _preprocess_for(spec: BackboneSpec, weights: str) -> Any:
-    if spec.preprocess == "from_run":
-        from tlcore.weights import run_feature_layers, run_id_of
+def build_feature_part(spec: BackboneSpec, image_size: int, weights: str,
+                       progress: Callable[[int, int], None] | None = None) -> tuple[Any, Any]:
+    """Return ``(preprocess layer, backbone model)`` for a backbone spec and weights.
 
-        return run_feature_layers(run_id_of(weights))[0]
-    return preprocess_layer(spec.preprocess)
+    For ``my_model`` both come from the earlier run's saved model (loaded once).
+    """
+    if spec.key == "my_model":
+        from tlcore.weights import check_run_size, run_feature_layers, run_id_of
+
+        run_id = run_id_of(weights)
+        preprocess, backbone = run_feature_layers(run_id)
+        check_run_size(run_id, backbone, image_size)
+        return preprocess, backbone
+    return (preprocess_layer(spec.preprocess),
+            build_backbone(spec.key, image_size, weights, progress))
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a config will train, known before training: the layer list and the counts.
+
+    ``layers`` are the backbone's layers with the plan's trainable flags; the counts are
+    for the whole classifier (head included), as Keras counts them.
+    """
+
+    image_size: int
+    weights: str
+    layers: tuple[LayerInfo, ...]
+    trainable_params: int
+    non_trainable_params: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict."""
+        return {"image_size": self.image_size, "weights": self.weights,
+                "layers": [li.to_dict() for li in self.layers],
+                "trainable_params": self.trainable_params,
+                "non_trainable_params": self.non_trainable_params}
+
+
+def plan_summary(config: TrainConfig, num_classes: int = 2) -> PlanSummary:
+    """Describe ``config``'s freezing plan without training and without downloading.
+
+    Pretrained weights change neither the layers nor the counts, so standard backbones are
+    built with random weights here (fast, works offline).
+    """
+    weights = effective_weights(config)
+    spec = get_backbone(config.backbone)
+    build_config = config
+    if spec.key not in ("my_model", "keras_file"):
+        build_config = config.replace(weights="none")
+    model = build_classifier(build_config, num_classes)
+    trainable, frozen = param_counts(model)
+    return PlanSummary(image_size_for(config), weights,
+                       tuple(list_layers(backbone_of(model))), trainable, frozen)
 
 
 def backbone_of(model: Any) -> Any:

@@ -265,11 +265,16 @@ def run_backbone(weights: str, image_size: int) -> Any:
     """The backbone of run ``weights`` (``run:<id>``), for the ``my_model`` backbone."""
     run_id = run_id_of(weights)
     _, backbone = run_feature_layers(run_id)
+    check_run_size(run_id, backbone, image_size)
+    return backbone
+
+
+def check_run_size(run_id: str, backbone: Any, image_size: int) -> None:
+    """``ConfigError`` unless a run's backbone takes ``image_size`` px images."""
     size = backbone.input_shape[1]
     if size is not None and size != image_size:
         raise ConfigError(f"Run '{run_id}' was trained on {size} px images; use image size "
                           f"{size} with it.")
-    return backbone
 
 
 def _copy_run_weights(model: Any, spec: Any, run_id: str, image_size: int) -> None:
