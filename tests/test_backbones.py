@@ -115,6 +115,12 @@ def test_my_model_reuses_an_earlier_runs_feature_part(tmp_path) -> None:
     assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 5)
     assert [layer.name for layer in model.layers][1:3] == ["preprocess", "backbone"]
     np.testing.assert_allclose(_features(model, x), _features(earlier, x), atol=1e-6)
+    # The pooled features are reachable from the new model's input (the fast path's cut).
+    import keras
+
+    pooled = keras.Model(model.inputs, model.get_layer("pool").output)
+    np.testing.assert_allclose(np.asarray(pooled(x)), _features(earlier, x).mean(axis=(1, 2)),
+                               atol=1e-5)
     model.save(tmp_path / "again.keras")  # a model built on a run is itself a plain model
     reloaded = load_model_safely(tmp_path / "again.keras")
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0),

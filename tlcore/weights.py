@@ -255,10 +255,25 @@ def run_feature_layers(run_id: str) -> tuple[Any, Any]:
                           "finished run.")
     model = load_model_safely(path)
     try:
-        return model.get_layer("preprocess"), model.get_layer("backbone")
+        preprocess, backbone = model.get_layer("preprocess"), model.get_layer("backbone")
     except ValueError:
         raise ConfigError(f"Run '{run_id}''s model has no 'preprocess'/'backbone' part; it "
                           "was not made by TransferLab.") from None
+    # Fresh copies: a layer's ``.output`` is that of its first call, which for the loaded
+    # layers is inside the old model; Grad-CAM and the fast path need the new model's.
+    return _fresh_copy(preprocess, backbone.input_shape), _fresh_copy(backbone)
+
+
+def _fresh_copy(layer: Any, input_shape: Any = None) -> Any:
+    import keras
+
+    if isinstance(layer, keras.Model):
+        copy = keras.models.clone_model(layer)
+    else:
+        copy = type(layer).from_config(layer.get_config())
+        copy.build(input_shape)
+    copy.set_weights(layer.get_weights())
+    return copy
 
 
 def run_backbone(weights: str, image_size: int) -> Any:
