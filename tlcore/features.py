@@ -160,12 +160,17 @@ def cache_path(paths: Sequence[str], digest: str, size: int, mode: str) -> Path:
 def extract(model: Any, images: Any, batch_size: int = 64,
             progress: Callable[[int, int], None] | None = None, out: Any = None) -> np.ndarray:
     """Run ``model`` over uint8 ``images`` (N,S,S,3) (may be a memmap) in batches."""
+    import tensorflow as tf
+
     n = len(images)
     if out is None:
         out = np.empty((n, *model.output.shape[1:]), dtype=np.float32)
+    # A plain compiled call, not predict_on_batch: under MirroredStrategy the latter pads
+    # a short last batch per replica and returns extra rows.
+    call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     for start in range(0, n, batch_size):
         batch = np.asarray(images[start:start + batch_size], dtype=np.float32)
-        out[start:start + len(batch)] = np.asarray(model.predict_on_batch(batch))
+        out[start:start + len(batch)] = np.asarray(call(batch))
         if progress is not None:
             progress(min(start + batch_size, n), n)
     return out
