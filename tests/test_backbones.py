@@ -167,6 +167,24 @@ def test_keras_file_backbone_uses_the_convolutional_part(tmp_path) -> None:
         build_backbone("keras_file", 32, "imagenet")
 
 
+def test_keras_file_with_a_nested_pretrained_model_cuts_after_it(tmp_path) -> None:
+    import keras
+    from keras import layers
+
+    # The TensorFlow tutorial's model: rescaling -> MobileNetV2 (nested) -> pool -> dense.
+    base = keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False,
+                                          weights=None)
+    inputs = keras.Input((32, 32, 3))
+    x = layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = base(x, training=False)
+    x = layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, layers.Dense(2)(x)).save(tmp_path / "tutorial.keras")
+    backbone = build_backbone("keras_file", 32, str(tmp_path / "tutorial.keras"))
+    assert [type(layer).__name__ for layer in backbone.layers] == [
+        "InputLayer", "Rescaling", "Functional"]
+    assert backbone.output_shape == (None, 1, 1, 1280)
+
+
 def test_keras_file_without_a_feature_map_is_refused(tmp_path) -> None:
     import keras
 

@@ -193,16 +193,22 @@ def feature_part(model: Any, image_size: int) -> Any:
 
     last = None
     for layer in model.layers:
-        try:
-            shape = layer.output.shape
-        except (AttributeError, ValueError):
-            continue  # a layer used more than once has no single output; skip it
-        if len(shape) == 4 and type(layer).__name__ != "InputLayer":
-            last = layer
+        # The tensor this layer produced inside ``model`` (for a nested model, ``.output``
+        # would be its own inner graph's output, not connected to ``model``'s input).
+        nodes = [n for n in layer._inbound_nodes if n.output_tensors]
+        if not nodes or type(layer).__name__ == "InputLayer":
+            continue
+        tensor = nodes[0].output_tensors[0]
+        if len(tensor.shape) == 4:
+            last = tensor
     if last is None:
         raise ModelFileError(f"The model '{model.name}' has no convolutional feature map "
                              "(no layer with a 4-D output), so it cannot be a backbone.")
-    cut = keras.Model(model.inputs, last.output, name="backbone")
+    try:
+        cut = keras.Model(model.inputs, last, name="backbone")
+    except ValueError as e:
+        raise ModelFileError(f"Could not take the feature part of '{model.name}' ({e}).") \
+            from None
     if cut.input_shape[1:3] not in ((image_size, image_size), (None, None)):
         raise ConfigError(f"This model takes {cut.input_shape[1]}x{cut.input_shape[2]} px "
                           f"images; set the image size to {cut.input_shape[1]}.")
