@@ -11,6 +11,7 @@ every image; int8 usually on nearly all.
 
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,10 +58,20 @@ def _split_images(run_dir: Path, which: tuple[str, ...]) -> np.ndarray:
     return np.zeros((0, 1, 1, 3), np.uint8)
 
 
-def _tflite_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
-    import tensorflow as tf
+def _interpreter(path: Path) -> Any:
+    try:  # LiteRT, TensorFlow Lite's successor, when installed
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
 
-    interpreter = tf.lite.Interpreter(model_path=str(path))
+        Interpreter = tf.lite.Interpreter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "deprecated, use LiteRT": fine until it is gone
+        return Interpreter(model_path=str(path))
+
+
+def _tflite_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    interpreter = _interpreter(path)
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
 

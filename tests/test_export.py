@@ -1,0 +1,51 @@
+"""Export formats, labels.txt beside them, and the parity check on the test split."""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import write_class_images
+from run_helpers import train_tiny
+
+from tlcore import runs
+from tlcore.cli import main
+from tlcore.errors import ConfigError, RunError
+from tlcore.export import export_run
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("export")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRANSFERLAB_HOME", str(root / "ws"))
+        info = train_tiny(write_class_images(root / "data", per_class=20), "full")
+    assert info.status == "finished"
+    return info.path
+
+
+@pytest.mark.parametrize(("fmt", "suffix", "minimum"), [
+    ("keras", ".keras", 1.0), ("savedmodel", "_savedmodel", 1.0), ("tflite", ".tflite", 1.0),
+    ("tflite-int8", "_int8.tflite", 0.8)])
+def test_export_writes_the_model_and_labels_and_checks_parity(
+        run_dir: Path, fmt: str, suffix: str, minimum: float) -> None:
+    result = export_run(run_dir, fmt)
+    n_test = len(runs.read_split(run_dir).test)
+    assert result.path == str(run_dir / "export" / f"{run_dir.name}{suffix}")
+    assert Path(result.path).exists() and result.format == fmt
+    assert (run_dir / "export" / "labels.txt").read_text() == "blue\ngreen\nred\n"
+    assert result.n_images == n_test == 6
+    assert result.agreement >= minimum
+
+
+def test_export_cli_json_and_errors(run_dir: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    assert main(["export", str(run_dir), "--format", "tflite", "--out", str(out), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert got == {"path": str(out / f"{run_dir.name}.tflite"), "format": "tflite",
+                   "agreement": 1.0, "n_images": 6}
+    assert sorted(p.name for p in out.iterdir()) == [f"{run_dir.name}.tflite", "labels.txt"]
+    with pytest.raises(ConfigError, match="onnx"):
+        export_run(run_dir, "onnx")
+    with pytest.raises(RunError):
+        export_run("nope", "keras")
