@@ -92,6 +92,7 @@ def create_run(config: TrainConfig, split: Any = None, group: str | None = None,
         report: the dataset's ``DatasetReport`` if already scanned (for its fingerprint).
     """
     config.validate()
+    _check_names(config)
     root = workspace.runs_dir()
     while True:
         run_id = new_run_id(config)
@@ -118,6 +119,15 @@ def create_run(config: TrainConfig, split: Any = None, group: str | None = None,
         "best_val_accuracy": None, "test_accuracy": None, "seconds": None,
         "trainable_params": None})
     return load_run(path)
+
+
+def _check_names(config: TrainConfig) -> None:
+    """Refuse unknown backbone / strategy names before a worker is started for them."""
+    from tlcore.backbones import get_backbone  # registries: no TensorFlow
+    from tlcore.freezing import get_strategy
+
+    get_backbone(config.backbone)
+    get_strategy(config.freeze.strategy)
 
 
 def _class_names(report: Any) -> list[str]:

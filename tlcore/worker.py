@@ -61,8 +61,7 @@ def comparison_configs(config: TrainConfig, freezes: list[FreezeConfig],
     configs = []
     for i, freeze in enumerate(freezes):
         name = names[i] if names else freeze.strategy
-        weights = "none" if freeze.strategy == "scratch" else config.weights
-        configs.append(config.replace(freeze=freeze, name=name, weights=weights))
+        configs.append(config.replace(freeze=freeze, name=name))
     return configs
 
 
@@ -75,6 +74,7 @@ def prepare_comparison(config: TrainConfig, freezes: list[FreezeConfig],
     configs = comparison_configs(config, freezes, names)
     for c in configs:
         c.validate()
+        runs._check_names(c)
     report = scan(config.data)
     split = make_split(report, config.split)
     group = "cmp-" + runs.new_run_id(config)

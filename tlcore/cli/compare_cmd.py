@@ -1,6 +1,7 @@
 """``python -m tlcore compare``: several strategies, same split and seed, one table."""
 
 import argparse
+import sys
 
 from tlcore.cli.output import emit_json, say, table
 from tlcore.cli.train_cmd import config_from_args, echo_event
@@ -30,12 +31,23 @@ def run(args: argparse.Namespace) -> int:
     rows = compare(config, freezes, names,
                    on_start=None if args.json else lambda i: say(f"--- {i.name}: {i.run_id}"),
                    echo=None if args.json else echo_event)
+    failed = [r for r in rows if r["status"] == "failed"]
     if args.json:
         emit_json(rows)
-        return 0
+    else:
+        _print(rows)
+    if failed:
+        from tlcore.runs import load_run
+
+        print(f"error: {len(failed)} of {len(rows)} runs failed; the first said: "
+              f"{load_run(failed[0]['run_id']).error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print(rows: list[dict]) -> None:
     say()
     say(table([{**r, "best_val_accuracy": _pct(r["best_val_accuracy"]),
                 "test_accuracy": _pct(r["test_accuracy"]),
                 "trainable_params": f"{r['trainable_params'] or 0:,}",
                 "seconds": f"{r['seconds'] or 0:.1f}"} for r in rows], COLUMNS))
-    return 0

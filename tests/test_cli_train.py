@@ -1,0 +1,50 @@
+"""``python -m tlcore train``: foreground training, --spec, --json, errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tlcore import runs
+from tlcore.cli import main
+
+TINY = ["--backbone", "small_cnn", "--weights", "none", "--image-size", "32", "--epochs", "2",
+        "--batch-size", "8", "--strategy", "full"]
+
+
+def test_train_json_last_line(tiny_dataset: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", str(tiny_dataset), *TINY, "--name", "first", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    got = json.loads(out[-1])
+    assert set(got) >= {"run_id", "status", "epochs_run", "seconds", "trainable_params",
+                        "val_accuracy", "test_accuracy"}
+    assert (got["status"], got["epochs_run"], got["test_accuracy"]) == ("finished", 2, 1.0)
+    info = runs.load_run(got["run_id"])
+    assert (info.name, info.config.epochs, info.config.freeze.strategy) == ("first", 2, "full")
+    assert got["trainable_params"] == info.trainable_params > 0
+
+
+def test_train_text_output_and_spec_rerun(tiny_dataset: Path,
+                                          capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", str(tiny_dataset), *TINY, "--augment", "flip"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 1/2" in out and "epoch 2/2" in out and "finished:" in out
+    info = runs.list_runs()[0]
+    assert info.config.augment.as_dict() == {"flip_horizontal": 1.0}
+    fresh = runs.create_run(info.config)
+    assert main(["train", "--spec", str(fresh.path / "spec.json"), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (got["run_id"], got["status"]) == (fresh.run_id, "finished")
+
+
+def test_errors_exit_2_with_one_sentence(tmp_path: Path, tiny_dataset: Path,
+                                         capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", *TINY]) == 2
+    assert capsys.readouterr().err.startswith("error: Give the dataset")
+    assert main(["train", str(tiny_dataset), *TINY, "--backbone", "resnet9000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "resnet9000" in err and len(err.splitlines()) == 1
+    assert main(["train", str(tmp_path / "missing"), *TINY, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.strip().splitlines()[-1])["status"] == "failed"
+    assert captured.err.startswith("error: ") and "missing" in captured.err
