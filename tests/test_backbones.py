@@ -9,8 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlcore.backbones import BACKBONES, PREPROCESS_KINDS, build_backbone, get_backbone, small_cnn
-from tlcore.classifier import build_classifier
+from tlcore.backbones import (
+    BACKBONES,
+    PREPROCESS_KINDS,
+    build_backbone,
+    file_input_size,
+    get_backbone,
+    small_cnn,
+)
+from tlcore.classifier import build_classifier, image_size_for
 from tlcore.config import TrainConfig
 from tlcore.errors import ConfigError, ModelFileError
 from tlcore.freezing import layer_blocks
@@ -158,6 +165,11 @@ def test_keras_file_backbone_uses_the_convolutional_part(tmp_path) -> None:
     keras.Model(inputs, outputs).save(tmp_path / "mine.keras")
     model = build_classifier(TrainConfig(data="x", backbone="keras_file", image_size=32,
                                          weights=str(tmp_path / "mine.keras")), 2)
+    assert file_input_size(str(tmp_path / "mine.keras")) == 32
+    assert image_size_for(TrainConfig(data="x", backbone="keras_file",
+                                      weights=str(tmp_path / "mine.keras"))) == 32
+    keras.Model(inputs, outputs).save(tmp_path / "mine.h5")
+    assert file_input_size(str(tmp_path / "mine.h5")) == 32
     backbone = model.get_layer("backbone")
     assert backbone.layers[-1].name == "last_conv"
     assert backbone.output_shape == (None, 16, 16, 16)

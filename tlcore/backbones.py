@@ -215,6 +215,49 @@ def feature_part(model: Any, image_size: int) -> Any:
     return cut
 
 
+def file_input_size(path: str) -> int | None:
+    """The square input size a ``.keras``/``.h5`` model file declares, read without TF.
+
+    Returns None when the file gives no fixed square size (or cannot be read).
+    """
+    import json
+    import zipfile
+
+    try:
+        if str(path).endswith(".keras"):
+            with zipfile.ZipFile(path) as z:
+                config = json.loads(z.read("config.json"))
+        else:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                raw = f.attrs.get("model_config")
+                config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile):
+        return None
+    shape = _first_input_shape(config)
+    if shape and len(shape) == 4 and shape[1] and shape[1] == shape[2]:
+        return int(shape[1])
+    return None
+
+
+def _first_input_shape(node: Any) -> list | None:
+    if isinstance(node, dict):
+        for key in ("batch_shape", "batch_input_shape"):
+            if isinstance(node.get(key), list):
+                return node[key]
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _first_input_shape(child)
+        if found:
+            return found
+    return None
+
+
 def file_backbone(path: str, image_size: int) -> Any:
     """The feature part of a user's ``.keras``/``.h5`` full model (loaded in safe mode)."""
     from tlcore.model_files import load_model_safely

@@ -45,6 +45,10 @@ def image_size_for(config: TrainConfig) -> int:
         if earlier.get("image_size"):
             return int(earlier["image_size"])
         return get_backbone(earlier.get("backbone", "mobilenet_v2")).default_size
+    if spec.key == "keras_file":
+        from tlcore.backbones import file_input_size
+
+        return file_input_size(config.weights) or spec.default_size
     return spec.default_size
 
 
