@@ -13,11 +13,11 @@ st.set_page_config(page_title="TransferLab", page_icon="🧪", layout="wide")
 state.init()
 
 PAGES = [
-    st.Page("pages/data.py", title="1 · Data", icon="🖼️", default=True),
-    st.Page("pages/model.py", title="2 · Model", icon="🧠"),
-    st.Page("pages/train.py", title="3 · Train", icon="📈"),
-    st.Page("pages/compare.py", title="4 · Compare", icon="⚖️"),
-    st.Page("pages/predict.py", title="5 · Predict", icon="🔎"),
+    st.Page("pages/data.py", title="1 · Data", icon=":material/image:", default=True),
+    st.Page("pages/model.py", title="2 · Model", icon=":material/neurology:"),
+    st.Page("pages/train.py", title="3 · Train", icon=":material/monitoring:"),
+    st.Page("pages/compare.py", title="4 · Compare", icon=":material/balance:"),
+    st.Page("pages/predict.py", title="5 · Predict", icon=":material/search:"),
 ]
 
 page = st.navigation(PAGES)

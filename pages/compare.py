@@ -37,7 +37,7 @@ with st.container(border=True):
                  key="start_compare"):
         if not s.get("data_path"):
             st.error("Choose your images on the Data page first.")
-            st.page_link("pages/data.py", label="Go to 1 · Data", icon="🖼️")
+            st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
         elif not choices:
             st.error("Tick at least one strategy to compare.")
         else:

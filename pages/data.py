@@ -21,8 +21,9 @@ st.markdown(
     "choose them here — or try the demo set first.")
 
 tab_folder, tab_upload, tab_build, tab_demo = st.tabs([
-    "📂 A folder on this computer", "⬆️ Upload a folder or .zip", "🧩 Build classes here",
-    "✨ Demo dataset"])
+    ":material/folder_open: A folder on this computer", ":material/upload: Upload a folder or .zip",
+    ":material/extension: Build classes here",
+    ":material/auto_awesome: Demo dataset"])
 
 # --- A folder on this computer ----------------------------------------------------------
 with tab_folder:
@@ -47,17 +48,17 @@ with tab_folder:
 
         st.markdown(f"You are in **`{here}`**")
         cols = st.columns([1, 1, 3])
-        cols[0].button("⬆️ Up one level", on_click=_go, args=(str(here.parent),),
-                       disabled=here.parent == here, key="browse_up")
-        if cols[1].button("✅ Use this folder", key="browse_use", type="primary") and \
-                dataset.use_dataset(str(here)):
+        cols[0].button("Up one level", icon=":material/arrow_upward:", on_click=_go,
+                       args=(str(here.parent),), disabled=here.parent == here, key="browse_up")
+        if cols[1].button("Use this folder", icon=":material/check_circle:", key="browse_use",
+                          type="primary") and dataset.use_dataset(str(here)):
             st.rerun()
         subs = files.subfolders(here)
         if not subs:
             st.caption("No subfolders here.")
         grid = st.columns(3)
         for i, sub in enumerate(subs):
-            grid[i % 3].button(f"📁 {sub.name}", key=f"browse_{sub}", on_click=_go,
+            grid[i % 3].button(f":material/folder: {sub.name}", key=f"browse_{sub}", on_click=_go,
                                args=(str(sub),), width="stretch")
 
 # --- Upload a folder or a zip -------------------------------------------------------------
@@ -98,7 +99,7 @@ with tab_build:
     class_name = c1.text_input("Class name", placeholder="e.g. cats", key="build_class")
     class_files = c2.file_uploader("Its photos", accept_multiple_files=True,
                                    type=IMAGE_TYPES, key=f"build_files_{len(built)}")
-    if st.button("➕ Add this class", key="build_add"):
+    if st.button(":material/add: Add this class", key="build_add"):
         if not class_name.strip():
             st.error("Give the class a name first (for example the thing in the photos).")
         elif not class_files:
@@ -115,7 +116,7 @@ with tab_build:
 with tab_demo:
     st.caption("A small made-up dataset of coloured shapes (several classes), generated on "
                "this computer in a few seconds. Good for a first try of the whole app.")
-    if st.button("✨ Use the demo dataset", key="use_demo", type="primary"):
+    if st.button(":material/auto_awesome: Use the demo dataset", key="use_demo", type="primary"):
         from tlcore import demo
 
         per_class = int(os.environ.get("TRANSFERLAB_DEMO_PER_CLASS", "60"))
@@ -194,4 +195,4 @@ if report.layout == "split_folders":
     st.caption("Your dataset has its own train/val/test folders, so they are kept as they are.")
 st.markdown(" · ".join(f"**{part}**: {sum(c.values())} images" for part, c in counts.items()))
 st.plotly_chart(plots.split_counts_figure(counts), width="stretch")
-st.page_link("pages/model.py", label="Next: choose a model", icon="➡️")
+st.page_link("pages/model.py", label="Next: choose a model", icon=":material/arrow_forward:")

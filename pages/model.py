@@ -16,18 +16,18 @@ st.markdown(
 
 if not st.session_state.get("data_path"):
     st.warning("First choose your images, so the model knows how many classes to learn.")
-    st.page_link("pages/data.py", label="Go to 1 · Data", icon="🖼️")
+    st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     st.stop()
 try:
     report = dataset.current_report()
 except TransferLabError as e:
     st.error(f"{e} Choose another dataset on the Data page.")
-    st.page_link("pages/data.py", label="Go to 1 · Data", icon="🖼️")
+    st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     st.stop()
 n_images = sum(report.classes.values())
 
 # --- One-click recipes -------------------------------------------------------------------
-with st.expander("📖 Start from a classic recipe (optional)"):
+with st.expander(":material/menu_book: Start from a classic recipe (optional)"):
     from tlcore.recipes import RECIPES
 
     recipe = st.selectbox("Recipe", list(RECIPES), format_func=lambda k: RECIPES[k].display_name,
@@ -62,11 +62,14 @@ everyday = st.toggle("My photos look like everyday photos (animals, objects, sce
                      help="X-rays, microscope slides or drawings differ from everyday photos; "
                      "then more layers need retraining.")
 rec, why = modelcfg.recommend_strategy(n_images, everyday)
+if spec.weights_hint == "none":
+    rec, why = "scratch", (f"{spec.display_name} has no pretrained weights: it learns "
+                           "everything from your images.")
 st.info(f"**Suggested: {STRATEGIES[rec].display_name}.** {why}")
 presets = [k for k in STRATEGIES if k != "custom"]
 if st.session_state.get("frozen_layers") is not None:
-    st.caption("✏️ You edited the layer table, so your own selection (*custom*) is used. "
-               "Pick a preset below to start over.")
+    st.caption(":material/edit: You edited the layer table, so your own selection (*custom*) "
+               "is used. Pick a preset below to start over.")
 
 
 def _preset_changed() -> None:
@@ -92,6 +95,6 @@ augment_ui.render(report)
 # --- Training settings ------------------------------------------------------------------
 settings_ui.render(spec)
 left, right = st.columns(2)
-left.page_link("pages/train.py", label="Next: train it", icon="➡️")
-right.page_link("pages/compare.py", label="…or compare strategies", icon="⚖️")
+left.page_link("pages/train.py", label="Next: train it", icon=":material/arrow_forward:")
+right.page_link("pages/compare.py", label="…or compare strategies", icon=":material/balance:")
 _ = plots  # the parameter chart is drawn by layer_table

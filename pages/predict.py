@@ -13,7 +13,7 @@ st.markdown("Drop new photos (ones the model has never seen) and see what it say
 usable = weights_ui.finished_runs()
 if not usable:
     st.warning("There is no trained model yet. Train one first.")
-    st.page_link("pages/train.py", label="Go to 3 · Train", icon="📈")
+    st.page_link("pages/train.py", label="Go to 3 · Train", icon=":material/monitoring:")
     st.stop()
 labels = {r.run_id: runinfo.label(r) for r in usable}
 ids = list(labels)
@@ -33,7 +33,7 @@ except TransferLabError as e:
     st.stop()
 st.caption(f"Knows {len(predictor.classes)} classes: " + ", ".join(predictor.classes))
 
-tab_files, tab_camera = st.tabs(["🖼️ Images", "📷 Camera"])
+tab_files, tab_camera = st.tabs([":material/image: Images", ":material/photo_camera: Camera"])
 with tab_files:
     uploads = st.file_uploader("Drop one or many images", accept_multiple_files=True,
                                type=predicting.IMAGE_TYPES, key="predict_upload")
@@ -69,7 +69,7 @@ else:
                              caption="where it looked", width="stretch")
                 except TransferLabError as e:
                     c3.caption(f"No heatmap: {e}")
-    st.download_button("⬇️ Download these predictions (CSV)",
+    st.download_button(":material/download: Download these predictions (CSV)",
                        predicting.predictions_csv(items, preds), "predictions.csv",
                        "text/csv", key="download_csv")
 
@@ -95,5 +95,5 @@ for col, fmt, text, note in (
             if agreement is not None:
                 st.caption(f"Agrees with the app's model on {agreement:.0%} of the test "
                            "images.")
-            st.download_button(f"⬇️ Download {name}", data, name, "application/zip",
-                               key=f"download_{fmt}")
+            st.download_button(f"Download {name}", data, name, "application/zip",
+                               icon=":material/download:", key=f"download_{fmt}")

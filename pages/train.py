@@ -15,7 +15,7 @@ st.markdown(
 with st.container(border=True):
     if not st.session_state.get("data_path"):
         st.warning("Choose your images first.")
-        st.page_link("pages/data.py", label="Go to 1 · Data", icon="🖼️")
+        st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     else:
         try:
             cfg = modelcfg.build_config()
@@ -33,7 +33,7 @@ with st.container(border=True):
                                                              modelcfg.image_size()))
         except TransferLabError as e:
             st.error(f"{e} Fix it on the Model page.")
-            st.page_link("pages/model.py", label="Go to 2 · Model", icon="🧠")
+            st.page_link("pages/model.py", label="Go to 2 · Model", icon=":material/neurology:")
             st.stop()
         if missing_weights:
             st.info("The pretrained weights will be downloaded first (needs internet). "
@@ -48,7 +48,7 @@ with st.container(border=True):
                     cfg.backbone, modelcfg.image_size()):
                 weights_ui.offline_help(cfg.backbone, modelcfg.image_size())
                 st.page_link("pages/model.py", label="Choose the starting point on the Model "
-                             "page", icon="🧠")
+                             "page", icon=":material/neurology:")
                 st.stop()
             try:
                 from tlcore.split import make_split
@@ -72,18 +72,22 @@ if run_id not in {r.run_id for r in all_runs}:
     # Coming back (new tab, page reload): follow a run still going, else the newest.
     active = [r for r in all_runs if r.active]
     run_id = (active or all_runs)[0].run_id
-labels = {r.run_id: runinfo.label(r) for r in all_runs}
-ids = list(labels)
-run_id = st.selectbox("Run", ids, index=ids.index(run_id), format_func=labels.get,
-                      key=f"train_run_pick_{run_id}",
-                      help="Every training is kept; pick an earlier one to look at it again.")
-st.session_state["run_id"] = run_id
-
 try:
     run = runs.load_run(run_id)
 except TransferLabError as e:
     st.error(str(e))
     st.stop()
+# The list was read a moment earlier: show this run's fresh status in it too.
+all_runs = [run if r.run_id == run_id else r for r in all_runs]
+labels = {r.run_id: runinfo.label(r) for r in all_runs}
+ids = list(labels)
+picked = st.selectbox("Run", ids, index=ids.index(run_id), format_func=labels.get,
+                      key=f"train_run_pick_{run_id}",
+                      help="Every training is kept; pick an earlier one to look at it again.")
+if picked != run_id:
+    st.session_state["run_id"] = picked
+    st.rerun()
+st.session_state["run_id"] = run_id
 
 if run.active:
     live.follow(run_id)
@@ -98,6 +102,7 @@ else:
     metrics = runs.read_metrics(run_id)
     if metrics:
         results.metrics_view(metrics, key=run_id)
-        st.page_link("pages/predict.py", label="Next: try it on new images", icon="➡️")
+        st.page_link("pages/predict.py", label="Next: try it on new images",
+                     icon=":material/arrow_forward:")
     elif run.status in ("finished", "stopped"):
         st.info("No evaluation was saved for this run.")

@@ -64,7 +64,7 @@ def test_offline_imagenet_download_shows_the_alternatives(tiny_dataset: Path,
     at.button(key="weights_download").click().run()
     assert not at.exception
     assert len(errors(at)) == 1 and "offline" in errors(at)[0]
-    assert at.button(key="offline_random").label == "🎲 Start from random weights"
+    assert at.button(key="offline_random").label.endswith("Start from random weights")
     at.button(key="offline_random").click().run()
     assert at.session_state["weights"] == "none"
     assert errors(at) == []
@@ -77,3 +77,12 @@ def test_a_recipe_fills_in_the_choices(tiny_dataset: Path) -> None:
     assert at.session_state["backbone"] == "vgg16"
     assert at.session_state["strategy"] == "feature-extraction"
     assert at.session_state["training"]["image_size"] == 180
+
+
+def test_choosing_the_small_cnn_switches_to_from_scratch(tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset), training={"image_size": 32})
+    assert at.session_state["backbone"] == "mobilenet_v2"
+    at.selectbox(key="_w_backbone").set_value("small_cnn").run()
+    assert not at.exception and errors(at) == []
+    assert (at.session_state["weights"], at.session_state["strategy"]) == ("none", "scratch")
+    assert _metric(at, "Layers that train") == "16 of 16"

@@ -20,8 +20,8 @@ def _live(run_id: str) -> None:
     head.subheader(results.status_line(run))
     if (run.path / runs.STOP_FLAG).exists():
         stop.button("Stopping…", disabled=True, key="stop_wait")
-    elif stop.button("⏹️ Stop", key="stop_run", help="Stop after the current batch; the best "
-                     "model so far is kept."):
+    elif stop.button("Stop", icon=":material/stop_circle:", key="stop_run",
+                     help="Stop after the current batch; the best model so far is kept."):
         worker.request_stop(run_id)
         st.rerun(scope="fragment")
     _progress(evts)

@@ -79,7 +79,7 @@ def apply_config(cfg: TrainConfig) -> None:
         "image_size": cfg.image_size, "resize_mode": cfg.resize_mode}
 
 
-def backbone_changed() -> None:
+def backbone_changed(_name: str = "backbone") -> None:
     """A new network: sensible weights and strategy for it; forget the old layer picks."""
     from tlcore.backbones import get_backbone
 

@@ -9,12 +9,12 @@ from tlcore import plots
 from ui import dataset
 
 STATUS_TEXT = {
-    "queued": ("⏳", "Waiting to start"),
-    "running": ("🏃", "Training"),
-    "finished": ("✅", "Finished"),
-    "stopped": ("⏹️", "Stopped by you (the best model so far was kept)"),
-    "failed": ("❌", "Failed"),
-    "interrupted": ("⚠️", "Interrupted (the training process ended unexpectedly)"),
+    "queued": (":material/hourglass_top:", "Waiting to start"),
+    "running": (":material/directions_run:", "Training"),
+    "finished": (":material/check_circle:", "Finished"),
+    "stopped": (":material/stop_circle:", "Stopped by you (the best model so far was kept)"),
+    "failed": (":material/error:", "Failed"),
+    "interrupted": (":material/warning:", "Interrupted (the training process ended unexpectedly)"),
 }
 
 
@@ -63,10 +63,12 @@ def metrics_view(metrics: dict[str, Any], key: str) -> None:
     per_class = metrics.get("per_class") or {}
     if per_class:
         right.markdown("**Per class**")
-        right.dataframe([{"class": c, "found (recall)": f"{v.get('recall', 0):.0%}",
-                          "right when said (precision)": f"{v.get('precision', 0):.0%}",
-                          "images": v.get("support")} for c, v in per_class.items()],
-                        hide_index=True, width="stretch")
+        right.dataframe(
+            [{"class": c, "recall": f"{v.get('recall', 0):.0%}",
+              "precision": f"{v.get('precision', 0):.0%}", "images": v.get("support")}
+             for c, v in per_class.items()], hide_index=True, width="stretch")
+        right.caption("**Recall**: share of this class's images it found. **Precision**: "
+                      "how often it is right when it says this class.")
     mistakes(metrics.get("misclassified") or [])
 
 

@@ -13,7 +13,8 @@ LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 def render(spec: Any) -> None:
     """Draw the settings; values go to ``st.session_state["training"]``."""
     t = {**DEFAULT_TRAINING, **st.session_state["training"]}
-    with st.expander("⚙️ Advanced training settings (the defaults are fine to start)"):
+    with st.expander("Advanced training settings (the defaults are fine to start)",
+                     icon=":material/settings:"):
         c1, c2, c3 = st.columns(3)
         t["epochs"] = c1.number_input(
             "Epochs", 1, 500, int(t["epochs"]), key="set_epochs",

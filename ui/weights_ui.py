@@ -73,11 +73,11 @@ def offline_help(key: str, size: int) -> None:
     st.error(st.session_state["weights_error"])
     st.markdown("**What you can do instead:**")
     c1, c2 = st.columns(2)
-    c1.button("🎲 Start from random weights", on_click=_set, args=(RANDOM,),
+    c1.button(":material/casino: Start from random weights", on_click=_set, args=(RANDOM,),
               key="offline_random", help="Works offline; needs more images and epochs.")
     runs = finished_runs(key)
     if runs:
-        c2.button("♻️ Start from my earlier model", on_click=_set,
+        c2.button(":material/recycling: Start from my earlier model", on_click=_set,
                   args=(f"run:{runs[0].run_id}",), key="offline_run",
                   help=f"Uses the {runs[0].name or runs[0].run_id} run's network.")
     else:
@@ -122,12 +122,12 @@ def choose(key: str, size: int, pretrained: bool) -> None:
     if kind == IMAGENET:
         s["weights"] = IMAGENET
         if imagenet_ready(key, size):
-            st.caption("✅ The pretrained weights are on this computer.")
+            st.caption(":material/check_circle: The pretrained weights are on this computer.")
         elif s.get("weights_error"):
             offline_help(key, size)
         else:
             st.caption("The pretrained weights are downloaded once, the first time.")
-            if st.button("⬇️ Download them now", key="weights_download"):
+            if st.button(":material/download: Download them now", key="weights_download"):
                 download_imagenet(key, size)
                 st.rerun()
     elif kind == RANDOM:
