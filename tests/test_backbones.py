@@ -49,7 +49,8 @@ BLOCK_EXAMPLES = {
 
 def test_registry_modules_import_without_tensorflow() -> None:
     code = ("import sys, tlcore.backbones, tlcore.recipes, tlcore.freezing, tlcore.augment, "
-            "tlcore.weights, tlcore.model_files, tlcore.classifier, tlcore.cli.layers_cmd; "
+            "tlcore.weights, tlcore.my_models, tlcore.model_files, tlcore.classifier, "
+            "tlcore.cli.layers_cmd; "
             "print(any(m in sys.modules for m in ('tensorflow', 'keras')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)

@@ -192,3 +192,47 @@ def test_sources_follow_keras() -> None:
         W.imagenet_source("small_cnn")
     with pytest.raises(ConfigError, match="no ImageNet weights"):
         build_backbone("small_cnn", 32, "imagenet")
+
+
+def test_efficientnet_imagenet_matches_keras_own_imagenet_architecture(tmp_path,
+                                                                       monkeypatch) -> None:
+    """Keras adds a Rescaling to EfficientNetB0 only with imagenet weights; ours folds it in."""
+    import json
+
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+    from keras.src.utils import file_utils
+
+    from tlcore.classifier import build_classifier
+    from tlcore.config import TrainConfig
+
+    keras.utils.set_random_seed(3)
+    source = keras.applications.EfficientNetB0(include_top=False, weights=None,
+                                               input_shape=(32, 32, 3))
+    norm = next(la for la in source.layers if type(la).__name__ == "Normalization")
+    norm.adapt_mean.assign([0.485, 0.456, 0.406])  # what the published file holds
+    norm.adapt_variance.assign([0.229**2, 0.224**2, 0.225**2])
+    path = W.cached_weights_path("efficientnetb0_notop.h5")
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, source)
+    # Keras' own imagenet build, served our file instead of downloading.
+    monkeypatch.setattr(file_utils, "get_file", lambda *a, **k: str(path))
+    reference = keras.applications.EfficientNetB0(include_top=False, weights="imagenet",
+                                                  input_shape=(32, 32, 3))
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    expected = np.asarray(reference(x, training=False))
+    ours = build_backbone("efficientnet_b0", 32, "imagenet")
+    np.testing.assert_allclose(np.asarray(ours(x, training=False)), expected, atol=1e-5)
+
+    def stem(model):
+        return np.asarray(keras.Model(model.input, model.get_layer("stem_conv").output)(x))
+
+    np.testing.assert_allclose(stem(ours), stem(reference), rtol=1e-4, atol=1e-4)
+    # Copied from a run (set_weights) the preprocessing state follows too.
+    config = TrainConfig(data="x", backbone="efficientnet_b0", image_size=32)
+    (W.workspace.runs_dir() / "eff").mkdir()
+    build_classifier(config, 2).save(W.workspace.runs_dir() / "eff" / "model.keras")
+    (W.workspace.runs_dir() / "eff" / "spec.json").write_text(
+        json.dumps({"config": config.to_dict()}))
+    copied = build_backbone("efficientnet_b0", 32, "run:eff")
+    np.testing.assert_allclose(np.asarray(copied(x, training=False)), expected, atol=1e-5)

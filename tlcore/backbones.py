@@ -149,7 +149,9 @@ def build_backbone(key: str, image_size: int, weights: str = "none",
     spec = get_backbone(key)
     check_image_size(spec, image_size)
     if key == "my_model":
-        return weights_mod.run_backbone(weights, image_size)
+        from tlcore.my_models import run_backbone
+
+        return run_backbone(weights, image_size)
     if key == "keras_file":
         return file_backbone(weights, image_size)
     with fresh_layer_names():

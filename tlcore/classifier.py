@@ -39,7 +39,7 @@ def image_size_for(config: TrainConfig) -> int:
     if config.image_size:
         return int(config.image_size)
     if spec.key == "my_model":
-        from tlcore.weights import run_config, run_id_of
+        from tlcore.my_models import run_config, run_id_of
 
         earlier = run_config(run_id_of(config.weights))
         if earlier.get("image_size"):
@@ -153,7 +153,7 @@ def build_feature_part(spec: BackboneSpec, image_size: int, weights: str,
     For ``my_model`` both come from the earlier run's saved model (loaded once).
     """
     if spec.key == "my_model":
-        from tlcore.weights import check_run_size, run_feature_layers, run_id_of
+        from tlcore.my_models import check_run_size, run_feature_layers, run_id_of
 
         run_id = run_id_of(weights)
         preprocess, backbone = run_feature_layers(run_id)

@@ -220,85 +220,38 @@ def load_backbone_weights(model: Any, spec: Any, weights: str, image_size: int,
             raise ConfigError(f"{spec.display_name} has no ImageNet weights; use weights "
                               "'none'.")
         load_weights_file(model, imagenet_weights_path(spec.key, image_size, progress))
-        return
-    if weights.startswith("run:"):
-        _copy_run_weights(model, spec, run_id_of(weights), image_size)
-        return
-    load_weights_file(model, weights)
+        if spec.key == "efficientnet_b0":
+            _efficientnet_imagenet_scaling(model)
+    elif weights.startswith("run:"):
+        from tlcore.my_models import copy_run_weights
 
-
-def run_id_of(weights: str) -> str:
-    """Return ``<id>`` from ``run:<id>``; ``ConfigError`` when it is not that form."""
-    if not weights or not weights.startswith("run:") or not weights[4:].strip():
-        raise ConfigError("'One of my models' needs weights of the form run:<id> "
-                          f"(got '{weights}').")
-    return weights[4:].strip()
-
-
-def run_config(run_id: str) -> dict[str, Any]:
-    """Return the training config dict saved in ``runs/<id>/spec.json``."""
-    from tlcore.fsutil import read_json
-
-    spec_path = workspace.runs_dir() / run_id / "spec.json"
-    if not spec_path.is_file():
-        raise ConfigError(f"There is no run '{run_id}' in {workspace.runs_dir()}.")
-    return read_json(spec_path).get("config") or {}
-
-
-def run_feature_layers(run_id: str) -> tuple[Any, Any]:
-    """Load run ``run_id``'s model safely; return its ``preprocess`` and ``backbone`` layers."""
-    from tlcore.model_files import load_model_safely
-
-    path = workspace.runs_dir() / run_id / "model.keras"
-    if not path.is_file():
-        raise ConfigError(f"Run '{run_id}' has no saved model yet (model.keras); pick a "
-                          "finished run.")
-    model = load_model_safely(path)
-    try:
-        preprocess, backbone = model.get_layer("preprocess"), model.get_layer("backbone")
-    except ValueError:
-        raise ConfigError(f"Run '{run_id}''s model has no 'preprocess'/'backbone' part; it "
-                          "was not made by TransferLab.") from None
-    # Fresh copies: a layer's ``.output`` is that of its first call, which for the loaded
-    # layers is inside the old model; Grad-CAM and the fast path need the new model's.
-    return _fresh_copy(preprocess, backbone.input_shape), _fresh_copy(backbone)
-
-
-def _fresh_copy(layer: Any, input_shape: Any = None) -> Any:
-    import keras
-
-    if isinstance(layer, keras.Model):
-        copy = keras.models.clone_model(layer)
+        copy_run_weights(model, spec.key, weights)
     else:
-        copy = type(layer).from_config(layer.get_config())
-        copy.build(input_shape)
-    copy.set_weights(layer.get_weights())
-    return copy
+        load_weights_file(model, weights)
+    refresh_layer_state(model)
 
 
-def run_backbone(weights: str, image_size: int) -> Any:
-    """The backbone of run ``weights`` (``run:<id>``), for the ``my_model`` backbone."""
-    run_id = run_id_of(weights)
-    _, backbone = run_feature_layers(run_id)
-    check_run_size(run_id, backbone, image_size)
-    return backbone
+def refresh_layer_state(model: Any) -> None:
+    """Recompute state derived from weights (``Normalization``'s mean/variance tensors).
+
+    ``set_weights`` and direct assignment do not; a stale copy would silently keep the
+    old preprocessing.
+    """
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if getattr(layer, "built", False) and hasattr(layer, "finalize_state"):
+            layer.finalize_state()
 
 
-def check_run_size(run_id: str, backbone: Any, image_size: int) -> None:
-    """``ConfigError`` unless a run's backbone takes ``image_size`` px images."""
-    size = backbone.input_shape[1]
-    if size is not None and size != image_size:
-        raise ConfigError(f"Run '{run_id}' was trained on {size} px images; use image size "
-                          f"{size} with it.")
+# keras.applications.EfficientNetB0(weights="imagenet") adds a Rescaling by 1/sqrt(std)
+# after its Normalization (keras issue tensorflow/tensorflow#49930) that a weights=None
+# build lacks; folding it into the Normalization variance keeps one architecture for all
+# weights: (x - m) / sqrt(v) / sqrt(s) == (x - m) / sqrt(v * s).
+_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _copy_run_weights(model: Any, spec: Any, run_id: str, image_size: int) -> None:
-    key = run_config(run_id).get("backbone")
-    if key != spec.key:
-        raise ConfigError(f"Run '{run_id}' used the backbone '{key}', not '{spec.key}'; pick "
-                          f"the backbone '{key}' or the backbone 'One of my models'.")
-    _, backbone = run_feature_layers(run_id)
-    try:
-        model.set_weights(backbone.get_weights())
-    except ValueError as e:
-        raise ConfigError(f"Run '{run_id}''s backbone weights do not fit ({e}).") from None
+def _efficientnet_imagenet_scaling(model: Any) -> None:
+    import numpy as np
+
+    norm = next(layer for layer in model.layers if type(layer).__name__ == "Normalization")
+    variance = np.asarray(norm.adapt_variance)
+    norm.adapt_variance.assign(variance * np.asarray(_IMAGENET_STD, dtype=variance.dtype))
