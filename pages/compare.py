@@ -17,6 +17,13 @@ st.markdown(
 # --- Choose and start ---------------------------------------------------------------------------
 with st.container(border=True):
     s = st.session_state
+    from tlcore.backbones import get_backbone
+
+    if not get_backbone(s["backbone"]).pretrained and s["backbone"] not in ("my_model",
+                                                                              "keras_file"):
+        st.warning(f"{get_backbone(s['backbone']).display_name} has no pretrained weights, so "
+                   "freezing its layers only keeps random ones. Choose a pretrained network "
+                   "(e.g. MobileNetV2) on the Model page to see what freezing does.")
     choices: dict[str, FreezeConfig] = {}
     for key, strat in STRATEGIES.items():
         if key == "custom":

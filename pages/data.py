@@ -175,12 +175,12 @@ st.markdown(
     "**validation** images it never learns from, to see whether it generalises. The "
     "**test** images are kept aside until the end for an honest final score.")
 c1, c2, c3 = st.columns(3)
-c1.slider("Validation share", 0.05, 0.4, step=0.05, format="%.2f",
+c1.slider("Validation share", 5, 40, step=5, format="%d%%",
           help="Part of the images used to check the model after each epoch.",
-          **bound("val_fraction"))
-c2.slider("Test share", 0.0, 0.4, step=0.05, format="%.2f",
+          **bound("val_percent"))
+c2.slider("Test share", 0, 40, step=5, format="%d%%",
           help="Part of the images kept aside for the final score (0 = use validation).",
-          **bound("test_fraction"))
+          **bound("test_percent"))
 c3.number_input("Shuffle seed", 0, 1_000_000, step=1,
                 help="The same seed gives the same split every time.", **bound("split_seed"))
 try:

@@ -82,7 +82,7 @@ all_runs = [run if r.run_id == run_id else r for r in all_runs]
 labels = {r.run_id: runinfo.label(r) for r in all_runs}
 ids = list(labels)
 picked = st.selectbox("Run", ids, index=ids.index(run_id), format_func=labels.get,
-                      key=f"train_run_pick_{run_id}",
+                      key=f"train_run_pick_{run_id}_{run.status}",
                       help="Every training is kept; pick an earlier one to look at it again.")
 if picked != run_id:
     st.session_state["run_id"] = picked

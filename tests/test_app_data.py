@@ -53,7 +53,7 @@ def test_a_good_folder_gives_the_report_and_the_split(tiny_dataset: Path) -> Non
     assert "**36 images** in **3 classes**." in page
     assert "**train**: 27 images · **val**: 6 images · **test**: 3 images" in page
     # moving the validation slider changes the counts
-    at.slider(key="_w_val_fraction").set_value(0.3).run()
+    at.slider(key="_w_val_percent").set_value(30).run()
     assert "**train**: 21 images · **val**: 12 images · **test**: 3 images" in texts(at)
 
 
@@ -66,10 +66,10 @@ def test_the_sidebar_shows_the_dataset(tiny_dataset: Path) -> None:
 
 def test_the_split_survives_switching_pages(tiny_dataset: Path) -> None:
     at = app(data_path=str(tiny_dataset))
-    at.slider(key="_w_test_fraction").set_value(0.2).run()
+    at.slider(key="_w_test_percent").set_value(20).run()
     at.switch_page("pages/compare.py").run()
     at.switch_page("pages/data.py").run()
-    assert at.slider(key="_w_test_fraction").value == 0.2
+    assert at.slider(key="_w_test_percent").value == 20
 
 
 def test_folder_browser_lists_and_enters_subfolders(tiny_dataset: Path) -> None:
@@ -87,3 +87,22 @@ def test_the_demo_dataset_in_one_click(monkeypatch) -> None:
     at.button(key="use_demo").click().run()
     assert not at.exception and errors(at) == []
     assert "**48 images** in **4 classes**." in texts(at)
+
+
+def test_the_first_page_does_not_import_tensorflow(tiny_dataset: Path) -> None:
+    # The first paint must not wait for TensorFlow: run the Data page (with a dataset, so
+    # the report, thumbnails and split are drawn too) in a fresh interpreter.
+    import subprocess
+    import sys
+
+    from app_helpers import ROOT
+
+    code = ("import sys; from streamlit.testing.v1 import AppTest; "
+            "at = AppTest.from_file('app.py', default_timeout=60); "
+            f"at.session_state['data_path'] = {str(tiny_dataset)!r}; at.run(); "
+            "assert not at.exception, at.exception; "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -30,7 +30,8 @@ def class_counts_figure(counts: Mapping[str, int], title: str = "Images per clas
     fig = go.Figure(go.Bar(x=names, y=values, text=values, textposition="auto",
                            marker_color=PALETTE[0], hovertemplate="%{x}: %{y} images"
                            "<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="class", yaxis_title="images", **_LAYOUT)
+    fig.update_layout(title=title, xaxis_title="class", yaxis_title="images", height=320,
+                      **_LAYOUT)
     return fig
 
 
@@ -47,7 +48,7 @@ def split_counts_figure(counts: Mapping[str, Mapping[str, int]]) -> go.Figure:
         fig.add_bar(name=part, x=list(per_class), y=list(per_class.values()),
                     marker_color=colour(i))
     fig.update_layout(barmode="stack", title="The split", xaxis_title="class",
-                      yaxis_title="images", **_LAYOUT)
+                      yaxis_title="images", height=320, **_LAYOUT)
     return fig
 
 

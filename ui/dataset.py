@@ -118,8 +118,8 @@ def split_counts(split: Any) -> dict[str, dict[str, int]]:
 def split_config() -> config.SplitConfig:
     """The split settings chosen on the Data page."""
     s = st.session_state
-    return config.SplitConfig(val_fraction=float(s["val_fraction"]),
-                              test_fraction=float(s["test_fraction"]),
+    return config.SplitConfig(val_fraction=s["val_percent"] / 100,
+                              test_fraction=s["test_percent"] / 100,
                               seed=int(s["split_seed"]))
 
 

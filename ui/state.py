@@ -27,8 +27,8 @@ DEFAULTS: dict[str, Any] = {
     # Data page
     "data_path": None,  # str: the folder or .zip being used
     "browse_dir": None,  # str: where the in-app folder browser is
-    "val_fraction": 0.2,
-    "test_fraction": 0.1,
+    "val_percent": 20,
+    "test_percent": 10,
     "split_seed": 42,
     "builder_name": "my-dataset",
     # Model page
