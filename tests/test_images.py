@@ -93,16 +93,20 @@ def test_cmyk_16bit_1bit_and_grey_modes(tmp_path: Path) -> None:
 @pytest.mark.parametrize("tag,inverse", [(3, Image.Transpose.ROTATE_180),
                                          (6, Image.Transpose.ROTATE_90),
                                          (8, Image.Transpose.ROTATE_270)])
-def test_exif_orientation_is_applied(tmp_path: Path, tag: int, inverse) -> None:
-    upright = Image.new("RGB", (60, 40), BLUE)
-    upright.paste(RED, (0, 0, 60, 20))  # top half red
+@pytest.mark.parametrize("width", [60, 1600])  # 1600: decoded in draft mode (1/8 scale)
+def test_exif_orientation_is_applied(tmp_path: Path, tag: int, inverse, width: int) -> None:
+    height = width * 2 // 3
+    upright = Image.new("RGB", (width, height), BLUE)
+    upright.paste(RED, (0, 0, width, height // 2))  # top half red
     exif = Image.Exif()
     exif[0x0112] = tag
     path = tmp_path / f"phone_{tag}.jpg"
     upright.transpose(inverse).save(path, exif=exif, quality=95)
-    assert open_rgb(path).size == (60, 40)
-    out = load_image(path, 32, "stretch")
-    assert close(out[2, 16], RED, tol=30) and close(out[29, 16], BLUE, tol=30)
+    assert open_rgb(path).size == (width, height)
+    for mode in ("stretch", "pad", "crop"):
+        out = load_image(path, 32, mode)
+        top, bottom = (2, 29) if mode != "pad" else (7, 24)  # pad: 32x21 content, centred
+        assert close(out[top, 16], RED, tol=30) and close(out[bottom, 16], BLUE, tol=30)
 
 
 def test_resize_modes(tmp_path: Path) -> None:
