@@ -80,6 +80,7 @@ def test_ensure_decodes_missing_entries_in_parallel(tmp_path: Path, decodes) -> 
         return counting(path, size, mode)
 
     imagecache.load_image = together
+    decodes.threads.clear()
     try:
         entries = cache.ensure(paths, workers=2)
     finally:
