@@ -66,23 +66,26 @@ if spec.weights_hint == "none":
     rec, why = "scratch", (f"{spec.display_name} has no pretrained weights: it learns "
                            "everything from your images.")
 st.info(f"**Suggested: {STRATEGIES[rec].display_name}.** {why}")
-presets = [k for k in STRATEGIES if k != "custom"]
-if st.session_state.get("frozen_layers") is not None:
-    st.caption(":material/edit: You edited the layer table, so your own selection (*custom*) "
-               "is used. Pick a preset below to start over.")
+custom = st.session_state.get("frozen_layers") is not None
+# "Custom" is offered only once the person has edited the layer table.
+presets = [k for k in STRATEGIES if k != "custom" or custom]
 
 
 def _preset_changed() -> None:
+    if st.session_state["_w_strategy"] == "custom":
+        return
     st.session_state["strategy"] = st.session_state["_w_strategy"]
     st.session_state["frozen_layers"] = None
     st.session_state["unfreeze_top"] = None
     st.session_state["unfreeze_from"] = None
 
 
-st.session_state["_w_strategy"] = st.session_state["strategy"]
+st.session_state["_w_strategy"] = "custom" if custom else st.session_state["strategy"]
 st.radio("Strategy", presets, key="_w_strategy", on_change=_preset_changed,
          format_func=lambda k: STRATEGIES[k].display_name,
-         captions=[STRATEGIES[k].description for k in presets],
+         captions=[STRATEGIES[k].description if k != "custom" else
+                   "Your own selection from the layer table below. Pick a preset to start "
+                   "over." for k in presets],
          help="*Freezing* a layer means keeping its pretrained weights unchanged.")
 
 # --- Layers --------------------------------------------------------------------------------

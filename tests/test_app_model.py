@@ -50,7 +50,11 @@ def test_freeze_up_to_a_block_makes_it_custom(tiny_dataset: Path) -> None:
     assert not at.exception
     frozen = at.session_state["frozen_layers"]
     assert frozen[-1] == "block2_pool" and "block3_conv" not in frozen
-    assert "custom" in texts(at)
+    assert at.radio(key="_w_strategy").value == "custom"
+    # picking a preset again drops the custom selection
+    at.radio(key="_w_strategy").set_value("full").run()
+    assert at.session_state["frozen_layers"] is None
+    assert _metric(at, "Layers that train") == "12 of 16"  # all but the 4 BatchNorm layers
 
 
 def test_offline_imagenet_download_shows_the_alternatives(tiny_dataset: Path,
@@ -64,6 +68,7 @@ def test_offline_imagenet_download_shows_the_alternatives(tiny_dataset: Path,
     at.button(key="weights_download").click().run()
     assert not at.exception
     assert len(errors(at)) == 1 and "offline" in errors(at)[0]
+    assert "Could not download" in texts(at) + "".join(str(m.value) for m in at.markdown)
     assert at.button(key="offline_random").label.endswith("Start from random weights")
     at.button(key="offline_random").click().run()
     assert at.session_state["weights"] == "none"
@@ -86,3 +91,13 @@ def test_choosing_the_small_cnn_switches_to_from_scratch(tiny_dataset: Path) -> 
     assert not at.exception and errors(at) == []
     assert (at.session_state["weights"], at.session_state["strategy"]) == ("none", "scratch")
     assert _metric(at, "Layers that train") == "16 of 16"
+
+
+def test_augmentation_toggles_show_a_preview(tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset), **SMALL)
+    images_before = len(at.image)
+    at.toggle(key="aug_on_flip_horizontal").set_value(True).run()
+    at.toggle(key="aug_on_rotation").set_value(True).run()
+    assert not at.exception and errors(at) == []
+    assert at.session_state["augment"] == {"flip_horizontal": 1.0, "rotation": 0.1}
+    assert len(at.image) == images_before + 3  # one row per sample image

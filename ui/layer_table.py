@@ -46,7 +46,7 @@ def render(key: str, size: int, weights: str, num_classes: int) -> None:
                "BatchNorm layers train too (from scratch, or as chosen in Advanced).")
 
     with st.expander(f"The {len(rows)} layers — tick *Freeze* to keep a layer's weights",
-                     expanded=False):
+                     expanded=s.get("frozen_layers") is not None):
         _block_picker(rows)
         table = pd.DataFrame({
             "Freeze": [not t for t in trains],

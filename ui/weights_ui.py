@@ -70,7 +70,12 @@ def _set(value: str) -> None:
 
 def offline_help(key: str, size: int) -> None:
     """The download failed: say so plainly and offer the other starting points right here."""
-    st.error(st.session_state["weights_error"])
+    message = st.session_state["weights_error"]
+    st.error("**The pretrained weights could not be downloaded** — this computer seems to be "
+             "offline, or the download server cannot be reached. Choose another way to start "
+             "below, or try again later.")
+    with st.expander("Details"):
+        st.write(message)
     st.markdown("**What you can do instead:**")
     c1, c2 = st.columns(2)
     c1.button(":material/casino: Start from random weights", on_click=_set, args=(RANDOM,),
