@@ -35,3 +35,26 @@ def test_finished_runs_can_be_added_to_the_table(tiny_dataset: Path) -> None:
     table = at.dataframe[0].value
     assert list(table["strategy"]) == ["earlier"]
     assert list(table["best validation accuracy"]) == ["50.0%"]
+
+
+def test_a_comparison_trains_each_strategy_and_fills_the_table(tiny_dataset: Path) -> None:
+    import time
+
+    from tlcore import runs
+
+    at = app("compare", data_path=str(tiny_dataset), backbone="small_cnn", weights="none",
+             training={"image_size": 32, "epochs": 1, "batch_size": 8})
+    at.checkbox(key="cmp_fine-tune").uncheck()
+    at.checkbox(key="cmp_full").check()
+    at.checkbox(key="cmp_scratch").check()
+    at.button(key="start_compare").click().run()
+    assert not at.exception and errors(at) == []
+    group = at.session_state["compare_group"]
+    deadline = time.time() + 200
+    while any(r.active for r in runs.list_runs(group=group)) and time.time() < deadline:
+        time.sleep(2)
+    assert [r.status for r in runs.list_runs(group=group)] == ["finished"] * 3
+    at.run()
+    table = at.dataframe[0].value
+    assert list(table["strategy"]) == ["Feature extraction", "Full fine-tune", "From scratch"]
+    assert set(table["status"]) == {"finished"}

@@ -48,3 +48,24 @@ def test_start_a_run_and_see_it_finish(tiny_dataset: Path) -> None:
     assert next(s.value for s in at.subheader).endswith(" Finished")
     labels = [m.label for m in at.metric]
     assert labels[0] == "Accuracy on the test images"
+
+
+def test_stop_button_stops_the_run(tiny_dataset: Path) -> None:
+    long = {**SMALL, "training": {"image_size": 32, "epochs": 200, "batch_size": 4,
+                                  "early_stopping_patience": 0}}
+    at = app("train", data_path=str(tiny_dataset), **long)
+    at.button(key="start_train").click().run()
+    run_id = at.session_state["run_id"]
+    deadline = time.time() + 120
+    while runs.load_run(run_id).epochs_run < 1 and time.time() < deadline:
+        time.sleep(1)
+    at.run()
+    assert at.button(key="stop_run").label == "Stop"
+    at.button(key="stop_run").click().run()
+    assert not at.exception
+    while runs.load_run(run_id).active and time.time() < deadline:
+        time.sleep(1)
+    assert runs.load_run(run_id).status == "stopped"
+    at.run()
+    assert next(s.value for s in at.subheader).endswith("Stopped by you (the best model so far "
+                                                        "was kept)")

@@ -18,12 +18,15 @@ def _live(run_id: str) -> None:
     evts = runinfo.events(run_id)
     head, stop = st.columns([4, 1])
     head.subheader(results.status_line(run))
-    if (run.path / runs.STOP_FLAG).exists():
-        stop.button("Stopping…", disabled=True, key="stop_wait")
-    elif stop.button("Stop", icon=":material/stop_circle:", key="stop_run",
-                     help="Stop after the current batch; the best model so far is kept."):
+    slot = stop.empty()
+    stopping = (run.path / runs.STOP_FLAG).exists()
+    if not stopping and slot.button("Stop", icon=":material/stop_circle:", key="stop_run",
+                                    help="Stop after the current batch; the best model so "
+                                    "far is kept."):
         worker.request_stop(run_id)
-        st.rerun(scope="fragment")
+        stopping = True
+    if stopping:
+        slot.button("Stopping…", disabled=True, key="stop_wait")
     _progress(evts)
     if plots.epoch_points(evts) or plots.batch_points(evts):
         st.plotly_chart(plots.training_curves_figure(evts), key="curves_live")
