@@ -13,13 +13,12 @@ import sys
 import types
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tlcore import fsutil
-from tlcore.errors import DataError, ImageError
-from tlcore.images import IMAGE_EXTENSIONS, UNSUPPORTED_EXTENSIONS, check_image
+from tlcore.errors import DataError
+from tlcore.scancache import check_files
 from tlcore.zips import extract_zip
 
 SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "valid": "val",
@@ -133,27 +132,6 @@ def _place(parts: tuple[str, ...], layout: str) -> tuple[str | None, str | None,
     return SPLIT_FOLDERS.get(parts[0].lower()), parts[1], None
 
 
-def _check(path: Path) -> tuple[str | None, str | None]:
-    """(content digest, None) for a usable image, else (digest or None, reason)."""
-    ext = path.suffix.lower()
-    if ext not in IMAGE_EXTENSIONS:
-        return None, (f"unsupported format ({ext})" if ext in UNSUPPORTED_EXTENSIONS
-                      else "not an image")
-    try:
-        h = hashlib.blake2b(digest_size=16)
-        with open(path, "rb") as f:
-            while chunk := f.read(1024 * 1024):
-                h.update(chunk)
-        digest = h.hexdigest()
-    except OSError as e:
-        return None, f"unreadable ({e.strerror or 'read error'})"
-    try:
-        check_image(path)
-    except ImageError as e:
-        return digest, e.reason
-    return digest, None
-
-
 def _reason_summary(reasons: Counter) -> str:
     total = sum(reasons.values())
     if not total:
@@ -265,19 +243,14 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
 
     items: list[ImageItem] = []
     digests: list[str] = []
-    workers = min(8, 2 * (os.cpu_count() or 1))
-    with ThreadPoolExecutor(workers) as pool:
-        for done, ((path, split, label), (digest, reason)) in enumerate(
-                zip(todo, pool.map(_check, [t[0] for t in todo]), strict=True), 1):
-            if reason is None:
-                items.append(ImageItem(str(path), label, split))
-                digests.append(digest)
-            else:
-                rel = path.relative_to(root).as_posix()
-                skipped.append(Skipped(rel, reason))
-                reasons[class_dirs.get((split, label), "")][reason] += 1
-            if progress is not None:
-                progress(done, len(todo))
+    checks = check_files([t[0] for t in todo], root, progress)
+    for (path, split, label), (digest, reason) in zip(todo, checks, strict=True):
+        if reason is None:
+            items.append(ImageItem(str(path), label, split))
+            digests.append(digest)
+        else:
+            skipped.append(Skipped(path.relative_to(root).as_posix(), reason))
+            reasons[class_dirs.get((split, label), "")][reason] += 1
     skipped += [Skipped(d, f"hidden folder ({n} file{'s' if n != 1 else ''})")
                 for d, n in hidden_dirs.items()]
     skipped.sort(key=lambda s: s.path)
