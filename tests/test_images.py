@@ -10,7 +10,14 @@ from PIL import Image
 
 import tlcore
 from tlcore.errors import ImageError
-from tlcore.images import MAX_PIXELS, load_image, open_rgb, resize_square
+from tlcore.images import (
+    FULL_CHECK_PIXELS,
+    MAX_PIXELS,
+    check_image,
+    load_image,
+    open_rgb,
+    resize_square,
+)
 
 RED, BLUE, GREEN, WHITE, GREY = (255, 0, 0), (0, 0, 255), (0, 255, 0), (255,) * 3, (128,) * 3
 
@@ -185,3 +192,37 @@ def test_decompression_bombs_are_refused_from_the_header(tmp_path: Path, side: i
     with pytest.raises(ImageError) as info:
         load_image(path, 32)
     assert info.value.reason.startswith("too large")
+
+
+def big_jpeg_bytes(tmp_path: Path) -> bytes:
+    """A 1200x1000 JPEG (above FULL_CHECK_PIXELS: checked without decoding)."""
+    rng = np.random.default_rng(2)
+    small = Image.fromarray(rng.integers(0, 255, (50, 60, 3), dtype=np.uint8))
+    small.resize((1200, 1000), Image.Resampling.BICUBIC).save(tmp_path / "big.jpg", quality=90)
+    return (tmp_path / "big.jpg").read_bytes()
+
+
+def test_large_files_are_checked_for_completeness_without_decoding(tmp_path: Path) -> None:
+    assert FULL_CHECK_PIXELS < 1200 * 1000
+    data = big_jpeg_bytes(tmp_path)
+    # An APP segment holding a thumbnail-like FF D8 ... FF D9 before the image data: its end
+    # marker must not make a cut-off file look complete.
+    app = b"\xff\xd8thumb\xff\xd9"
+    with_thumb = data[:2] + b"\xff\xe9" + (len(app) + 2).to_bytes(2, "big") + app + data[2:]
+    cases = {"whole.jpg": with_thumb,
+             "motion.jpg": with_thumb + bytes(300_000),  # trailing data after the JPEG
+             "cut99.jpg": with_thumb[: int(len(with_thumb) * 0.99)],
+             "cut50.jpg": with_thumb[: len(with_thumb) // 2]}
+    Image.open(tmp_path / "big.jpg").save(tmp_path / "big.png")
+    png = (tmp_path / "big.png").read_bytes()
+    cases |= {"whole.png": png, "cut.png": png[: int(len(png) * 0.9)]}
+    outcome = {}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        try:
+            outcome[name] = check_image(tmp_path / name)
+        except ImageError as e:
+            outcome[name] = e.reason
+    assert outcome == {"whole.jpg": (1200, 1000), "motion.jpg": (1200, 1000),
+                       "cut99.jpg": "truncated or damaged", "cut50.jpg": "truncated or damaged",
+                       "whole.png": (1200, 1000), "cut.png": "truncated or damaged"}
