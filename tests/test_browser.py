@@ -24,6 +24,12 @@ SHOTS = Path(__file__).resolve().parent / "_screenshots"
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
+# Defaults keep the journey small and fast; the README's screenshots come from a longer
+# run of the same journey (e.g. JOURNEY_EPOCHS=12 JOURNEY_DEMO_PER_CLASS=60 JOURNEY_DEMO_SIZE=96).
+EPOCHS = int(os.environ.get("JOURNEY_EPOCHS", "2"))
+DEMO_PER_CLASS = os.environ.get("JOURNEY_DEMO_PER_CLASS", "24")
+DEMO_SIZE = os.environ.get("JOURNEY_DEMO_SIZE", "48")
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(420)]
 
 
@@ -46,8 +52,9 @@ def server(workspace: Path, tmp_path: Path):
     """The app, running as a person would start it, on a free port."""
     _need_browser()
     port = _free_port()
-    env = dict(os.environ, TRANSFERLAB_HOME=str(workspace), TRANSFERLAB_DEMO_PER_CLASS="24",
-               TRANSFERLAB_DEMO_SIZE="48", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, TRANSFERLAB_HOME=str(workspace),
+               TRANSFERLAB_DEMO_PER_CLASS=DEMO_PER_CLASS, TRANSFERLAB_DEMO_SIZE=DEMO_SIZE,
+               TF_CPP_MIN_LOG_LEVEL="2")
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -123,7 +130,7 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path) -> N
         # Data: the demo set in one click.
         page.get_by_role("tab", name=re.compile("Demo dataset")).click()
         page.get_by_role("button", name=re.compile("Use the demo dataset")).click()
-        page.get_by_text("96 images").first.wait_for()
+        page.get_by_text(f"{4 * int(DEMO_PER_CLASS)} images").first.wait_for()
         page.get_by_text("The split").first.wait_for()
         _shot(page, "1-data")
 
@@ -133,7 +140,7 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path) -> N
         page.get_by_text("Layers that train").wait_for()
         page.get_by_text(re.compile("Advanced training settings")).click()
         epochs = page.get_by_test_id("stNumberInput").filter(has_text="Epochs").locator("input")
-        epochs.fill("2")
+        epochs.fill(str(EPOCHS))
         epochs.press("Enter")
         page.wait_for_timeout(800)
         _shot(page, "2-model")
@@ -144,8 +151,10 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path) -> N
         deadline = time.time() + 180
         while _epoch_points(page) < 2 and time.time() < deadline:
             page.wait_for_timeout(500)
-        assert _epoch_points(page) == 2
-        page.get_by_role("heading", name=re.compile("Finished")).wait_for(timeout=120_000)
+        assert _epoch_points(page) >= 2
+        page.get_by_role("heading", name=re.compile("Finished")).wait_for(timeout=600_000)
+        if EPOCHS == 2:
+            assert _epoch_points(page) == 2
         page.get_by_text(re.compile("Accuracy on the (test|validation) images")).wait_for()
         _shot(page, "3-train")
 
