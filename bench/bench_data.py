@@ -178,6 +178,22 @@ def phase_pipeline_keras(folder: Path, size: int, epochs: int) -> dict:
             "images_seen": seen, "peak_mb": peak_mb()}
 
 
+def phase_scan(folder: Path) -> dict:
+    """``tlcore.scan`` of the set: first time (hash + check every file), then again."""
+    ws = OUT / "workspace-scan"
+    shutil.rmtree(ws, ignore_errors=True)
+    os.environ["TRANSFERLAB_HOME"] = str(ws)
+    from tlcore.scan import scan
+
+    t = time.perf_counter()
+    report = scan(folder)
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    scan(folder)
+    return {"images": len(report.items), "first_seconds": first,
+            "again_seconds": time.perf_counter() - t}
+
+
 def run_phase(name: str, args: argparse.Namespace, kind: str = "textured") -> dict:
     cmd = [sys.executable, __file__, "--phase", name, "--kind", kind, "--images",
            str(args.images), "--size", str(args.size), "--epochs", str(args.epochs)]
@@ -220,6 +236,8 @@ def main() -> None:
         print(f"{args.images} {kind} JPEGs 4000x3000, {mb:.2f} MB each "
               f"(ready in {time.perf_counter() - t:.0f} s)", flush=True)
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    results["scan"] = phase_scan(folder_for(args.images, "textured"))
+    print(f"scan (textured): {json.dumps(results['scan'])}")
     print("per image:")
     for kind in CONTENT:
         per = run_phase("per_image", args, kind)
@@ -258,6 +276,8 @@ def main() -> None:
           f"{warm['seconds']:.1f} s")
     print(f"  pipeline CPU time: tlcore {cpu['pipeline_tlcore']:.1f} s vs keras "
           f"{cpu['pipeline_keras']:.1f} s -> {results['pipeline']['speedup_cpu']:.1f}x")
+    print(f"  scan of {results['scan']['images']} photos: {results['scan']['first_seconds']:.2f} s "
+          f"first time, {results['scan']['again_seconds']:.2f} s again")
     print(f"  peak memory (MB): keras {max(r['peak_mb'] for r in runs['pipeline_keras']):.0f}, "
           f"tlcore {max(r['peak_mb'] for r in runs['pipeline_tlcore']):.0f}")
     print(f"  total {results['total_seconds']:.0f} s")
