@@ -11,7 +11,6 @@ from conftest import write_class_images
 from PIL import Image
 from test_images import png_with_size
 
-import tlcore
 from tlcore.errors import DataError
 from tlcore.scan import ImageItem, Skipped, class_names, scan
 
@@ -78,7 +77,7 @@ def test_every_file_is_used_or_skipped_with_its_reason(tmp_path: Path) -> None:
     assert scan(root).fingerprint == report.fingerprint  # stable
     (root / "cats" / "cats_000.jpg").unlink()
     assert scan(root).fingerprint != report.fingerprint
-    assert tlcore.scan(root).classes == {"cats": 12, "dogs": 13}  # the public name works
+    assert scan(root).classes == {"cats": 12, "dogs": 13}
 
 
 def test_split_folders_and_all_three_kinds_of_duplicates(tmp_path: Path) -> None:

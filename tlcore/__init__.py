@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 # Public names -> the module that defines them, imported on first use.
 _LAZY = {
     "load_image": "tlcore.images",
-    "scan": "tlcore.scan",
+    "scan_dataset": "tlcore.scan",
     "TrainConfig": "tlcore.config",
     "FreezeConfig": "tlcore.config",
     "AugmentConfig": "tlcore.config",
@@ -25,9 +25,13 @@ _LAZY = {
 }
 
 
+# The function is ``tlcore.scan.scan``; ``tlcore.scan`` itself is the module.
+_ALIASES = {"scan_dataset": "scan"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        return getattr(import_module(_LAZY[name]), _ALIASES.get(name, name))
     raise AttributeError(f"module 'tlcore' has no attribute {name!r}")
 
 

@@ -9,8 +9,6 @@ with ``images.check_image``, which is cheap for large photos (see its docstring)
 
 import hashlib
 import os
-import sys
-import types
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -291,15 +289,3 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         warnings=extra_warnings + _warnings(classes, split_counts, duplicates),
         fingerprint=fp.hexdigest(), split_counts=split_counts, source=str(source.resolve()))
 
-
-class _CallableModule(types.ModuleType):
-    """Once this module is imported, ``tlcore.scan`` names the module, not the function
-    (Python sets the submodule as a package attribute). Making the module callable keeps
-    the public API ``tlcore.scan(path)`` working either way."""
-
-    def __call__(self, source: str | os.PathLike, progress: Progress | None = None
-                 ) -> DatasetReport:
-        return scan(source, progress)
-
-
-sys.modules[__name__].__class__ = _CallableModule
