@@ -101,7 +101,7 @@ def _view(polling: bool) -> None:
                                           f"{runinfo.short_progress(r)}" for r in active))
     names = {r.run_id: r.name or r.config.freeze.strategy for r in shown}
     st.plotly_chart(plots.comparison_figure(
-        {names[r.run_id]: runinfo.events(r.run_id) for r in shown}), key="cmp_curves")
+        {names[r.run_id]: runinfo.events(r.run_id) for r in shown}))  # no key: redraws live
     table = [compare.row(r) for r in shown]
     st.dataframe([{
         "strategy": names[t["run_id"]], "status": t["status"],

@@ -99,6 +99,15 @@ else:
 
     if plots.epoch_points(evts):
         st.plotly_chart(plots.training_curves_figure(evts), key="curves_done")
+    if st.button("Use this run's data and settings again", key="reuse_run",
+                 icon=":material/replay:", help="Fills in the Data and Model pages with what "
+                 "this run used, e.g. to train again with one thing changed."):
+        modelcfg.apply_config(run.config)
+        st.session_state["data_path"] = run.config.data
+        st.session_state["val_percent"] = round(run.config.split.val_fraction * 100)
+        st.session_state["test_percent"] = round(run.config.split.test_fraction * 100)
+        st.session_state["split_seed"] = run.config.split.seed
+        st.switch_page("pages/model.py")
     metrics = runs.read_metrics(run_id)
     if metrics:
         results.metrics_view(metrics, key=run_id)

@@ -69,3 +69,14 @@ def test_stop_button_stops_the_run(tiny_dataset: Path) -> None:
     at.run()
     assert next(s.value for s in at.subheader).endswith("Stopped by you (the best model so far "
                                                         "was kept)")
+
+
+def test_reuse_a_runs_settings(tiny_dataset: Path) -> None:
+    run_id = finished_run(tiny_dataset)
+    at = app("train", run_id=run_id)
+    at.button(key="reuse_run").click().run()
+    assert not at.exception
+    assert at.session_state["data_path"] == str(tiny_dataset)
+    assert (at.session_state["backbone"], at.session_state["strategy"]) == ("small_cnn",
+                                                                            "scratch")
+    assert at.session_state["training"]["image_size"] == 32

@@ -138,7 +138,7 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path) -> N
         _go(page, "2 · Model", "2 · Your model")
         _pick(page, "Network", "Small CNN (from scratch)")
         page.get_by_text("Layers that train").wait_for()
-        page.get_by_text(re.compile("Advanced training settings")).click()
+        page.get_by_text(re.compile("Advanced training settings")).first.click()
         epochs = page.get_by_test_id("stNumberInput").filter(has_text="Epochs").locator("input")
         epochs.fill(str(EPOCHS))
         epochs.press("Enter")

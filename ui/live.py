@@ -29,7 +29,8 @@ def _live(run_id: str) -> None:
         slot.button("Stopping…", disabled=True, key="stop_wait")
     _progress(evts)
     if plots.epoch_points(evts) or plots.batch_points(evts):
-        st.plotly_chart(plots.training_curves_figure(evts), key="curves_live")
+        # No key: a keyed chart keeps its first figure; this one must redraw every second.
+        st.plotly_chart(plots.training_curves_figure(evts))
         st.caption("Thick lines: after each epoch. Thin line: each batch while it runs. "
                    "When validation gets worse while training keeps improving, the model "
                    "is memorising (overfitting).")
