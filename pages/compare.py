@@ -105,7 +105,8 @@ def _view(polling: bool) -> None:
     table = [compare.row(r) for r in shown]
     st.dataframe([{
         "strategy": names[t["run_id"]], "status": t["status"],
-        "trainable params": t["trainable_params"], "epochs": t["epochs"],
+        "trainable params": f"{t['trainable_params']:,}" if t["trainable_params"] else "",
+        "epochs": t["epochs"],
         "best validation accuracy": _pct(t["best_val_accuracy"]),
         "test accuracy": _pct(t["test_accuracy"]),
         "time": runinfo.duration(t["seconds"]) if t["seconds"] else ""} for t in table],

@@ -149,11 +149,13 @@ with right:
     else:
         st.success("No problems that would hurt training.")
     if report.skipped:
-        with st.expander(f"{len(report.skipped)} files not used, and why"):
+        n = len(report.skipped)
+        with st.expander(f"{n} file{'s' if n != 1 else ''} not used, and why"):
             st.dataframe([{"file": dataset.relative(s.path, report.root), "reason": s.reason}
                           for s in report.skipped], hide_index=True, width="stretch")
     if report.duplicates:
-        with st.expander(f"{len(report.duplicates)} groups of identical images"):
+        n = len(report.duplicates)
+        with st.expander(f"{n} group{'s' if n != 1 else ''} of identical images"):
             st.caption("The same picture more than once. In two classes it confuses the "
                        "model; in both training and test it makes the test look better "
                        "than it is (leakage).")

@@ -106,3 +106,50 @@ def test_the_first_page_does_not_import_tensorflow(tiny_dataset: Path) -> None:
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+class _Upload:
+    """What st.file_uploader hands the page: a name from the browser and the bytes."""
+
+    def __init__(self, name: str, data: bytes = b"x") -> None:
+        self.name, self._data = name, data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def test_a_folder_upload_is_saved_inside_the_workspace(workspace: Path) -> None:
+    from ui import files
+
+    root = files.save_folder_upload([_Upload("pets/cats/1.jpg"), _Upload("pets/dogs/2.jpg"),
+                                     _Upload("pets/../../../evil.jpg"),
+                                     _Upload("/etc/passwd")], name="pets")
+    datasets = (workspace / "datasets").resolve()
+    written = sorted(str(p.relative_to(datasets)) for p in datasets.rglob("*") if p.is_file())
+    assert written == ["pets/etc/passwd", "pets/pets/cats/1.jpg", "pets/pets/dogs/2.jpg",
+                       "pets/pets/evil.jpg"]
+    assert root == datasets / "pets"  # two top folders (pets, etc): the upload folder
+
+
+def test_built_classes_are_saved_per_class(workspace: Path) -> None:
+    from ui import files
+
+    assert files.save_class_images("my set", "cats", [_Upload("a.jpg"), _Upload("a.jpg")]) == 2
+    files.save_class_images("my set", "dogs/../x", [_Upload("b.png")])
+    assert files.built_classes("my set") == {"cats": 2, "dogs_.._x": 1}
+
+
+def test_problems_are_listed_in_plain_words(tmp_path: Path) -> None:
+    import shutil
+
+    data = write_class_images(tmp_path / "messy", per_class=12)
+    (data / "red" / "notes.jpg").write_text("not really a picture")
+    shutil.copy(data / "red" / "red_000.jpg", data / "blue" / "copy_of_red.jpg")
+    at = app(data_path=str(data))
+    assert not at.exception and errors(at) == []
+    labels = [e.label for e in at.expander]
+    assert "1 file not used, and why" in labels
+    assert "1 group of identical images" in labels
+    skipped = at.dataframe[0].value
+    assert list(skipped["file"]) == ["red/notes.jpg"]
+    assert "more than one class" in texts(at)
