@@ -38,10 +38,10 @@ def save_uploads(items: list[Any]) -> list[str]:
     paths = []
     for item in items:
         data = item.getvalue()
-        suffix = Path(item.name).suffix.lower() or ".jpg"
-        if item.name == "camera" or not suffix:
-            suffix = ".jpg"
-        path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{files.safe_name(suffix)}"
+        # Keep the extension (readers go by it); a camera photo has none and is a JPEG.
+        suffix = Path(item.name).suffix.lower().lstrip(".")
+        suffix = files.safe_name(suffix, fallback="jpg") if suffix else "jpg"
+        path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}.{suffix}"
         if not path.exists():
             path.write_bytes(data)
         paths.append(str(path))
