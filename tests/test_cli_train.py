@@ -1,5 +1,6 @@
 """``python -m tlcore train``: foreground training, --spec, --json, errors."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -26,10 +27,16 @@ def test_train_json_last_line(tiny_dataset: Path, capsys: pytest.CaptureFixture)
 
 def test_train_text_output_and_spec_rerun(tiny_dataset: Path,
                                           capsys: pytest.CaptureFixture) -> None:
-    assert main(["train", str(tiny_dataset), *TINY, "--augment", "flip"]) == 0
+    assert main(["train", str(tiny_dataset), *TINY, "--augment", "flip", "--tensorboard"]) == 0
     out = capsys.readouterr().out
     assert "epoch 1/2" in out and "epoch 2/2" in out and "finished:" in out
     info = runs.list_runs()[0]
+    if importlib.util.find_spec("tensorboard"):
+        assert any((info.path / "tensorboard").rglob("events.out.tfevents.*"))
+    else:  # optional logs: the run still trains and says why there are none
+        warnings = [e for e in runs.read_events(info.run_id)[0] if e["type"] == "warning"]
+        assert "tensorboard package is not installed" in warnings[0]["message"]
+        assert not (info.path / "tensorboard").exists()
     assert info.config.augment.as_dict() == {"flip_horizontal": 1.0}
     fresh = runs.create_run(info.config)
     assert main(["train", "--spec", str(fresh.path / "spec.json"), "--json"]) == 0

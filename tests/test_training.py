@@ -150,3 +150,15 @@ def test_imbalanced_dataset_trains_with_class_weights(tmp_path: Path) -> None:
     write_class_images(tmp_path / "imb", per_class=20, classes={"red": (210, 40, 40)})
     info = train_tiny(data, epochs=1)
     assert info.status == "finished"
+
+
+def test_best_keeper_keeps_the_whole_models_weights_while_a_part_is_fitted() -> None:
+    whole, part = FakeModel(), FakeModel()
+    keeper = BestKeeper(lambda: None, patience=1, min_save_gap=0)
+    keeper.model, keeper.source = part, whole
+    whole.w = [np.array([7.0])]
+    keeper.on_epoch_end(0, {"loss": 1.0, "val_loss": 0.5})
+    whole.w = [np.array([8.0])]
+    keeper.on_epoch_end(1, {"loss": 1.0, "val_loss": 0.6})
+    assert part.stop_training and not whole.stop_training
+    assert keeper.restore() and whole.w[0][0] == 7.0 and part.w[0][0] == 0.0

@@ -35,7 +35,8 @@ class BestKeeper:
         self.patience = patience
         self.on_epoch = on_epoch
         self.min_save_gap = min_save_gap
-        self.model: Any = None
+        self.model: Any = None  # the model being fitted (set by Keras; gets stop_training)
+        self.source: Any = None  # whose weights to keep, if not ``model`` (see below)
         self.params: dict[str, Any] = {}
         self.best = math.inf
         self.best_epoch: int | None = None
@@ -45,6 +46,12 @@ class BestKeeper:
         self._dirty = False
         self._last_save = -math.inf
         self.wait = 0
+
+    @property
+    def _weights_model(self) -> Any:
+        # On the fast path the fitted model is a part of the end-to-end model (sharing its
+        # layers); keeping the whole model's weights keeps one format across phases.
+        return self.source if self.source is not None else self.model
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         """A new phase: the patience counter starts again, the best so far stays."""
@@ -60,7 +67,7 @@ class BestKeeper:
         improved = math.isfinite(value) and value < self.best
         if improved:
             self.best, self.best_epoch, self.best_logs = value, epoch + 1, logs
-            self.best_weights = self.model.get_weights()
+            self.best_weights = self._weights_model.get_weights()
             self.wait = 0
             self._dirty = True
         else:
@@ -73,12 +80,13 @@ class BestKeeper:
             self.on_epoch(epoch + 1, logs, improved)
 
     def _save_best(self) -> None:
-        current = self.model.get_weights()
-        self.model.set_weights(self.best_weights)
+        model = self._weights_model
+        current = model.get_weights()
+        model.set_weights(self.best_weights)
         try:
             self.save()
         finally:
-            self.model.set_weights(current)
+            model.set_weights(current)
         self._dirty = False
         self._last_save = time.monotonic()
 
@@ -86,7 +94,7 @@ class BestKeeper:
         """Put the best weights back into the model; False when no epoch finished."""
         if self.best_weights is None:
             return False
-        self.model.set_weights(self.best_weights)
+        self._weights_model.set_weights(self.best_weights)
         return True
 
     def flush(self) -> None:

@@ -141,6 +141,7 @@ def fit_phases(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
     keeper = BestKeeper(lambda: save_model(model, model_path),
                         monitor="val_loss" if has_val else "loss",
                         patience=config.early_stopping_patience, on_epoch=on_epoch)
+    keeper.source = model
     if config.two_phase:
         phases = [("head", config.head_epochs, config.learning_rate,
                    head_phase_freeze(config.freeze)),
@@ -167,7 +168,7 @@ def fit_phases(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
                                first_epoch=done + 1)
         keeper.model = fitted
         callbacks = [keras_callback(hooks), keras_callback(keeper)]
-        if config.tensorboard:
+        if config.tensorboard and _tensorboard_available(log):
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
         inputs = {k: (feats[k] if cut else v[0], v[1]) for k, v in data.items()}
         train_ds = array_dataset(*inputs["train"], config.batch_size, True, config.seed)
@@ -181,9 +182,7 @@ def fit_phases(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
                 f"The loss became NaN (not a number) at epoch {hooks.nan_at[0]}, batch "
                 f"{hooks.nan_at[1]}: the learning rate is probably too high; try 10x lower.")
         keeper.flush()
-        keeper.restore()
-        if keeper.best_weights is not None:  # the next phase may fit another part
-            keeper.model, keeper.best_weights = model, model.get_weights()
+        keeper.restore()  # the next phase starts from the best epoch so far
         if hooks.stopped_by_request or should_stop():
             stopped = True
             break
@@ -194,6 +193,17 @@ def fit_phases(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
     save_model(model, model_path)
     _write_metrics(run_dir, model, cut, feats, data, classes, keeper, counts, log.t0)
     return "stopped" if stopped else "finished"
+
+
+def _tensorboard_available(log: EventLog) -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        return True
+    # Optional logs must not fail a run: say why there are none and train on.
+    log.emit("warning", message="No TensorBoard logs: the tensorboard package is not "
+             "installed (pip install tensorboard).")
+    return False
 
 
 def _features(cut: features.Cut, data: dict, config: TrainConfig, size: int,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tlcore import runs, workspace
 from tlcore.config import FreezeConfig, TrainConfig
-from tlcore.errors import ConfigError
+from tlcore.errors import ConfigError, RunError
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
@@ -41,11 +41,21 @@ def _record_pid(run_dir: Path, pid: int) -> None:
     runs.update_status(run_dir, pid=pid)
 
 
+def _launch_or_fail(args: list[str], infos: list[runs.RunInfo]) -> int:
+    try:
+        return _launch(args, infos[0].path / "worker.log")
+    except OSError as e:  # no process was started: do not leave runs queued forever
+        for info in infos:
+            runs.update_status(info.path, status="failed", ended=runs.now_iso(),
+                               error=f"Could not start the training process ({e}).")
+        raise RunError(f"Could not start the training process ({e}).") from None
+
+
 def start_run(config: TrainConfig, split: object = None) -> str:
     """Create a run and train it in a background process; return the run id at once."""
     info = runs.create_run(config, split=split)
-    pid = _launch(["-m", "tlcore", "train", "--spec", str(info.path / "spec.json")],
-                  info.path / "worker.log")
+    pid = _launch_or_fail(["-m", "tlcore", "train", "--spec", str(info.path / "spec.json")],
+                          [info])
     _record_pid(info.path, pid)
     return info.run_id
 
@@ -91,7 +101,7 @@ def start_comparison(config: TrainConfig, freezes: list[FreezeConfig],
     """
     group, infos = prepare_comparison(config, freezes, names)
     specs = [str(i.path / "spec.json") for i in infos]
-    pid = _launch(["-m", "tlcore.worker", *specs], infos[0].path / "worker.log")
+    pid = _launch_or_fail(["-m", "tlcore.worker", *specs], infos)
     for info in infos:
         _record_pid(info.path, pid)
     return group

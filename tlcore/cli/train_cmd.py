@@ -50,6 +50,8 @@ def echo_event(event: dict[str, Any]) -> None:
             f"{event['trainable_params']:,} trainable parameters"
             + (f" (fast path: frozen layers run once, cached up to '{event['fast_path']}')"
                if event.get("fast_path") else ""))
+    elif kind == "warning":
+        say(f"warning: {event['message']}")
     elif kind == "prepare" and event["done"] == event["total"]:
         say(f"{event['stage']}: {event['total']} done")
     elif kind == "epoch":
