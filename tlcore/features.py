@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import tempfile
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,20 +161,35 @@ def cache_path(paths: Sequence[str], digest: str, size: int, mode: str) -> Path:
 def extract(model: Any, images: Any, batch_size: int = 64,
             progress: Callable[[int, int], None] | None = None, out: Any = None) -> np.ndarray:
     """Run ``model`` over uint8 ``images`` (N,S,S,3) (may be a memmap) in batches."""
-    import tensorflow as tf
-
     n = len(images)
     if out is None:
         out = np.empty((n, *model.output.shape[1:]), dtype=np.float32)
-    # A plain compiled call, not predict_on_batch: under MirroredStrategy the latter pads
-    # a short last batch per replica and returns extra rows.
-    call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    call = _compiled(model)
     for start in range(0, n, batch_size):
         batch = np.asarray(images[start:start + batch_size], dtype=np.float32)
         out[start:start + len(batch)] = np.asarray(call(batch))
         if progress is not None:
             progress(min(start + batch_size, n), n)
     return out
+
+
+_COMPILED: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+
+
+def _compiled(model: Any) -> Any:
+    """The model's inference call as a ``tf.function``, traced once per model and shape.
+
+    Not ``predict_on_batch``: under MirroredStrategy it pads a short last batch per
+    replica and returns extra rows.
+    """
+    import tensorflow as tf
+
+    call = _COMPILED.get(model)
+    if call is None:
+        ref = weakref.ref(model)  # the cache must not keep a model alive
+        call = tf.function(lambda x: ref()(x, training=False), reduce_retracing=True)
+        _COMPILED[model] = call
+    return call
 
 
 def cached_features(cut: Cut, paths: Sequence[str], images: Any, size: int, mode: str,

@@ -11,6 +11,7 @@ The pid is written into ``status.json`` right after launch, so a worker that die
 before it starts still lists as ``interrupted`` rather than queued forever.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -104,6 +105,9 @@ def start_comparison(config: TrainConfig, freezes: list[FreezeConfig],
     pid = _launch_or_fail(["-m", "tlcore.worker", *specs], infos)
     for info in infos:
         _record_pid(info.path, pid)
+        if info is not infos[0]:  # one process, one log: every run folder points at it
+            with contextlib.suppress(OSError):
+                os.symlink(infos[0].path / "worker.log", info.path / "worker.log")
     return group
 
 
