@@ -50,8 +50,13 @@ c1.markdown(spec.description)
 if spec.params_millions:
     c2.metric("Size", f"{spec.params_millions:.1f} M", help="Millions of parameters (weights).")
 c3.metric("Image size", f"{spec.default_size} px", help="Images are resized to this square.")
+with st.expander("Compare the networks"):
+    st.dataframe([{"network": b.display_name, "size (M parameters)": b.params_millions or None,
+                   "image size": b.default_size, "what it is good for": b.description}
+                  for b in BACKBONES.values()], hide_index=True)
 size = modelcfg.image_size()
 weights_ui.choose(spec.key, size, spec.pretrained)
+needs_source = spec.key in ("my_model", "keras_file")
 
 # --- Strategy ----------------------------------------------------------------------------
 st.subheader("What to retrain")
@@ -89,7 +94,10 @@ st.radio("Strategy", presets, key="_w_strategy", on_change=_preset_changed,
          help="*Freezing* a layer means keeping its pretrained weights unchanged.")
 
 # --- Layers --------------------------------------------------------------------------------
-layer_table.render(spec.key, size, st.session_state["weights"], len(report.classes))
+if needs_source and not st.session_state["weights"]:
+    st.info("The layer list appears once you have picked the model to start from (above).")
+else:
+    layer_table.render(spec.key, size, st.session_state["weights"], len(report.classes))
 
 # --- Augmentation ------------------------------------------------------------------------
 st.subheader("Augmentation")

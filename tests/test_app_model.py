@@ -101,3 +101,11 @@ def test_augmentation_toggles_show_a_preview(tiny_dataset: Path) -> None:
     assert not at.exception and errors(at) == []
     assert at.session_state["augment"] == {"flip_horizontal": 1.0, "rotation": 0.1}
     assert len(at.image) == images_before + 3  # one row per sample image
+
+
+def test_one_of_my_models_without_any_run_says_what_to_do(tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset), training={"image_size": 32})
+    at.selectbox(key="_w_backbone").set_value("my_model").run()
+    assert not at.exception and errors(at) == []
+    assert "You have no finished model yet" in texts(at)
+    assert "The layer list appears once" in texts(at)

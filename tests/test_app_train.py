@@ -80,3 +80,14 @@ def test_reuse_a_runs_settings(tiny_dataset: Path) -> None:
     assert (at.session_state["backbone"], at.session_state["strategy"]) == ("small_cnn",
                                                                             "scratch")
     assert at.session_state["training"]["image_size"] == 32
+
+
+def test_offline_start_explains_and_starts_nothing(tiny_dataset: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TRANSFERLAB_WEIGHTS_BASE_URL", "http://127.0.0.1:9/")
+    at = app("train", data_path=str(tiny_dataset), backbone="mobilenet_v2",
+             weights="imagenet", strategy="feature-extraction", training={"image_size": 96})
+    assert "downloaded first" in texts(at)
+    at.button(key="start_train").click().run()
+    assert not at.exception
+    assert len(errors(at)) == 1 and "could not be downloaded" in errors(at)[0]
+    assert runs.list_runs() == []
