@@ -42,6 +42,8 @@ def test_train_text_output_and_spec_rerun(tiny_dataset: Path,
     assert main(["train", "--spec", str(fresh.path / "spec.json"), "--json"]) == 0
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (got["run_id"], got["status"]) == (fresh.run_id, "finished")
+    assert main(["train", "--spec", str(fresh.path / "spec.json")]) == 2
+    assert "has already run (finished)" in capsys.readouterr().err
 
 
 def test_errors_exit_2_with_one_sentence(tmp_path: Path, tiny_dataset: Path,

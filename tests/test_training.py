@@ -162,3 +162,19 @@ def test_best_keeper_keeps_the_whole_models_weights_while_a_part_is_fitted() -> 
     keeper.on_epoch_end(1, {"loss": 1.0, "val_loss": 0.6})
     assert part.stop_training and not whole.stop_training
     assert keeper.restore() and whole.w[0][0] == 7.0 and part.w[0][0] == 0.0
+
+
+def test_a_file_broken_after_the_scan_ends_the_run_failed_naming_it(tiny_dataset: Path) -> None:
+    from tlcore.scan import scan
+    from tlcore.split import make_split
+
+    config = tiny_config(tiny_dataset)
+    split = make_split(scan(tiny_dataset), config.split)
+    broken = Path(split.train[0].path)
+    broken.write_bytes(b"not an image any more")
+    info = runs.create_run(config, split=split)
+    final = train(config, info.path, split=split)
+    assert final.status == "failed"
+    assert final.error.startswith(str(broken)) and final.epochs_run == 0
+    assert events_of(final)[-1] == {**events_of(final)[-1], "status": "failed",
+                                    "error": final.error}

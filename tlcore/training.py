@@ -49,8 +49,16 @@ def _install_signal_handlers() -> None:
 
 def train_spec(ref: str | os.PathLike, echo: Callable[[dict], None] | None = None
                ) -> runs.RunInfo:
-    """Train the run whose folder (or ``spec.json``) is ``ref``; return its final info."""
+    """Train the queued run whose folder (or ``spec.json``) is ``ref``; return its final info.
+
+    Raises:
+        RunError: no such run, or it has already run (a run folder holds one training).
+    """
     run_dir = runs.run_path(ref)
+    state = runs.read_status(run_dir).get("status")
+    if state != "queued":
+        raise RunError(f"Run {run_dir.name} has already run ({state}); start a new run "
+                       "with the same settings instead.")
     spec = runs.read_spec(run_dir)
     config = TrainConfig.from_dict(spec["config"])
     split = None

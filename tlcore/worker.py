@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tlcore import runs, workspace
 from tlcore.config import FreezeConfig, TrainConfig
-from tlcore.errors import ConfigError, RunError
+from tlcore.errors import ConfigError, RunError, TransferLabError
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
@@ -129,8 +129,12 @@ def main(argv: list[str] | None = None) -> int:
             runs.update_status(run_dir, status="stopped", ended=runs.now_iso(),
                                error=None)
             continue
-        info = train_spec(run_dir)
-        # A stop on one run of a comparison stops the group: the person wants it to end.
+        try:
+            info = train_spec(run_dir)
+        except TransferLabError as e:  # e.g. deleted meanwhile: go on with the others
+            print(f"error: {e}", file=sys.stderr)
+            continue
+        # A signal (not a stop flag on one run) stops the whole group.
         stopped_all = info.status == "stopped" and _signalled()
     return 0
 
