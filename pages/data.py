@@ -96,7 +96,8 @@ with tab_build:
     if built:
         st.markdown("Classes so far: " + ", ".join(f"**{c}** ({n})" for c, n in built.items()))
     c1, c2 = st.columns([1, 2])
-    class_name = c1.text_input("Class name", placeholder="e.g. cats", key="build_class")
+    class_name = c1.text_input("Class name", placeholder="e.g. cats",
+                           key=f"build_class_{len(built)}")
     class_files = c2.file_uploader("Its photos", accept_multiple_files=True,
                                    type=IMAGE_TYPES, key=f"build_files_{len(built)}")
     if st.button(":material/add: Add this class", key="build_add"):
