@@ -1,5 +1,6 @@
 """Short real trainings (small_cnn, 32 px, random weights) and the best-epoch keeper."""
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,9 @@ def test_stop_flag_mid_training_keeps_best_model_and_ends_stopped(tiny_dataset: 
         if event["type"] == "epoch":
             (info.path / runs.STOP_FLAG).touch()
 
+    handler = signal.getsignal(signal.SIGINT)
     final = train(config, info.path, echo=stop_after_first_epoch)
+    assert signal.getsignal(signal.SIGINT) is handler  # restored after training
     assert (final.status, final.error) == ("stopped", None)
     assert 1 <= final.epochs_run <= 2  # stops after the batch under way
     assert {p.name for p in final.path.iterdir()} == RUN_FILES | {runs.STOP_FLAG}

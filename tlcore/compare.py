@@ -39,17 +39,24 @@ def compare(config: TrainConfig, freezes: list[FreezeConfig], names: list[str] |
 
     A stop (Ctrl-C / SIGTERM) during one run stops it and skips the rest (marked stopped).
     """
-    from tlcore.training import signal_received, train_spec
+    from tlcore.training import signal_received, stop_on_signals, train_spec
     from tlcore.worker import prepare_comparison
 
     _, infos = prepare_comparison(config, freezes, names)
+    with stop_on_signals():
+        done = _train_in_turn(infos, on_start, echo, signal_received, train_spec)
+    return [row(i) for i in done]
+
+
+def _train_in_turn(infos: list[runs.RunInfo], on_start: Any, echo: Any, signalled: Any,
+                   train_spec: Any) -> list[runs.RunInfo]:
     done = []
     for info in infos:
-        if signal_received():
+        if signalled():
             runs.update_status(info.path, status="stopped", ended=runs.now_iso())
         else:
             if on_start is not None:
                 on_start(info)
             train_spec(info.path, echo=echo)
         done.append(runs.load_run(info.path))
-    return [row(i) for i in done]
+    return done

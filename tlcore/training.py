@@ -11,13 +11,14 @@ A stop request (``stop.flag`` in the run folder, SIGTERM or SIGINT) stops after 
 current batch; the best model so far is kept and evaluated, and the run ends ``stopped``.
 """
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +35,32 @@ def signal_received() -> bool:
     return _SIGNALLED.is_set()
 
 
-def _install_signal_handlers() -> None:
+def _on_signal(signum: int, frame: Any) -> None:
+    if _SIGNALLED.is_set() and signum == signal.SIGINT:
+        raise KeyboardInterrupt  # a second Ctrl-C: stop now
+    _SIGNALLED.set()
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within this block SIGTERM / SIGINT ask training to stop after the current batch.
+
+    The previous handlers come back afterwards. Only the main thread may set handlers
+    (inside Streamlit's script threads this does nothing; the app stops runs by flag).
+    """
     if threading.current_thread() is not threading.main_thread():
-        return  # only the main thread may set handlers (e.g. not inside Streamlit)
-
-    def handler(signum: int, frame: Any) -> None:
-        if _SIGNALLED.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop now
-        _SIGNALLED.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    if previous[signal.SIGTERM] is not _on_signal:
+        _SIGNALLED.clear()  # outermost block: a fresh start
+    for s in previous:
+        signal.signal(s, _on_signal)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def train_spec(ref: str | os.PathLike, echo: Callable[[dict], None] | None = None
@@ -83,10 +99,14 @@ def train(config: TrainConfig, run_dir: str | os.PathLike, split: Any = None,
     Returns:
         The run's final ``RunInfo`` (status finished, stopped or failed).
     """
-    run_dir = Path(run_dir)
+    with stop_on_signals():
+        return _train(config, Path(run_dir), split, echo, fast_path)
+
+
+def _train(config: TrainConfig, run_dir: Path, split: Any,
+           echo: Callable[[dict], None] | None, fast_path: bool) -> runs.RunInfo:
     t0 = time.time()
     log = EventLog(run_dir / "events.jsonl", t0=t0, echo=echo)
-    _install_signal_handlers()
     runs.update_status(run_dir, status="running", pid=os.getpid(), started=runs.now_iso(),
                        ended=None, error=None)
     log.emit("start", run_id=run_dir.name, pid=os.getpid())

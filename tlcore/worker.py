@@ -119,24 +119,26 @@ def request_stop(ref: str | os.PathLike) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Train the given spec files one after another (the comparison worker)."""
+    from tlcore.training import stop_on_signals
+
+    with stop_on_signals():  # also between runs: a signal stops the rest of the group
+        _train_all(list(sys.argv[1:] if argv is None else argv))
+    return 0
+
+
+def _train_all(specs: list[str]) -> None:
     from tlcore.training import train_spec
 
-    specs = list(sys.argv[1:] if argv is None else argv)
-    stopped_all = False
     for spec in specs:
         run_dir = Path(spec).resolve().parent
-        if stopped_all:
+        if _signalled():  # a signal (not a stop flag on one run) stops the whole group
             runs.update_status(run_dir, status="stopped", ended=runs.now_iso(),
                                error=None)
             continue
         try:
-            info = train_spec(run_dir)
+            train_spec(run_dir)
         except TransferLabError as e:  # e.g. deleted meanwhile: go on with the others
             print(f"error: {e}", file=sys.stderr)
-            continue
-        # A signal (not a stop flag on one run) stops the whole group.
-        stopped_all = info.status == "stopped" and _signalled()
-    return 0
 
 
 def _signalled() -> bool:
