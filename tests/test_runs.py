@@ -92,3 +92,16 @@ def test_runs_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
         (info.run_id, "queued", "small_cnn")]
     assert main(["runs"]) == 0
     assert info.run_id in capsys.readouterr().out
+
+
+def test_changed_spec_is_read_again_and_damaged_runs_are_left_out() -> None:
+    info = runs.create_run(_config(name="before"))
+    spec = fsutil.read_json(info.path / "spec.json")
+    spec["config"]["name"] = "after, a longer name"
+    fsutil.atomic_write_json(info.path / "spec.json", spec)
+    assert runs.load_run(info.run_id).name == "after, a longer name"
+    broken = runs.create_run(_config())
+    (broken.path / "spec.json").write_text("{not json")
+    assert [r.run_id for r in runs.list_runs()] == [info.run_id]
+    with pytest.raises(RunError, match="damaged"):
+        runs.load_run(broken.run_id)

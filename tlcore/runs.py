@@ -20,7 +20,7 @@ from typing import Any
 
 from tlcore import fsutil, workspace
 from tlcore.config import TrainConfig
-from tlcore.errors import RunError
+from tlcore.errors import RunError, TransferLabError
 
 STATUSES = ("queued", "running", "stopped", "finished", "failed", "interrupted")
 ACTIVE = ("queued", "running")
@@ -205,21 +205,41 @@ def effective_status(status: dict[str, Any]) -> str:
 def load_run(ref: str | os.PathLike) -> RunInfo:
     """Load one run by id or folder; ``RunError`` if it does not exist."""
     path = run_path(ref)
-    spec = _read(path / "spec.json")
+    config, group = _spec_summary(path)
     status = _read(path / "status.json")
-    try:
-        config = TrainConfig.from_dict(spec["config"])
-    except (KeyError, TypeError) as e:
-        raise RunError(f"The spec of run {path.name} is damaged ({e}).") from None
     return RunInfo(
         run_id=path.name, path=path, status=effective_status(status), config=config,
-        name=config.name, group=spec.get("group") or status.get("group"),
+        name=config.name, group=group or status.get("group"),
         created=status.get("created"), started=status.get("started"),
         ended=status.get("ended"), error=status.get("error"), pid=status.get("pid"),
         epochs_run=int(status.get("epochs_run") or 0),
         best_val_accuracy=status.get("best_val_accuracy"),
         test_accuracy=status.get("test_accuracy"), seconds=status.get("seconds"),
         trainable_params=status.get("trainable_params"))
+
+
+# spec.json holds the whole split (can be megabytes for a big dataset) and changes only
+# when a run starts; the sidebar lists runs every second or so, so parse it once.
+_SPEC_CACHE: dict[Path, tuple[tuple[int, int], TrainConfig, str | None]] = {}
+
+
+def _spec_summary(path: Path) -> tuple[TrainConfig, str | None]:
+    spec_path = path / "spec.json"
+    try:
+        st = spec_path.stat()
+    except OSError:
+        raise RunError(f"The run folder {path} has no spec.json.") from None
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _SPEC_CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1], cached[2]
+    spec = _read(spec_path)
+    try:
+        config = TrainConfig.from_dict(spec["config"])
+    except (KeyError, TypeError, TransferLabError) as e:
+        raise RunError(f"The spec of run {path.name} is damaged ({e}).") from None
+    _SPEC_CACHE[path] = (stamp, config, spec.get("group"))
+    return config, spec.get("group")
 
 
 def list_runs(group: str | None = None) -> list[RunInfo]:
