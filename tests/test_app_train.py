@@ -91,3 +91,38 @@ def test_offline_start_explains_and_starts_nothing(tiny_dataset: Path, monkeypat
     assert not at.exception
     assert len(errors(at)) == 1 and "could not be downloaded" in errors(at)[0]
     assert runs.list_runs() == []
+
+
+def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
+    import subprocess
+    import sys
+
+    from tlcore import fsutil
+    from tlcore.config import TrainConfig
+
+    # A stand-in worker: any live process whose command line mentions tlcore.
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "tlcore"])
+    try:
+        info = runs.create_run(TrainConfig(data=str(tiny_dataset), backbone="small_cnn",
+                                           weights="none", two_phase=True, head_epochs=2,
+                                           epochs=10, image_size=32))
+        runs.update_status(info.path, status="running", pid=fake.pid)
+        for event in (
+                {"type": "start"}, {"type": "phase", "phase": "head", "epochs": 2},
+                *({"type": "epoch", "phase": "head", "epoch": e, "epochs": 2, "loss": 1.0,
+                   "accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.4} for e in (1, 2)),
+                {"type": "phase", "phase": "fine-tune", "epochs": 10},
+                {"type": "batch", "phase": "fine-tune", "epoch": 3, "epochs": 10, "batch": 2,
+                 "batches": 4, "loss": 0.9, "accuracy": 0.6, "eta_seconds": 120}):
+            fsutil.append_jsonl(info.path / "events.jsonl", event)
+        at = app("train", run_id=info.run_id)
+        assert not at.exception
+        assert next(s.value for s in at.subheader).endswith(" Training")
+        bar = at.get("progress")[0]
+        assert bar.proto.text == ("Phase 2, retraining the chosen layers · Epoch 3 of 10 · "
+                                  "batch 2 of 4 · about 2 min left")
+        assert bar.proto.value == 25  # (2 + 2/4) of 10 epochs
+        assert at.button(key="stop_run").label == "Stop"
+    finally:
+        fake.kill()
+        fake.wait()

@@ -27,7 +27,7 @@ def _live(run_id: str) -> None:
         stopping = True
     if stopping:
         slot.button("Stopping…", disabled=True, key="stop_wait")
-    _progress(evts)
+    _progress(evts, run.config.epochs)
     if plots.epoch_points(evts) or plots.batch_points(evts):
         # No key: a keyed chart keeps its first figure; this one must redraw every second.
         st.plotly_chart(plots.training_curves_figure(evts))
@@ -36,20 +36,24 @@ def _live(run_id: str) -> None:
                    "is memorising (overfitting).")
 
 
-def _progress(evts: list[dict]) -> None:
+def _progress(evts: list[dict], total_epochs: int) -> None:
     batch = runinfo.last_of(evts, "batch", "epoch", "prepare")
     if batch is None:
         st.progress(0.0, text="Starting the training process (loading TensorFlow)…")
         return
     if batch["type"] == "prepare":
+        stage = batch.get("stage")
         what = {"decode": "Reading and resizing your images",
-                "features": "Running the frozen network over your images once"}.get(
-                    batch.get("stage"), "Preparing")
+                "features": "Running the frozen network over your images once",
+                "weights": "Downloading the pretrained weights"}.get(stage, "Preparing")
         total = max(int(batch.get("total") or 1), 1)
         done = int(batch.get("done") or 0)
-        st.progress(min(done / total, 1.0), text=f"{what}… {done} of {total}")
+        amount = (f"{done / 1e6:.0f} of {total / 1e6:.0f} MB" if stage == "weights"
+                  else f"{done} of {total}")
+        st.progress(min(done / total, 1.0), text=f"{what}… {amount}")
         return
-    epochs = int(batch.get("epochs") or 1)
+    # Epochs are numbered across phases; the last phase ends at the run's total.
+    epochs = max(int(total_epochs), 1)
     epoch = int(batch.get("epoch") or 0)
     if batch["type"] == "batch":
         frac_in = batch["batch"] / max(batch.get("batches") or 1, 1)
@@ -59,9 +63,10 @@ def _progress(evts: list[dict]) -> None:
     else:
         done = epoch / epochs
         text = f"Epoch {epoch} of {epochs} done"
-    phase = batch.get("phase")
-    if phase and phase not in ("train", "main"):
-        text = f"{phase}: {text}"
+    phase = {"head": "Phase 1, the new head only", "fine-tune": "Phase 2, retraining "
+             "the chosen layers"}.get(batch.get("phase"))
+    if phase:
+        text = f"{phase} · {text}"
     if batch.get("eta_seconds") is not None:
         text += f" · about {runinfo.duration(batch['eta_seconds'])} left"
     st.progress(min(max(done, 0.0), 1.0), text=text)

@@ -56,7 +56,7 @@ def short_progress(run: Any) -> str:
         what = "reading images" if e.get("stage") == "decode" else "computing features"
         return f"{what} {e.get('done', 0)}/{e.get('total', '?')}"
     left = e.get("eta_seconds")
-    return f"epoch {e.get('epoch')} of {e.get('epochs')}" + (
+    return f"epoch {e.get('epoch')} of {run.config.epochs}" + (
         f", about {duration(left)} left" if left else "")
 
 
