@@ -101,6 +101,20 @@ def _pick(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option).click()
 
 
+def _live_shot(page) -> None:
+    """A screenshot while training runs, if the run is slow enough to catch it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_text(re.compile(r"Epoch \d+ of \d+ · batch")).first.wait_for(
+            timeout=30_000)
+        page.wait_for_timeout(1500)
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / "3-train-live.png"), full_page=True)
+    except PlaywrightTimeout:
+        pass  # finished before a batch was shown: nothing live to capture
+
+
 def _epoch_points(page) -> int:
     """How many per-epoch points the training curve shows (0 when no chart yet)."""
     return page.evaluate("""() => {
@@ -148,6 +162,7 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path) -> N
         # Train: start, watch the live chart reach 2 epochs, see the result.
         _go(page, "3 · Train", "3 · Train")
         page.get_by_role("button", name=re.compile("Start training")).click()
+        _live_shot(page)
         deadline = time.time() + 180
         while _epoch_points(page) < 2 and time.time() < deadline:
             page.wait_for_timeout(500)
