@@ -187,7 +187,9 @@ def _compiled(model: Any) -> Any:
     call = _COMPILED.get(model)
     if call is None:
         ref = weakref.ref(model)  # the cache must not keep a model alive
-        call = tf.function(lambda x: ref()(x, training=False), reduce_retracing=True)
+        # Any batch size, one trace: the last batch of each split is shorter.
+        spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
+        call = tf.function(lambda x: ref()(x, training=False), input_signature=[spec])
         _COMPILED[model] = call
     return call
 
