@@ -140,7 +140,16 @@ except TransferLabError as e:
 
 total = sum(report.classes.values())
 st.subheader(f"What is in `{Path(report.root).name}`")
-st.markdown(f"**{total} images** in **{len(report.classes)} classes**.")
+head, again = st.columns([4, 1])
+head.markdown(f"**{total} images** in **{len(report.classes)} classes**.")
+if again.button("Scan again", icon=":material/refresh:", key="rescan",
+                help="Look at the folder again after adding or removing images."):
+    try:
+        dataset.scan_with_progress(st.session_state["data_path"])
+    except TransferLabError as e:
+        st.error(f"{e} Choose another folder above.")
+        st.stop()
+    st.rerun()
 left, right = st.columns([3, 2])
 left.plotly_chart(plots.class_counts_figure(report.classes), width="stretch")
 with right:

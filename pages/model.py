@@ -63,7 +63,7 @@ st.subheader("What to retrain")
 from tlcore.freezing import STRATEGIES  # noqa: E402  (registry, no TensorFlow)
 
 everyday = st.toggle("My photos look like everyday photos (animals, objects, scenes)",
-                     value=True, key="everyday",
+                     **bound("everyday"),
                      help="X-rays, microscope slides or drawings differ from everyday photos; "
                      "then more layers need retraining.")
 rec, why = modelcfg.recommend_strategy(n_images, everyday)

@@ -153,3 +153,12 @@ def test_problems_are_listed_in_plain_words(tmp_path: Path) -> None:
     skipped = at.dataframe[0].value
     assert list(skipped["file"]) == ["red/notes.jpg"]
     assert "more than one class" in texts(at)
+
+
+def test_scan_again_sees_new_images(tiny_dataset: Path) -> None:
+    at = app(data_path=str(tiny_dataset))
+    assert "**36 images** in **3 classes**." in texts(at)
+    write_class_images(tiny_dataset, per_class=14, seed=1, classes={"red": (200, 40, 40)})
+    at.button(key="rescan").click().run()
+    assert not at.exception
+    assert "**38 images** in **3 classes**." in texts(at)

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "backbone": "mobilenet_v2",
     "weights": "imagenet",  # imagenet | none | <path> | run:<id>
     "recipe": None,
+    "everyday": True,  # photos like everyday ones (drives the strategy suggestion)
     "strategy": "feature-extraction",
     "unfreeze_top": None,
     "unfreeze_from": None,
