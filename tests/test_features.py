@@ -85,6 +85,18 @@ def test_cut_is_the_deepest_single_tensor_below_the_first_trainable_layer(
     assert backbone.layers[j + 1].name == first_trainable
 
 
+def test_no_cut_where_the_cached_tensor_would_be_larger_than_the_image() -> None:
+    from tlcore.classifier import build_classifier
+    from tlcore.config import TrainConfig
+
+    frozen = ("block1_conv", "block1_bn", "block2_conv", "block2_bn")
+    config = TrainConfig(data="-", backbone="small_cnn", weights="none", image_size=32,
+                         freeze=FreezeConfig("custom", frozen_layers=frozen))
+    model = build_classifier(config, 3)
+    assert backbone_cut_index(model.get_layer("backbone")) == 8  # block2_pool: 8x8x64
+    assert plan_cut(config, model) is None  # 4,096 values > 32x32x3 = 3,072 pixels
+
+
 def test_nothing_frozen_means_no_cut() -> None:
     backbone = build_backbone("small_cnn", 32, "none")
     apply_freeze(backbone, FreezeConfig("full"))

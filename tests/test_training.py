@@ -10,7 +10,9 @@ from run_helpers import RUN_FILES, events_of, tiny_config, train_tiny
 
 from tlcore import fsutil, runs
 from tlcore.checkpoint import BestKeeper
+from tlcore.config import FreezeConfig
 from tlcore.loop import class_weights
+from tlcore.model_files import load_model_safely
 from tlcore.training import train
 
 HEAD_PARAMS = 128 * 3 + 3  # small_cnn's 128 pooled features -> 3 classes
@@ -53,6 +55,19 @@ def test_each_strategy_finishes_with_the_exact_run_folder(
         assert info.trainable_params > HEAD_PARAMS
     if strategy in ("full", "scratch"):  # these learn the colours within 2 epochs
         assert metrics["test_accuracy"] == 1.0 and info.best_val_accuracy == 1.0
+
+
+def test_custom_plan_trains_above_the_frozen_layers_on_cached_outputs(
+        tiny_dataset: Path) -> None:
+    frozen = ("block1_conv", "block1_bn", "block2_conv", "block2_bn", "block3_conv",
+              "block3_bn")
+    info = train_tiny(tiny_dataset, freeze=FreezeConfig("custom", frozen_layers=frozen))
+    assert info.status == "finished"
+    phase = next(e for e in events_of(info) if e["type"] == "phase")
+    assert phase["fast_path"] == "block3_pool"  # right below block4_conv, the first to train
+    model = load_model_safely(info.path / "model.keras")
+    trainable = {w.path.split("/")[0] for w in model.get_layer("backbone").trainable_weights}
+    assert trainable == {"block4_conv"}  # its BatchNorm stays frozen
 
 
 def test_two_phase_trains_the_head_then_fine_tunes_at_the_lower_rate(tiny_dataset: Path) -> None:
