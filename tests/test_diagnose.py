@@ -26,3 +26,11 @@ def test_one_class_for_everything() -> None:
     got = diagnose(_h([.7], [.7], [.9], [.9]), confusion=[[10, 0], [10, 0]], classes=["a", "b"])
     assert [f["kind"] for f in got] == ["one_class"]
     assert "'a' for 100%" in got[0]["message"]
+
+
+def test_underfitting_is_reported_alone_with_the_validation_gap_in_its_message() -> None:
+    # 54% on training images, 29% on validation: both rules fire; only one advice is given.
+    got = diagnose(_h([1.3, 0.9], [1.35, 1.4], [0.40, 0.54], [0.44, 0.29]),
+                   classes=["a", "b", "c", "d"])
+    assert [f["kind"] for f in got] == ["underfitting"]
+    assert "54%" in got[0]["message"] and "Validation is lower still (29%)" in got[0]["message"]

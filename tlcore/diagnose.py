@@ -5,7 +5,8 @@ beginner can act on:
 
 - ``overfitting``: validation loss rose again for several epochs after its best while the
   training loss kept falling, or training accuracy ends far above validation accuracy.
-- ``underfitting``: even on the training images the accuracy stays low.
+- ``underfitting``: even on the training images the accuracy stays low (reported instead
+  of overfitting, whose advice is the opposite).
 - ``one_class``: the model answers (almost) the same class for every image.
 - ``good``: none of the above.
 """
@@ -38,15 +39,21 @@ def diagnose(history: Sequence[dict[str, Any]], confusion: Sequence[Sequence[int
         findings.append(one)
     loss, val_loss = _values(history, "loss"), _values(history, "val_loss")
     acc, val_acc = _values(history, "accuracy"), _values(history, "val_accuracy")
-    overfit = _overfitting(loss, val_loss, acc, val_acc)
-    if overfit:
-        findings.append(overfit)
     n_classes = len(classes) if classes else 2
     if acc and acc[-1] < max(0.6, 1.0 / n_classes + 0.25):
+        # Underfitting comes first: its cure (train more, unfreeze more) is the opposite
+        # of overfitting's, and a gap to validation means little before the model has
+        # learned its own training images. So we report one, never both.
+        gap = (f" Validation is lower still ({val_acc[-1]:.0%}), but fix this first."
+               if val_acc and acc[-1] - val_acc[-1] > OVERFIT_GAP else "")
         findings.append({"kind": "underfitting", "message": (
             f"Underfitting: even on the training images the accuracy is only {acc[-1]:.0%}. "
             "Train for more epochs, raise the learning rate a little, or unfreeze more "
-            "layers so the model can learn more.")})
+            f"layers so the model can learn more.{gap}")})
+    else:
+        overfit = _overfitting(loss, val_loss, acc, val_acc)
+        if overfit:
+            findings.append(overfit)
     if not findings:
         findings.append({"kind": "good", "message": (
             "Looks healthy: training and validation curves agree and the model uses every "
