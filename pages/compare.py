@@ -79,12 +79,8 @@ s["compare_extra"] = extra
 
 
 def _runs_shown() -> list:
-    shown = runs.list_runs(group=group) if group else []
-    # Runs of one group are created in the same second: order them like the ticks.
-    order = list(STRATEGIES)
-    shown = sorted(shown, key=lambda r: (order.index(r.config.freeze.strategy)
-                                         if r.config.freeze.strategy in order else 99,
-                                         r.created or ""))
+    # Oldest first: the order they were ticked, which is the order they train in.
+    shown = list(reversed(runs.list_runs(group=group))) if group else []
     return shown + [runs.load_run(i) for i in extra]
 
 

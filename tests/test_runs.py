@@ -29,6 +29,13 @@ def test_create_run_writes_spec_and_queued_status() -> None:
     assert info.config == cfg
 
 
+def test_runs_created_within_one_second_list_in_creation_order() -> None:
+    strategies = ["full", "scratch", "feature-extraction", "fine-tune", "custom"]
+    made = [runs.create_run(_config(freeze=FreezeConfig(strategy=s)), group="g").run_id
+            for s in strategies]
+    assert [r.run_id for r in reversed(runs.list_runs(group="g"))] == made
+
+
 def test_list_load_delete_and_missing_runs() -> None:
     a = runs.create_run(_config(), group="g")
     b = runs.create_run(_config())

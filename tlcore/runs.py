@@ -70,8 +70,12 @@ class RunInfo:
 
 
 def now_iso() -> str:
-    """Return the current UTC time as an ISO string (seconds)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """Return the current UTC time as an ISO string.
+
+    Microseconds, because runs of a comparison are created within one second and their
+    creation order is the order they train and are listed in.
+    """
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def new_run_id(config: TrainConfig) -> str:
