@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tlcore import runs
+from tlcore import runs, workspace
 from tlcore.cli import main
 
 TINY = ["--backbone", "small_cnn", "--weights", "none", "--image-size", "32", "--epochs", "2",
@@ -55,5 +55,6 @@ def test_errors_exit_2_with_one_sentence(tmp_path: Path, tiny_dataset: Path,
     assert err.startswith("error: ") and "resnet9000" in err and len(err.splitlines()) == 1
     assert main(["train", str(tmp_path / "missing"), *TINY, "--json"]) == 2
     captured = capsys.readouterr()
-    assert json.loads(captured.out.strip().splitlines()[-1])["status"] == "failed"
-    assert captured.err.startswith("error: ") and "missing" in captured.err
+    assert captured.out == ""
+    assert captured.err.startswith("error: ") and "missing' does not exist" in captured.err
+    assert list(workspace.runs_dir().iterdir()) == []  # a typo leaves no failed run behind

@@ -7,11 +7,12 @@ the app launches in the background). Ctrl-C / SIGTERM stop after the current bat
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from tlcore.cli.output import emit_json, say
 from tlcore.config import FreezeConfig, SplitConfig, TrainConfig
-from tlcore.errors import ConfigError
+from tlcore.errors import ConfigError, DataError
 
 
 def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> TrainConfig:
@@ -20,6 +21,10 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
 
     if not args.data:
         raise ConfigError("Give the dataset (a folder or a .zip), or --spec for a saved run.")
+    if not Path(args.data).exists():
+        # Checked before a run folder is made, so a typo leaves no failed run behind.
+        raise DataError(f"'{args.data}' does not exist: give a folder with one subfolder per "
+                        "class, or a .zip of one.")
     return TrainConfig(
         data=args.data, backbone=args.backbone, weights=args.weights,
         image_size=args.image_size, resize_mode=args.resize,
