@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tlcore import workspace
+from tlcore import fsutil, workspace
 from tlcore.errors import DataError
 
 DEMO_CLASSES = ("circle", "square", "triangle", "stripes")
@@ -120,14 +120,7 @@ def make_demo_dataset(dest: str | os.PathLike | None = None, per_class: int = 60
                 rng = np.random.default_rng([seed, ci, i])
                 draw_example(label, size, rng).save(tmp / label / f"{label}_{i:03d}.png")
         (tmp / MARKER).write_text(json.dumps(params), encoding="utf-8")
-        if dest.exists():
-            dest.rmdir()
-        try:
-            os.replace(tmp, dest)
-        except OSError:
-            if not marker.exists():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # another caller finished first
+        fsutil.publish_dir(tmp, dest, MARKER)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -8,6 +8,7 @@ write; a reader skips a last line that is not complete yet.
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,23 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     """Atomically write ``obj`` as indented JSON."""
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def publish_dir(built: Path, dest: Path, marker: str) -> None:
+    """Move the fully built folder ``built`` to ``dest`` in one rename.
+
+    ``dest`` may exist only as an empty folder. Readers see no folder or a finished one,
+    never a half-written one. If another process published ``dest`` first (its ``marker``
+    file is there), ``built`` is discarded.
+    """
+    if dest.exists():
+        dest.rmdir()
+    try:
+        os.replace(built, dest)
+    except OSError:
+        if not (dest / marker).exists():
+            raise
+        shutil.rmtree(built, ignore_errors=True)
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from tlcore import workspace
+from tlcore import fsutil, workspace
 from tlcore.errors import DataError
 
 MAX_TOTAL_BYTES = 20 * 1024**3  # 20 GB uncompressed
@@ -165,14 +165,7 @@ def extract_zip(zip_path: str | os.PathLike, dest: str | os.PathLike | None = No
                 target.parent.mkdir(parents=True, exist_ok=True)
                 written = _copy_member(zf, info, target, written, max_total_bytes, max_ratio)
             (tmp / EXTRACTED_MARKER).write_text(zip_path.name + "\n", encoding="utf-8")
-            if dest.exists():
-                dest.rmdir()  # empty (checked above)
-            try:
-                os.replace(tmp, dest)
-            except OSError:
-                if not (dest / EXTRACTED_MARKER).exists():
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
+            fsutil.publish_dir(tmp, dest, EXTRACTED_MARKER)  # dest is empty (checked above)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
