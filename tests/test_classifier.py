@@ -95,8 +95,8 @@ def test_saved_model_loads_with_plain_keras_in_safe_mode_and_predicts_the_same(t
 
 def _bn_and_conv(model):
     backbone = model.get_layer("backbone")
-    bn = backbone.get_layer("block4_bn")
-    conv = backbone.get_layer("block4_conv")
+    bn = backbone.get_layer("conv5_block3_3_bn")
+    conv = backbone.get_layer("conv5_block3_3_conv")
     return bn, conv
 
 
@@ -105,9 +105,10 @@ def test_batchnorm_stays_frozen_while_its_block_fine_tunes(train_bn) -> None:
     import keras
 
     keras.utils.set_random_seed(0)
-    # The small CNN: a random MobileNetV2 passes vanishing signals, so nothing would learn.
-    freeze = FreezeConfig(strategy="fine-tune", train_batchnorm=train_bn)  # block4 trains
-    model = build_classifier(_config(backbone="small_cnn", freeze=freeze), 3)
+    # ResNet50: its residual adds carry the signal through random weights (in a random
+    # MobileNetV2 it vanishes, so nothing would learn); the small CNN has no BatchNorm.
+    freeze = FreezeConfig(strategy="fine-tune", train_batchnorm=train_bn)  # conv5_block3
+    model = build_classifier(_config(backbone="resnet50", freeze=freeze), 3)
     bn, conv = _bn_and_conv(model)
     before = [np.array(w) for w in (bn.moving_mean, bn.gamma, conv.kernel)]
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")

@@ -89,7 +89,7 @@ def test_no_cut_where_the_cached_tensor_would_be_larger_than_the_image() -> None
     from tlcore.classifier import build_classifier
     from tlcore.config import TrainConfig
 
-    frozen = ("block1_conv", "block1_bn", "block2_conv", "block2_bn")
+    frozen = ("block1_conv", "block1_norm", "block2_conv", "block2_norm")
     config = TrainConfig(data="-", backbone="small_cnn", weights="none", image_size=32,
                          freeze=FreezeConfig("custom", frozen_layers=frozen))
     model = build_classifier(config, 3)

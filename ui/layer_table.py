@@ -40,10 +40,12 @@ def render(key: str, size: int, weights: str, num_classes: int) -> None:
     c3.metric("Layers that train", f"{sum(trains)} of {len(rows)}")
     st.plotly_chart(plots.params_figure(trainable, frozen), width="stretch",
                     key="params_chart")
-    st.caption(":material/lock: BatchNorm layers stay frozen even in retrained blocks: "
-               "their statistics come from millions of images, and a few small batches of yours "
-               "would spoil them." if not (s["train_batchnorm"] or s["strategy"] == "scratch") else
-               "BatchNorm layers train too (from scratch, or as chosen in Advanced).")
+    if any("BatchNormalization" in r["type"] for r in rows):  # the Small CNN has none
+        st.caption(":material/lock: BatchNorm layers stay frozen even in retrained blocks: "
+                   "their statistics come from millions of images, and a few small batches of "
+                   "yours would spoil them." if not (s["train_batchnorm"]
+                                                     or s["strategy"] == "scratch") else
+                   "BatchNorm layers train too (from scratch, or as chosen in Advanced).")
 
     with st.expander(f"The {len(rows)} layers — tick *Freeze* to keep a layer's weights",
                      expanded=s.get("frozen_layers") is not None):
