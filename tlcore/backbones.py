@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tlcore.errors import ConfigError, ModelFileError
+from tlcore.registry import lookup
 
 PREPROCESS_KINDS = ("tf", "caffe", "torch", "none", "unit")
 """How raw 0-255 RGB becomes what the backbone expects: ``tf`` x/127.5-1, ``caffe``
@@ -96,11 +97,7 @@ BACKBONES: dict[str, BackboneSpec] = dict([
 
 def get_backbone(key: str) -> BackboneSpec:
     """Return the spec for ``key``; raise ``ConfigError`` listing the valid keys."""
-    try:
-        return BACKBONES[key]
-    except KeyError:
-        raise ConfigError(f"Unknown backbone '{key}'. Choose one of: "
-                          f"{', '.join(BACKBONES)}.") from None
+    return lookup(BACKBONES, key, "backbone")
 
 
 def check_image_size(spec: BackboneSpec, size: int) -> None:

@@ -215,7 +215,8 @@ class TrainConfig:
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as e:
-            raise ConfigError(f"The training spec is not valid JSON ({e.msg}, line {e.lineno}).")
+            raise ConfigError(
+                f"The training spec is not valid JSON ({e.msg}, line {e.lineno}).") from None
 
 
 def _check_keys(cls: type, d: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from tlcore.config import FreezeConfig
 from tlcore.errors import ConfigError
+from tlcore.registry import lookup
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,7 @@ STRATEGIES: dict[str, Strategy] = {s.key: s for s in (
 
 def get_strategy(key: str) -> Strategy:
     """Return the strategy ``key``; ``ConfigError`` listing the valid ones."""
-    try:
-        return STRATEGIES[key]
-    except KeyError:
-        raise ConfigError(f"Unknown strategy '{key}'. Choose one of: "
-                          f"{', '.join(STRATEGIES)}.") from None
+    return lookup(STRATEGIES, key, "strategy")
 
 
 def batchnorm_trains(freeze: FreezeConfig) -> bool:

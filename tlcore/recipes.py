@@ -7,7 +7,7 @@ fits; ``recipe.config(data)`` fills in the dataset. No TensorFlow is imported he
 from dataclasses import dataclass
 
 from tlcore.config import AugmentConfig, FreezeConfig, TrainConfig
-from tlcore.errors import ConfigError
+from tlcore.registry import lookup
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,4 @@ RECIPES: dict[str, Recipe] = {r.key: r for r in (
 
 def get_recipe(key: str) -> Recipe:
     """Return recipe ``key``; ``ConfigError`` listing the valid ones."""
-    try:
-        return RECIPES[key]
-    except KeyError:
-        raise ConfigError(f"Unknown recipe '{key}'. Choose one of: "
-                          f"{', '.join(RECIPES)}.") from None
+    return lookup(RECIPES, key, "recipe")
