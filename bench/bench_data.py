@@ -41,12 +41,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # indoor light (about 2 bits per pixel at quality 92, 3 MB); "smooth" has fine texture but
 # little grain (about 1 bit per pixel, 1.5 MB). Entropy decoding, which draft mode cannot
 # skip, grows with the file size, so the per-image speed-up depends on the content.
-CONTENT = {"textured": {"fine": (800, 600, 10), "grain": 4},
-           "smooth": {"fine": (400, 300, 8), "grain": 1}}
+CONTENT = {
+    "textured": {"fine": (800, 600, 10), "grain": 4},
+    "smooth": {"fine": (400, 300, 8), "grain": 1},
+}
 
 
-def make_photo(rng: np.random.Generator, kind: str = "textured", width: int = 4000,
-               height: int = 3000) -> np.ndarray:
+def make_photo(
+    rng: np.random.Generator, kind: str = "textured", width: int = 4000, height: int = 3000
+) -> np.ndarray:
     """Photo-like content: smooth shapes of light + mid-scale texture + fine detail + grain."""
     from PIL import Image
 
@@ -118,9 +121,11 @@ def phase_per_image(folder: Path, size: int, passes: int = 2) -> dict:
     paths = image_paths(folder)
     keras_path(tf.constant(paths[0]))  # trace once, outside the timing
     load_image(paths[0], size)
-    ways = {"tlcore_pad": lambda p: load_image(p, size, "pad"),
-            "tlcore_stretch": lambda p: load_image(p, size, "stretch"),
-            "keras": lambda p: keras_path(tf.constant(p)).numpy()}
+    ways = {
+        "tlcore_pad": lambda p: load_image(p, size, "pad"),
+        "tlcore_stretch": lambda p: load_image(p, size, "stretch"),
+        "keras": lambda p: keras_path(tf.constant(p)).numpy(),
+    }
     names = list(ways)
     times: dict[str, list[float]] = {k: [] for k in names}
     cpu: dict[str, list[float]] = {k: [] for k in names}
@@ -128,16 +133,19 @@ def phase_per_image(folder: Path, size: int, passes: int = 2) -> dict:
         for i, p in enumerate(paths):
             # All three on the same file back to back, in a rotating order: they see the
             # same machine load and none always goes first.
-            for name in names[i % 3:] + names[: i % 3]:
+            for name in names[i % 3 :] + names[: i % 3]:
                 t, c = time.perf_counter(), time.process_time()
                 ways[name](p)
                 times[name].append(time.perf_counter() - t)
                 cpu[name].append(time.process_time() - c)
     ours, theirs = ways["tlcore_stretch"](paths[0]), ways["keras"](paths[0])
     diff = float(np.abs(ours.astype(float) - theirs).mean())
-    return {"ms_per_image": {k: 1000 * float(np.median(v)) for k, v in times.items()},
-            "cpu_ms_per_image": {k: 1000 * float(np.mean(v)) for k, v in cpu.items()},
-            "mean_abs_pixel_diff_stretch_vs_keras": diff, "peak_mb": peak_mb()}
+    return {
+        "ms_per_image": {k: 1000 * float(np.median(v)) for k, v in times.items()},
+        "cpu_ms_per_image": {k: 1000 * float(np.mean(v)) for k, v in cpu.items()},
+        "mean_abs_pixel_diff_stretch_vs_keras": diff,
+        "peak_mb": peak_mb(),
+    }
 
 
 def phase_pipeline_tlcore(folder: Path, size: int, epochs: int, cold: bool) -> dict:
@@ -159,8 +167,13 @@ def phase_pipeline_tlcore(folder: Path, size: int, epochs: int, cold: bool) -> d
         for x, _y in ds:
             seen += int(x.shape[0])
     total = time.perf_counter() - t
-    return {"seconds": total, "cpu_seconds": cpu_seconds() - c, "cold_fill_seconds": t_ready,
-            "images_seen": seen, "peak_mb": peak_mb()}
+    return {
+        "seconds": total,
+        "cpu_seconds": cpu_seconds() - c,
+        "cold_fill_seconds": t_ready,
+        "images_seen": seen,
+        "peak_mb": peak_mb(),
+    }
 
 
 def phase_pipeline_keras(folder: Path, size: int, epochs: int) -> dict:
@@ -168,14 +181,19 @@ def phase_pipeline_keras(folder: Path, size: int, epochs: int) -> dict:
 
     t, c = time.perf_counter(), cpu_seconds()
     ds = tf.keras.utils.image_dataset_from_directory(
-        folder, image_size=(size, size), batch_size=32, shuffle=True, seed=0, verbose=False)
+        folder, image_size=(size, size), batch_size=32, shuffle=True, seed=0, verbose=False
+    )
     ds = ds.prefetch(tf.data.AUTOTUNE)  # the tutorial pipeline, minus .cache()
     seen = 0
     for _ in range(epochs):
         for x, _y in ds:
             seen += int(x.shape[0])
-    return {"seconds": time.perf_counter() - t, "cpu_seconds": cpu_seconds() - c,
-            "images_seen": seen, "peak_mb": peak_mb()}
+    return {
+        "seconds": time.perf_counter() - t,
+        "cpu_seconds": cpu_seconds() - c,
+        "images_seen": seen,
+        "peak_mb": peak_mb(),
+    }
 
 
 def phase_scan(folder: Path) -> dict:
@@ -190,13 +208,28 @@ def phase_scan(folder: Path) -> dict:
     first = time.perf_counter() - t
     t = time.perf_counter()
     scan(folder)
-    return {"images": len(report.items), "first_seconds": first,
-            "again_seconds": time.perf_counter() - t}
+    return {
+        "images": len(report.items),
+        "first_seconds": first,
+        "again_seconds": time.perf_counter() - t,
+    }
 
 
 def run_phase(name: str, args: argparse.Namespace, kind: str = "textured") -> dict:
-    cmd = [sys.executable, __file__, "--phase", name, "--kind", kind, "--images",
-           str(args.images), "--size", str(args.size), "--epochs", str(args.epochs)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--phase",
+        name,
+        "--kind",
+        kind,
+        "--images",
+        str(args.images),
+        "--size",
+        str(args.size),
+        "--epochs",
+        str(args.epochs),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"  {name} ({kind}): {json.dumps(result)}", flush=True)
@@ -208,8 +241,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="pipeline runs of each side, alternating; the best is reported")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="pipeline runs of each side, alternating; the best is reported",
+    )
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--kind", default="textured", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -218,23 +255,33 @@ def main() -> None:
         result = {
             "per_image": lambda: phase_per_image(folder, args.size),
             "pipeline_tlcore": lambda: phase_pipeline_tlcore(folder, args.size, args.epochs, True),
-            "pipeline_tlcore_warm": lambda: phase_pipeline_tlcore(folder, args.size,
-                                                                  args.epochs, False),
+            "pipeline_tlcore_warm": lambda: phase_pipeline_tlcore(
+                folder, args.size, args.epochs, False
+            ),
             "pipeline_keras": lambda: phase_pipeline_keras(folder, args.size, args.epochs),
         }[args.phase]()
         print(json.dumps(result))
         return
 
     started = time.perf_counter()
-    results: dict = {"images": args.images, "size": args.size, "epochs": args.epochs,
-                     "cpus": os.cpu_count(), "load_before": os.getloadavg(), "content": {}}
+    results: dict = {
+        "images": args.images,
+        "size": args.size,
+        "epochs": args.epochs,
+        "cpus": os.cpu_count(),
+        "load_before": os.getloadavg(),
+        "content": {},
+    }
     for kind in CONTENT:
         t = time.perf_counter()
         folder = ensure_images(args.images, kind)
         mb = float(np.mean([os.path.getsize(p) for p in image_paths(folder)]) / 1e6)
         results["content"][kind] = {"mean_file_mb": mb}
-        print(f"{args.images} {kind} JPEGs 4000x3000, {mb:.2f} MB each "
-              f"(ready in {time.perf_counter() - t:.0f} s)", flush=True)
+        print(
+            f"{args.images} {kind} JPEGs 4000x3000, {mb:.2f} MB each "
+            f"(ready in {time.perf_counter() - t:.0f} s)",
+            flush=True,
+        )
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     results["scan"] = phase_scan(folder_for(args.images, "textured"))
     print(f"scan (textured): {json.dumps(results['scan'])}")
@@ -253,33 +300,49 @@ def main() -> None:
     warm = run_phase("pipeline_tlcore_warm", args)
     best = {name: min(r["seconds"] for r in rs) for name, rs in runs.items()}
     cpu = {name: min(r["cpu_seconds"] for r in rs) for name, rs in runs.items()}
-    results["pipeline"] = {"runs": runs, "warm": warm, "best_seconds": best,
-                           "speedup": best["pipeline_keras"] / best["pipeline_tlcore"],
-                           "best_cpu_seconds": cpu,
-                           "speedup_cpu": cpu["pipeline_keras"] / cpu["pipeline_tlcore"]}
+    results["pipeline"] = {
+        "runs": runs,
+        "warm": warm,
+        "best_seconds": best,
+        "speedup": best["pipeline_keras"] / best["pipeline_tlcore"],
+        "best_cpu_seconds": cpu,
+        "speedup_cpu": cpu["pipeline_keras"] / cpu["pipeline_tlcore"],
+    }
     results["load_after"] = os.getloadavg()
     results["total_seconds"] = time.perf_counter() - started
     OUT.mkdir(exist_ok=True)
     (OUT / "data.json").write_text(json.dumps(results, indent=2) + "\n")
 
-    print(f"\nsummary at {args.size} px ({args.images} images, load average "
-          f"{results['load_before'][0]:.1f} -> {results['load_after'][0]:.1f}):")
+    print(
+        f"\nsummary at {args.size} px ({args.images} images, load average "
+        f"{results['load_before'][0]:.1f} -> {results['load_after'][0]:.1f}):"
+    )
     for kind in CONTENT:
         per = results["content"][kind]["per_image"]
         ms = per["ms_per_image"]
-        print(f"  per image, {kind}: tlcore {ms['tlcore_pad']:.1f} ms (pad) / "
-              f"{ms['tlcore_stretch']:.1f} ms (stretch) vs keras {ms['keras']:.1f} ms -> "
-              f"{per['speedup_pad']:.2f}x / {per['speedup_stretch']:.2f}x")
-    print(f"  pipeline, {args.epochs} epochs: tlcore {best['pipeline_tlcore']:.1f} s (cold cache "
-          f"included) vs keras {best['pipeline_keras']:.1f} s -> "
-          f"{results['pipeline']['speedup']:.1f}x; a later run (warm cache) "
-          f"{warm['seconds']:.1f} s")
-    print(f"  pipeline CPU time: tlcore {cpu['pipeline_tlcore']:.1f} s vs keras "
-          f"{cpu['pipeline_keras']:.1f} s -> {results['pipeline']['speedup_cpu']:.1f}x")
-    print(f"  scan of {results['scan']['images']} photos: {results['scan']['first_seconds']:.2f} s "
-          f"first time, {results['scan']['again_seconds']:.2f} s again")
-    print(f"  peak memory (MB): keras {max(r['peak_mb'] for r in runs['pipeline_keras']):.0f}, "
-          f"tlcore {max(r['peak_mb'] for r in runs['pipeline_tlcore']):.0f}")
+        print(
+            f"  per image, {kind}: tlcore {ms['tlcore_pad']:.1f} ms (pad) / "
+            f"{ms['tlcore_stretch']:.1f} ms (stretch) vs keras {ms['keras']:.1f} ms -> "
+            f"{per['speedup_pad']:.2f}x / {per['speedup_stretch']:.2f}x"
+        )
+    print(
+        f"  pipeline, {args.epochs} epochs: tlcore {best['pipeline_tlcore']:.1f} s (cold cache "
+        f"included) vs keras {best['pipeline_keras']:.1f} s -> "
+        f"{results['pipeline']['speedup']:.1f}x; a later run (warm cache) "
+        f"{warm['seconds']:.1f} s"
+    )
+    print(
+        f"  pipeline CPU time: tlcore {cpu['pipeline_tlcore']:.1f} s vs keras "
+        f"{cpu['pipeline_keras']:.1f} s -> {results['pipeline']['speedup_cpu']:.1f}x"
+    )
+    print(
+        f"  scan of {results['scan']['images']} photos: {results['scan']['first_seconds']:.2f} s "
+        f"first time, {results['scan']['again_seconds']:.2f} s again"
+    )
+    print(
+        f"  peak memory (MB): keras {max(r['peak_mb'] for r in runs['pipeline_keras']):.0f}, "
+        f"tlcore {max(r['peak_mb'] for r in runs['pipeline_tlcore']):.0f}"
+    )
     print(f"  total {results['total_seconds']:.0f} s")
 
 

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "_out"
 DATA = ROOT / "bench" / "_data"
 
-PLAIN_SCRIPT = r'''
+PLAIN_SCRIPT = r"""
 import sys, time
 import keras, tensorflow as tf
 data, size, epochs, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -53,7 +53,7 @@ model.compile(optimizer=keras.optimizers.Adam(1e-3),
               loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=2)
 print("VAL_ACCURACY", history.history["val_accuracy"][-1])
-'''
+"""
 
 
 def make_data(n_images: int, size: int) -> Path:
@@ -80,21 +80,49 @@ def feature_extraction(data: Path, size: int, epochs: int) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     home = tempfile.mkdtemp(prefix="tl-bench-")
     tl_env = {**env, "TRANSFERLAB_HOME": home}
-    tl_cmd = [sys.executable, "-m", "tlcore", "train", str(data), "--backbone", "mobilenet_v2",
-              "--weights", "none", "--image-size", str(size), "--strategy",
-              "feature-extraction", "--epochs", str(epochs), "--batch-size", "32",
-              "--val-split", "0.2", "--test-split", "0", "--patience", "0", "--json"]
+    tl_cmd = [
+        sys.executable,
+        "-m",
+        "tlcore",
+        "train",
+        str(data),
+        "--backbone",
+        "mobilenet_v2",
+        "--weights",
+        "none",
+        "--image-size",
+        str(size),
+        "--strategy",
+        "feature-extraction",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "32",
+        "--val-split",
+        "0.2",
+        "--test-split",
+        "0",
+        "--patience",
+        "0",
+        "--json",
+    ]
     plain_cmd = [sys.executable, "-c", PLAIN_SCRIPT, str(data), str(size), str(epochs), "32"]
     plain_s, plain_out = timed(plain_cmd, env)
     cold_s, cold_out = timed(tl_cmd, tl_env)
     warm_s, warm_out = timed(tl_cmd, tl_env)
     cold, warm = json.loads(cold_out.splitlines()[-1]), json.loads(warm_out.splitlines()[-1])
     plain_acc = float(plain_out.split("VAL_ACCURACY")[-1])
-    return {"plain_seconds": plain_s, "tlcore_cold_seconds": cold_s,
-            "tlcore_warm_seconds": warm_s, "speedup_cold": plain_s / cold_s,
-            "speedup_warm": plain_s / warm_s, "plain_val_accuracy": plain_acc,
-            "tlcore_val_accuracy": cold["val_accuracy"], "tlcore_epochs": cold["epochs_run"],
-            "tlcore_warm_status": warm["status"]}
+    return {
+        "plain_seconds": plain_s,
+        "tlcore_cold_seconds": cold_s,
+        "tlcore_warm_seconds": warm_s,
+        "speedup_cold": plain_s / cold_s,
+        "speedup_warm": plain_s / warm_s,
+        "plain_val_accuracy": plain_acc,
+        "tlcore_val_accuracy": cold["val_accuracy"],
+        "tlcore_epochs": cold["epochs_run"],
+        "tlcore_warm_status": warm["status"],
+    }
 
 
 def overhead(data: Path, size: int, epochs: int, n_images: int) -> dict:
@@ -114,10 +142,17 @@ def overhead(data: Path, size: int, epochs: int, n_images: int) -> dict:
     from tlcore.split import make_split
     from tlcore.training import train
 
-    config = TrainConfig(data=str(data), backbone="mobilenet_v2", weights="none",
-                         image_size=size, freeze=FreezeConfig("full"), epochs=epochs,
-                         batch_size=32, early_stopping_patience=0,
-                         split=SplitConfig(val_fraction=0.2, test_fraction=0.0))
+    config = TrainConfig(
+        data=str(data),
+        backbone="mobilenet_v2",
+        weights="none",
+        image_size=size,
+        freeze=FreezeConfig("full"),
+        epochs=epochs,
+        batch_size=32,
+        early_stopping_patience=0,
+        split=SplitConfig(val_fraction=0.2, test_fraction=0.0),
+    )
     report = scan(data)
     split = make_split(report, config.split)
     classes = list(split.classes)
@@ -127,8 +162,11 @@ def overhead(data: Path, size: int, epochs: int, n_images: int) -> dict:
     def plain() -> float:
         keras.utils.set_random_seed(config.seed)
         model = build_classifier(config, len(classes))
-        model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         train_ds = array_dataset(x, y, 32, True, config.seed)
         val_ds = array_dataset(vx, vy, 32, False, config.seed)
         t = time.perf_counter()
@@ -152,10 +190,15 @@ def overhead(data: Path, size: int, epochs: int, n_images: int) -> dict:
         tl_runs.append(tlcore())
     plain_s = sorted(plain_runs)[1]  # medians
     fit_s = sorted(r[0] for r in tl_runs)[1]
-    return {"images": len(y) + len(vy), "epochs": epochs, "size": size,
-            "plain_fit_seconds": plain_runs, "tlcore_fit_seconds": [r[0] for r in tl_runs],
-            "tlcore_total_seconds": [r[1] for r in tl_runs],
-            "overhead": fit_s / plain_s - 1.0}
+    return {
+        "images": len(y) + len(vy),
+        "epochs": epochs,
+        "size": size,
+        "plain_fit_seconds": plain_runs,
+        "tlcore_fit_seconds": [r[0] for r in tl_runs],
+        "tlcore_total_seconds": [r[1] for r in tl_runs],
+        "overhead": fit_s / plain_s - 1.0,
+    }
 
 
 def callback_cost(n: int = 20000) -> dict:
@@ -168,8 +211,13 @@ def callback_cost(n: int = 20000) -> dict:
         stop_training = False
 
     folder = Path(tempfile.mkdtemp(prefix="tl-bench-cb-"))
-    hooks = TrainingEvents(EventLog(folder / "events.jsonl"), "train", 10, 32,
-                           should_stop=lambda: (folder / "stop.flag").exists())
+    hooks = TrainingEvents(
+        EventLog(folder / "events.jsonl"),
+        "train",
+        10,
+        32,
+        should_stop=lambda: (folder / "stop.flag").exists(),
+    )
     hooks.model, hooks.params = Model(), {"steps": n}
     hooks.on_train_begin()
     hooks.on_epoch_begin(0)
@@ -206,13 +254,15 @@ def main() -> None:
     fe, ovh = result.get("feature_extraction"), result.get("overhead")
     if not fe or not ovh:
         return
-    print(f"\n| feature extraction, {args.images} images, {args.size} px, {args.epochs} epochs "
-          "| seconds |\n|---|---|")
+    print(
+        f"\n| feature extraction, {args.images} images, {args.size} px, {args.epochs} epochs "
+        "| seconds |\n|---|---|"
+    )
     print(f"| plain Keras (tutorial) | {fe['plain_seconds']:.1f} |")
-    print(f"| tlcore, cold workspace | {fe['tlcore_cold_seconds']:.1f} "
-          f"({fe['speedup_cold']:.1f}x) |")
-    print(f"| tlcore, warm caches | {fe['tlcore_warm_seconds']:.1f} "
-          f"({fe['speedup_warm']:.1f}x) |")
+    print(
+        f"| tlcore, cold workspace | {fe['tlcore_cold_seconds']:.1f} ({fe['speedup_cold']:.1f}x) |"
+    )
+    print(f"| tlcore, warm caches | {fe['tlcore_warm_seconds']:.1f} ({fe['speedup_warm']:.1f}x) |")
     print(f"\noverhead of tlcore on a full fine-tune: {ovh['overhead']:+.1%}")
 
 

@@ -12,36 +12,53 @@ st.title("4 · Compare strategies")
 st.markdown(
     "What does freezing more or fewer layers change? Tick a few strategies: they train one "
     "after another on **exactly the same images, split and seed**, with the settings from "
-    "the Model page, so the only difference is what is frozen.")
+    "the Model page, so the only difference is what is frozen."
+)
 
 # --- Choose and start ---------------------------------------------------------------------------
 with st.container(border=True):
     s = st.session_state
     from tlcore.backbones import get_backbone
 
-    if not get_backbone(s["backbone"]).pretrained and s["backbone"] not in ("my_model",
-                                                                              "keras_file"):
-        st.warning(f"{get_backbone(s['backbone']).display_name} has no pretrained weights, so "
-                   "freezing its layers only keeps random ones. Choose a pretrained network "
-                   "(e.g. MobileNetV2) on the Model page to see what freezing does.")
+    if not get_backbone(s["backbone"]).pretrained and s["backbone"] not in (
+        "my_model",
+        "keras_file",
+    ):
+        st.warning(
+            f"{get_backbone(s['backbone']).display_name} has no pretrained weights, so "
+            "freezing its layers only keeps random ones. Choose a pretrained network "
+            "(e.g. MobileNetV2) on the Model page to see what freezing does."
+        )
     choices: dict[str, FreezeConfig] = {}
     for key, strat in STRATEGIES.items():
         if key == "custom":
             continue
-        freeze = FreezeConfig(strategy=key, unfreeze_from=s["unfreeze_from"]
-                              if key == "fine-tune" and s["strategy"] == "fine-tune" else None,
-                              train_batchnorm=bool(s["train_batchnorm"]))
-        if st.checkbox(strat.display_name, value=key in ("feature-extraction", "fine-tune"),
-                       key=f"cmp_{key}", help=strat.description):
+        freeze = FreezeConfig(
+            strategy=key,
+            unfreeze_from=s["unfreeze_from"]
+            if key == "fine-tune" and s["strategy"] == "fine-tune"
+            else None,
+            train_batchnorm=bool(s["train_batchnorm"]),
+        )
+        if st.checkbox(
+            strat.display_name,
+            value=key in ("feature-extraction", "fine-tune"),
+            key=f"cmp_{key}",
+            help=strat.description,
+        ):
             choices[strat.display_name] = freeze
     if s.get("frozen_layers") is not None:
-        if st.checkbox(f"Your own selection from the Model page ({len(s['frozen_layers'])} "
-                       "layers frozen)", value=True, key="cmp_custom"):
+        if st.checkbox(
+            f"Your own selection from the Model page ({len(s['frozen_layers'])} layers frozen)",
+            value=True,
+            key="cmp_custom",
+        ):
             choices["Custom"] = modelcfg.freeze_config()
     else:
         st.caption("Tip: edit the layer table on the Model page to add your own selection.")
-    if st.button(f"▶️ Train and compare {len(choices)} strategies", type="primary",
-                 key="start_compare"):
+    if st.button(
+        f"▶️ Train and compare {len(choices)} strategies", type="primary", key="start_compare"
+    ):
         if not s.get("data_path"):
             st.error("Choose your images on the Data page first.")
             st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
@@ -51,7 +68,8 @@ with st.container(border=True):
             try:
                 with st.spinner("Preparing the runs (same split for all)…"):
                     s["compare_group"] = worker.start_comparison(
-                        modelcfg.build_config(), list(choices.values()), list(choices))
+                        modelcfg.build_config(), list(choices.values()), list(choices)
+                    )
             except TransferLabError as e:
                 st.error(str(e))
             else:
@@ -67,14 +85,23 @@ group = s.get("compare_group")
 if group not in groups:
     group = groups[0] if groups else None
 if groups:
-    group = st.selectbox("Comparison", groups, index=groups.index(group), key="cmp_group_pick",
-                         format_func=lambda g: f"{g} ({sum(r.group == g for r in all_runs)} runs)")
+    group = st.selectbox(
+        "Comparison",
+        groups,
+        index=groups.index(group),
+        key="cmp_group_pick",
+        format_func=lambda g: f"{g} ({sum(r.group == g for r in all_runs)} runs)",
+    )
     s["compare_group"] = group
 others = [r for r in all_runs if (group is None or r.group != group) and not r.active]
 labels = {r.run_id: runinfo.label(r) for r in others}
-extra = st.multiselect("Add other runs to the comparison", list(labels),
-                       default=[i for i in s["compare_extra"] if i in labels],
-                       format_func=labels.get, key="cmp_extra_pick")
+extra = st.multiselect(
+    "Add other runs to the comparison",
+    list(labels),
+    default=[i for i in s["compare_extra"] if i in labels],
+    format_func=labels.get,
+    key="cmp_extra_pick",
+)
 s["compare_extra"] = extra
 
 
@@ -93,31 +120,46 @@ def _view(polling: bool) -> None:
     if polling and not active:
         st.rerun()  # all done: redraw the page once, without the timer
     if active:
-        st.info("Training: " + " · ".join(f"**{r.name or r.run_id}** "
-                                          f"{runinfo.short_progress(r)}" for r in active))
+        st.info(
+            "Training: "
+            + " · ".join(f"**{r.name or r.run_id}** {runinfo.short_progress(r)}" for r in active)
+        )
     names = {r.run_id: r.name or r.config.freeze.strategy for r in shown}
-    st.plotly_chart(plots.comparison_figure(
-        {names[r.run_id]: runinfo.events(r.run_id) for r in shown}))  # no key: redraws live
+    st.plotly_chart(
+        plots.comparison_figure({names[r.run_id]: runinfo.events(r.run_id) for r in shown})
+    )  # no key: redraws live
     table = [compare.row(r) for r in shown]
-    st.dataframe([{
-        "strategy": names[t["run_id"]], "status": t["status"],
-        "trainable params": f"{t['trainable_params']:,}" if t["trainable_params"] else "",
-        "epochs": t["epochs"],
-        "best validation accuracy": _pct(t["best_val_accuracy"]),
-        "test accuracy": _pct(t["test_accuracy"]),
-        "time": runinfo.duration(t["seconds"]) if t["seconds"] else ""} for t in table],
-        hide_index=True)
+    st.dataframe(
+        [
+            {
+                "strategy": names[t["run_id"]],
+                "status": t["status"],
+                "trainable params": f"{t['trainable_params']:,}" if t["trainable_params"] else "",
+                "epochs": t["epochs"],
+                "best validation accuracy": _pct(t["best_val_accuracy"]),
+                "test accuracy": _pct(t["test_accuracy"]),
+                "time": runinfo.duration(t["seconds"]) if t["seconds"] else "",
+            }
+            for t in table
+        ],
+        hide_index=True,
+    )
     done = [(r, runs.read_metrics(r.run_id)) for r in shown if not r.active]
     done = [(r, m) for r, m in done if m and m.get("confusion_matrix")]
     if done:
         st.markdown("**Where each one goes wrong** (rows: true class, columns: predicted)")
         cols = st.columns(min(len(done), 4))
         for i, (r, m) in enumerate(done):
-            cols[i % len(cols)].plotly_chart(plots.confusion_matrix_figure(
-                m["confusion_matrix"], m.get("classes") or [], title=names[r.run_id]),
-                key=f"cmp_cm_{r.run_id}")
-    st.caption("Fewer trainable parameters train faster and need fewer images; more can "
-               "adapt further but may memorise a small dataset.")
+            cols[i % len(cols)].plotly_chart(
+                plots.confusion_matrix_figure(
+                    m["confusion_matrix"], m.get("classes") or [], title=names[r.run_id]
+                ),
+                key=f"cmp_cm_{r.run_id}",
+            )
+    st.caption(
+        "Fewer trainable parameters train faster and need fewer images; more can "
+        "adapt further but may memorise a small dataset."
+    )
 
 
 def _pct(v: float | None) -> str:

@@ -18,24 +18,34 @@ st.title("1 · Your images")
 st.markdown(
     "TransferLab learns to tell your **classes** apart (for example *cats* and *dogs*) "
     "from example photos. Put the photos of each class in a folder named after it, and "
-    "choose them here — or try the demo set first.")
+    "choose them here — or try the demo set first."
+)
 
-tab_folder, tab_upload, tab_build, tab_demo = st.tabs([
-    ":material/folder_open: A folder on this computer", ":material/upload: Upload a folder or .zip",
-    ":material/extension: Build classes here",
-    ":material/auto_awesome: Demo dataset"])
+tab_folder, tab_upload, tab_build, tab_demo = st.tabs(
+    [
+        ":material/folder_open: A folder on this computer",
+        ":material/upload: Upload a folder or .zip",
+        ":material/extension: Build classes here",
+        ":material/auto_awesome: Demo dataset",
+    ]
+)
 
 # --- A folder on this computer ----------------------------------------------------------
 with tab_folder:
-    st.caption("A folder with one subfolder per class (e.g. `pets/cats`, `pets/dogs`), or "
-               "with `train/`, `val/` and `test/` folders that each hold the classes.")
-    typed = st.text_input("Folder path", placeholder="/home/me/Pictures/pets",
-                          key="folder_path_box")
+    st.caption(
+        "A folder with one subfolder per class (e.g. `pets/cats`, `pets/dogs`), or "
+        "with `train/`, `val/` and `test/` folders that each hold the classes."
+    )
+    typed = st.text_input(
+        "Folder path", placeholder="/home/me/Pictures/pets", key="folder_path_box"
+    )
     if st.button("Use this path", key="use_typed", type="primary"):
         if not typed.strip():
             st.error("Type the path of a folder first, or pick one in the browser below.")
-        elif dataset.use_dataset(str(Path(typed.strip()).expanduser()),
-                                 hint="Check the path, or browse to the folder below."):
+        elif dataset.use_dataset(
+            str(Path(typed.strip()).expanduser()),
+            hint="Check the path, or browse to the folder below.",
+        ):
             st.rerun()
 
     with st.expander("…or browse to it", expanded=False):
@@ -48,23 +58,37 @@ with tab_folder:
 
         st.markdown(f"You are in **`{here}`**")
         cols = st.columns([1, 1, 3])
-        cols[0].button("Up one level", icon=":material/arrow_upward:", on_click=_go,
-                       args=(str(here.parent),), disabled=here.parent == here, key="browse_up")
-        if cols[1].button("Use this folder", icon=":material/check_circle:", key="browse_use",
-                          type="primary") and dataset.use_dataset(str(here)):
+        cols[0].button(
+            "Up one level",
+            icon=":material/arrow_upward:",
+            on_click=_go,
+            args=(str(here.parent),),
+            disabled=here.parent == here,
+            key="browse_up",
+        )
+        if cols[1].button(
+            "Use this folder", icon=":material/check_circle:", key="browse_use", type="primary"
+        ) and dataset.use_dataset(str(here)):
             st.rerun()
         subs = files.subfolders(here)
         if not subs:
             st.caption("No subfolders here.")
         grid = st.columns(3)
         for i, sub in enumerate(subs):
-            grid[i % 3].button(f":material/folder: {sub.name}", key=f"browse_{sub}", on_click=_go,
-                               args=(str(sub),), width="stretch")
+            grid[i % 3].button(
+                f":material/folder: {sub.name}",
+                key=f"browse_{sub}",
+                on_click=_go,
+                args=(str(sub),),
+                width="stretch",
+            )
 
 # --- Upload a folder or a zip -------------------------------------------------------------
 with tab_upload:
-    st.caption("Drop a **.zip** of your folder, or pick the folder itself. The images are "
-               "copied into TransferLab's workspace, so the originals stay untouched.")
+    st.caption(
+        "Drop a **.zip** of your folder, or pick the folder itself. The images are "
+        "copied into TransferLab's workspace, so the originals stay untouched."
+    )
     up_zip = st.file_uploader("A .zip of the dataset folder", type=["zip"], key="zip_upload")
     if up_zip is not None and st.button("Use this .zip", key="use_zip", type="primary"):
         from tlcore import zips
@@ -79,8 +103,9 @@ with tab_upload:
         else:
             if dataset.use_dataset(str(folder)):
                 st.rerun()
-    up_dir = st.file_uploader("…or a whole folder", accept_multiple_files="directory",
-                              key="dir_upload")
+    up_dir = st.file_uploader(
+        "…or a whole folder", accept_multiple_files="directory", key="dir_upload"
+    )
     if up_dir and st.button(f"Use these {len(up_dir)} files", key="use_dir", type="primary"):
         with st.spinner("Copying the files into the workspace…"):
             folder = files.save_folder_upload(up_dir)
@@ -89,17 +114,21 @@ with tab_upload:
 
 # --- Build classes in the app ---------------------------------------------------------------
 with tab_build:
-    st.caption("No folders yet? Name a class, drop its photos, press *Add*; repeat for each "
-               "class (at least two).")
+    st.caption(
+        "No folders yet? Name a class, drop its photos, press *Add*; repeat for each "
+        "class (at least two)."
+    )
     name = st.text_input("Name of the dataset", **bound("builder_name"))
     built = files.built_classes(name)
     if built:
         st.markdown("Classes so far: " + ", ".join(f"**{c}** ({n})" for c, n in built.items()))
     c1, c2 = st.columns([1, 2])
-    class_name = c1.text_input("Class name", placeholder="e.g. cats",
-                           key=f"build_class_{len(built)}")
-    class_files = c2.file_uploader("Its photos", accept_multiple_files=True,
-                                   type=IMAGE_TYPES, key=f"build_files_{len(built)}")
+    class_name = c1.text_input(
+        "Class name", placeholder="e.g. cats", key=f"build_class_{len(built)}"
+    )
+    class_files = c2.file_uploader(
+        "Its photos", accept_multiple_files=True, type=IMAGE_TYPES, key=f"build_files_{len(built)}"
+    )
     if st.button(":material/add: Add this class", key="build_add"):
         if not class_name.strip():
             st.error("Give the class a name first (for example the thing in the photos).")
@@ -109,14 +138,19 @@ with tab_build:
             n = files.save_class_images(name, class_name.strip(), class_files)
             st.success(f"Added {n} photos to '{class_name.strip()}'.")
             st.rerun()
-    if (len(built) >= 2 and st.button("Use this dataset", key="build_use", type="primary")
-            and dataset.use_dataset(str(workspace.datasets_dir() / files.safe_name(name)))):
+    if (
+        len(built) >= 2
+        and st.button("Use this dataset", key="build_use", type="primary")
+        and dataset.use_dataset(str(workspace.datasets_dir() / files.safe_name(name)))
+    ):
         st.rerun()
 
 # --- Demo -------------------------------------------------------------------------------------
 with tab_demo:
-    st.caption("A small made-up dataset of coloured shapes (several classes), generated on "
-               "this computer in a few seconds. Good for a first try of the whole app.")
+    st.caption(
+        "A small made-up dataset of coloured shapes (several classes), generated on "
+        "this computer in a few seconds. Good for a first try of the whole app."
+    )
     if st.button(":material/auto_awesome: Use the demo dataset", key="use_demo", type="primary"):
         from tlcore import demo
 
@@ -142,8 +176,12 @@ total = sum(report.classes.values())
 st.subheader(f"What is in `{Path(report.root).name}`")
 head, again = st.columns([4, 1])
 head.markdown(f"**{total} images** in **{len(report.classes)} classes**.")
-if again.button("Scan again", icon=":material/refresh:", key="rescan",
-                help="Look at the folder again after adding or removing images."):
+if again.button(
+    "Scan again",
+    icon=":material/refresh:",
+    key="rescan",
+    help="Look at the folder again after adding or removing images.",
+):
     try:
         dataset.scan_with_progress(st.session_state["data_path"])
     except TransferLabError as e:
@@ -161,18 +199,28 @@ with right:
     if report.skipped:
         n = len(report.skipped)
         with st.expander(f"{n} file{'s' if n != 1 else ''} not used, and why"):
-            st.dataframe([{"file": dataset.relative(s.path, report.root), "reason": s.reason}
-                          for s in report.skipped], hide_index=True, width="stretch")
+            st.dataframe(
+                [
+                    {"file": dataset.relative(s.path, report.root), "reason": s.reason}
+                    for s in report.skipped
+                ],
+                hide_index=True,
+                width="stretch",
+            )
     if report.duplicates:
         n = len(report.duplicates)
         with st.expander(f"{n} group{'s' if n != 1 else ''} of identical images"):
-            st.caption("The same picture more than once. In two classes it confuses the "
-                       "model; in both training and test it makes the test look better "
-                       "than it is (leakage).")
+            st.caption(
+                "The same picture more than once. In two classes it confuses the "
+                "model; in both training and test it makes the test look better "
+                "than it is (leakage)."
+            )
             for d in report.duplicates:
                 kind = DUPLICATE_KINDS.get(d.kind, d.kind)
-                st.markdown(f"- *{kind}*: " + ", ".join(
-                    f"`{dataset.relative(p, report.root)}`" for p in d.paths))
+                st.markdown(
+                    f"- *{kind}*: "
+                    + ", ".join(f"`{dataset.relative(p, report.root)}`" for p in d.paths)
+                )
 
 with st.expander("A few images of each class", expanded=True):
     for cls, thumbs in dataset.thumbnails(report).items():
@@ -185,16 +233,35 @@ st.subheader("Training, validation and test images")
 st.markdown(
     "The model **learns** from the training images. After each pass it is checked on the "
     "**validation** images it never learns from, to see whether it generalises. The "
-    "**test** images are kept aside until the end for an honest final score.")
+    "**test** images are kept aside until the end for an honest final score."
+)
 c1, c2, c3 = st.columns(3)
-c1.slider("Validation share", 5, 40, step=5, format="%d%%",
-          help="Part of the images used to check the model after each epoch.",
-          **bound("val_percent"))
-c2.slider("Test share", 0, 40, step=5, format="%d%%",
-          help="Part of the images kept aside for the final score (0 = use validation).",
-          **bound("test_percent"))
-c3.number_input("Shuffle seed", 0, 1_000_000, step=1,
-                help="The same seed gives the same split every time.", **bound("split_seed"))
+c1.slider(
+    "Validation share",
+    5,
+    40,
+    step=5,
+    format="%d%%",
+    help="Part of the images used to check the model after each epoch.",
+    **bound("val_percent"),
+)
+c2.slider(
+    "Test share",
+    0,
+    40,
+    step=5,
+    format="%d%%",
+    help="Part of the images kept aside for the final score (0 = use validation).",
+    **bound("test_percent"),
+)
+c3.number_input(
+    "Shuffle seed",
+    0,
+    1_000_000,
+    step=1,
+    help="The same seed gives the same split every time.",
+    **bound("split_seed"),
+)
 try:
     from tlcore import split as split_mod
 

@@ -12,7 +12,8 @@ st.title("2 · Your model")
 st.markdown(
     "You do not start from nothing: a **pretrained network** has already learned to see "
     "edges, textures and shapes from over a million photos. You keep most of it and train "
-    "a small new part (the *head*) to recognise your classes.")
+    "a small new part (the *head*) to recognise your classes."
+)
 
 if not st.session_state.get("data_path"):
     st.warning("First choose your images, so the model knows how many classes to learn.")
@@ -30,8 +31,9 @@ n_images = sum(report.classes.values())
 with st.expander(":material/menu_book: Start from a classic recipe (optional)"):
     from tlcore.recipes import RECIPES
 
-    recipe = st.selectbox("Recipe", list(RECIPES), format_func=lambda k: RECIPES[k].display_name,
-                          key="recipe_pick")
+    recipe = st.selectbox(
+        "Recipe", list(RECIPES), format_func=lambda k: RECIPES[k].display_name, key="recipe_pick"
+    )
     st.caption(RECIPES[recipe].when)
     if st.button("Use this recipe", key="recipe_apply"):
         modelcfg.apply_config(RECIPES[recipe].config(st.session_state["data_path"]))
@@ -41,9 +43,13 @@ with st.expander(":material/menu_book: Start from a classic recipe (optional)"):
 # --- Backbone ----------------------------------------------------------------------------
 st.subheader("Pretrained network")
 keys = list(BACKBONES)
-st.selectbox("Network", keys, format_func=lambda k: BACKBONES[k].display_name,
-             help="Bigger networks are usually more accurate but slower to train on a CPU.",
-             **{**bound("backbone"), "on_change": modelcfg.backbone_changed})
+st.selectbox(
+    "Network",
+    keys,
+    format_func=lambda k: BACKBONES[k].display_name,
+    help="Bigger networks are usually more accurate but slower to train on a CPU.",
+    **{**bound("backbone"), "on_change": modelcfg.backbone_changed},
+)
 spec = get_backbone(st.session_state["backbone"])
 c1, c2, c3 = st.columns([4, 1, 1])
 c1.markdown(spec.description)
@@ -51,9 +57,18 @@ if spec.params_millions:
     c2.metric("Size", f"{spec.params_millions:.1f} M", help="Millions of parameters (weights).")
 c3.metric("Image size", f"{spec.default_size} px", help="Images are resized to this square.")
 with st.expander("Compare the networks"):
-    st.dataframe([{"network": b.display_name, "size (M parameters)": b.params_millions or None,
-                   "image size": b.default_size, "what it is good for": b.description}
-                  for b in BACKBONES.values()], hide_index=True)
+    st.dataframe(
+        [
+            {
+                "network": b.display_name,
+                "size (M parameters)": b.params_millions or None,
+                "image size": b.default_size,
+                "what it is good for": b.description,
+            }
+            for b in BACKBONES.values()
+        ],
+        hide_index=True,
+    )
 size = modelcfg.image_size()
 weights_ui.choose(spec.key, size, spec.pretrained)
 needs_source = spec.key in ("my_model", "keras_file")
@@ -62,14 +77,18 @@ needs_source = spec.key in ("my_model", "keras_file")
 st.subheader("What to retrain")
 from tlcore.freezing import STRATEGIES  # noqa: E402  (registry, no TensorFlow)
 
-everyday = st.toggle("My photos look like everyday photos (animals, objects, scenes)",
-                     **bound("everyday"),
-                     help="X-rays, microscope slides or drawings differ from everyday photos; "
-                     "then more layers need retraining.")
+everyday = st.toggle(
+    "My photos look like everyday photos (animals, objects, scenes)",
+    **bound("everyday"),
+    help="X-rays, microscope slides or drawings differ from everyday photos; "
+    "then more layers need retraining.",
+)
 rec, why = modelcfg.recommend_strategy(n_images, everyday)
 if spec.weights_hint == "none":
-    rec, why = "scratch", (f"{spec.display_name} has no pretrained weights: it learns "
-                           "everything from your images.")
+    rec, why = (
+        "scratch",
+        (f"{spec.display_name} has no pretrained weights: it learns everything from your images."),
+    )
 st.info(f"**Suggested: {STRATEGIES[rec].display_name}.** {why}")
 custom = st.session_state.get("frozen_layers") is not None
 # "Custom" is offered only once the person has edited the layer table.
@@ -86,12 +105,20 @@ def _preset_changed() -> None:
 
 
 st.session_state["_w_strategy"] = "custom" if custom else st.session_state["strategy"]
-st.radio("Strategy", presets, key="_w_strategy", on_change=_preset_changed,
-         format_func=lambda k: STRATEGIES[k].display_name,
-         captions=[STRATEGIES[k].description if k != "custom" else
-                   "Your own selection from the layer table below. Pick a preset to start "
-                   "over." for k in presets],
-         help="*Freezing* a layer means keeping its pretrained weights unchanged.")
+st.radio(
+    "Strategy",
+    presets,
+    key="_w_strategy",
+    on_change=_preset_changed,
+    format_func=lambda k: STRATEGIES[k].display_name,
+    captions=[
+        STRATEGIES[k].description
+        if k != "custom"
+        else "Your own selection from the layer table below. Pick a preset to start over."
+        for k in presets
+    ],
+    help="*Freezing* a layer means keeping its pretrained weights unchanged.",
+)
 
 # --- Layers --------------------------------------------------------------------------------
 if needs_source and not st.session_state["weights"]:

@@ -7,8 +7,10 @@ from tlcore.errors import TransferLabError
 from ui import predicting, runinfo, weights_ui
 
 st.title("5 · Try your model")
-st.markdown("Drop new photos (ones the model has never seen) and see what it says, how sure "
-            "it is, and **where in the image it looked**.")
+st.markdown(
+    "Drop new photos (ones the model has never seen) and see what it says, how sure "
+    "it is, and **where in the image it looked**."
+)
 
 usable = weights_ui.finished_runs()
 if not usable:
@@ -19,10 +21,10 @@ labels = {r.run_id: runinfo.label(r) for r in usable}
 ids = list(labels)
 current = st.session_state.get("predict_run")
 if current not in labels:
-    current = st.session_state.get("run_id") if st.session_state.get("run_id") in labels \
-        else ids[0]
-run_id = st.selectbox("Model", ids, index=ids.index(current), format_func=labels.get,
-                      key=f"predict_pick_{current}")
+    current = st.session_state.get("run_id") if st.session_state.get("run_id") in labels else ids[0]
+run_id = st.selectbox(
+    "Model", ids, index=ids.index(current), format_func=labels.get, key=f"predict_pick_{current}"
+)
 st.session_state["predict_run"] = run_id
 
 try:
@@ -35,18 +37,28 @@ st.caption(f"Knows {len(predictor.classes)} classes: " + ", ".join(predictor.cla
 
 tab_files, tab_camera = st.tabs([":material/image: Images", ":material/photo_camera: Camera"])
 with tab_files:
-    uploads = st.file_uploader("Drop one or many images", accept_multiple_files=True,
-                               type=predicting.IMAGE_TYPES, key="predict_upload")
+    uploads = st.file_uploader(
+        "Drop one or many images",
+        accept_multiple_files=True,
+        type=predicting.IMAGE_TYPES,
+        key="predict_upload",
+    )
 with tab_camera:
-    photo = st.camera_input("Take a photo", key="predict_camera") \
-        if st.toggle("Use the camera", key="camera_on") else None
+    photo = (
+        st.camera_input("Take a photo", key="predict_camera")
+        if st.toggle("Use the camera", key="camera_on")
+        else None
+    )
 items = list(uploads or []) + ([photo] if photo is not None else [])
 if not items:
     st.info("Drop some images above to see what the model says.")
 else:
-    explain = st.toggle("Show where the model looked (Grad-CAM)", value=True, key="gradcam_on",
-                        help="Red marks the parts of the image that pushed the model most "
-                        "towards its answer.")
+    explain = st.toggle(
+        "Show where the model looked (Grad-CAM)",
+        value=True,
+        key="gradcam_on",
+        help="Red marks the parts of the image that pushed the model most towards its answer.",
+    )
     try:
         with st.spinner(f"Looking at {len(items)} image(s)…"):
             paths = predicting.save_uploads(items)
@@ -60,40 +72,55 @@ else:
             image = predictor.load(path)
             c1.image(image, caption=item.name, width="stretch")
             c2.markdown(f"### {pred.label} — {pred.probability:.0%}")
-            c2.plotly_chart(plots.top_k_figure([{"label": lb, "probability": p}
-                                                for lb, p in pred.top_k]),
-                            key=f"topk_{path}")
+            c2.plotly_chart(
+                plots.top_k_figure([{"label": lb, "probability": p} for lb, p in pred.top_k]),
+                key=f"topk_{path}",
+            )
             if explain:
                 try:
-                    c3.image(predicting.gradcam_overlay(predictor, lock, image),
-                             caption="where it looked", width="stretch")
+                    c3.image(
+                        predicting.gradcam_overlay(predictor, lock, image),
+                        caption="where it looked",
+                        width="stretch",
+                    )
                 except TransferLabError as e:
                     c3.caption(f"No heatmap: {e}")
-    st.download_button(":material/download: Download these predictions (CSV)",
-                       predicting.predictions_csv(items, preds), "predictions.csv",
-                       "text/csv", key="download_csv")
+    st.download_button(
+        ":material/download: Download these predictions (CSV)",
+        predicting.predictions_csv(items, preds),
+        "predictions.csv",
+        "text/csv",
+        key="download_csv",
+    )
 
 # --- Export ---------------------------------------------------------------------------------
 st.subheader("Take the model with you")
-st.caption("The model includes its own image preprocessing: give it plain RGB pixels at "
-           f"{predictor.image_size} px. labels.txt lists the classes in output order.")
+st.caption(
+    "The model includes its own image preprocessing: give it plain RGB pixels at "
+    f"{predictor.image_size} px. labels.txt lists the classes in output order."
+)
 c1, c2 = st.columns(2)
 for col, fmt, text, note in (
-        (c1, "keras", "Keras model (.keras)", "for Python / TensorFlow"),
-        (c2, "tflite", "TensorFlow Lite (.tflite)", "for phones and small devices")):
+    (c1, "keras", "Keras model (.keras)", "for Python / TensorFlow"),
+    (c2, "tflite", "TensorFlow Lite (.tflite)", "for phones and small devices"),
+):
     with col:
         if st.button(f"Prepare {text}", key=f"export_{fmt}", help=note):
             try:
                 with st.spinner(f"Exporting {text} and checking it predicts the same…"):
-                    st.session_state[f"export_{fmt}_{run_id}"] = predicting.export_zip(
-                        run_id, fmt)
+                    st.session_state[f"export_{fmt}_{run_id}"] = predicting.export_zip(run_id, fmt)
             except TransferLabError as e:
                 st.error(str(e))
         ready = st.session_state.get(f"export_{fmt}_{run_id}")
         if ready:
             data, name, agreement = ready
             if agreement is not None:
-                st.caption(f"Agrees with the app's model on {agreement:.0%} of the test "
-                           "images.")
-            st.download_button(f"Download {name}", data, name, "application/zip",
-                               icon=":material/download:", key=f"download_{fmt}")
+                st.caption(f"Agrees with the app's model on {agreement:.0%} of the test images.")
+            st.download_button(
+                f"Download {name}",
+                data,
+                name,
+                "application/zip",
+                icon=":material/download:",
+                key=f"download_{fmt}",
+            )

@@ -9,7 +9,8 @@ from ui import dataset, live, modelcfg, results, runinfo, weights_ui
 st.title("3 · Train")
 st.markdown(
     "Training runs in the background: you can switch pages or even close this tab — it "
-    "keeps going, and this page shows it again when you come back.")
+    "keeps going, and this page shows it again when you come back."
+)
 
 # --- Start a run ---------------------------------------------------------------------------
 with st.container(border=True):
@@ -27,28 +28,37 @@ with st.container(border=True):
                 f"**{len(dataset.current_report().classes)} classes** from "
                 f"`{cfg.data}` · **{spec.display_name}** · start from "
                 f"**{weights_ui.LABELS.get(weights_ui.kind_of(cfg.weights), cfg.weights)}** · "
-                f"**{cfg.freeze.strategy.replace('-', ' ')}** · {cfg.epochs} epochs")
-            missing_weights = (cfg.weights == "imagenet" and spec.pretrained and
-                               not weights_ui.imagenet_ready(cfg.backbone,
-                                                             modelcfg.image_size()))
+                f"**{cfg.freeze.strategy.replace('-', ' ')}** · {cfg.epochs} epochs"
+            )
+            missing_weights = (
+                cfg.weights == "imagenet"
+                and spec.pretrained
+                and not weights_ui.imagenet_ready(cfg.backbone, modelcfg.image_size())
+            )
         except TransferLabError as e:
             st.error(f"{e} Fix it on the Model page.")
             st.page_link("pages/model.py", label="Go to 2 · Model", icon=":material/neurology:")
             st.stop()
         if missing_weights:
-            st.info("The pretrained weights will be downloaded first (needs internet). "
-                    "Offline? Choose another starting point on the Model page.")
+            st.info(
+                "The pretrained weights will be downloaded first (needs internet). "
+                "Offline? Choose another starting point on the Model page."
+            )
         c1, c2 = st.columns([3, 1])
-        name = c1.text_input("Name this run (optional)", key="run_name",
-                             placeholder="e.g. first try")
+        name = c1.text_input(
+            "Name this run (optional)", key="run_name", placeholder="e.g. first try"
+        )
         c2.write("")
-        if c2.button("▶️ Start training", type="primary", key="start_train",
-                     width="stretch"):
+        if c2.button("▶️ Start training", type="primary", key="start_train", width="stretch"):
             if missing_weights and not weights_ui.download_imagenet(
-                    cfg.backbone, modelcfg.image_size()):
+                cfg.backbone, modelcfg.image_size()
+            ):
                 weights_ui.offline_help(cfg.backbone, modelcfg.image_size())
-                st.page_link("pages/model.py", label="Choose the starting point on the Model "
-                             "page", icon=":material/neurology:")
+                st.page_link(
+                    "pages/model.py",
+                    label="Choose the starting point on the Model page",
+                    icon=":material/neurology:",
+                )
                 st.stop()
             try:
                 from tlcore.split import make_split
@@ -56,7 +66,8 @@ with st.container(border=True):
                 split = make_split(dataset.current_report(), cfg.split)
                 with st.spinner("Starting…"):
                     st.session_state["run_id"] = worker.start_run(
-                        cfg.replace(name=name.strip()), split=split)
+                        cfg.replace(name=name.strip()), split=split
+                    )
             except TransferLabError as e:
                 st.error(str(e))
             else:
@@ -81,9 +92,14 @@ except TransferLabError as e:
 all_runs = [run if r.run_id == run_id else r for r in all_runs]
 labels = {r.run_id: runinfo.label(r) for r in all_runs}
 ids = list(labels)
-picked = st.selectbox("Run", ids, index=ids.index(run_id), format_func=labels.get,
-                      key=f"train_run_pick_{run_id}_{run.status}",
-                      help="Every training is kept; pick an earlier one to look at it again.")
+picked = st.selectbox(
+    "Run",
+    ids,
+    index=ids.index(run_id),
+    format_func=labels.get,
+    key=f"train_run_pick_{run_id}_{run.status}",
+    help="Every training is kept; pick an earlier one to look at it again.",
+)
 if picked != run_id:
     st.session_state["run_id"] = picked
     st.rerun()
@@ -99,9 +115,13 @@ else:
 
     if plots.epoch_points(evts):
         st.plotly_chart(plots.training_curves_figure(evts), key="curves_done")
-    if st.button("Use this run's data and settings again", key="reuse_run",
-                 icon=":material/replay:", help="Fills in the Data and Model pages with what "
-                 "this run used, e.g. to train again with one thing changed."):
+    if st.button(
+        "Use this run's data and settings again",
+        key="reuse_run",
+        icon=":material/replay:",
+        help="Fills in the Data and Model pages with what "
+        "this run used, e.g. to train again with one thing changed.",
+    ):
         modelcfg.apply_config(run.config)
         st.session_state["data_path"] = run.config.data
         st.session_state["val_percent"] = round(run.config.split.val_fraction * 100)
@@ -111,7 +131,8 @@ else:
     metrics = runs.read_metrics(run_id)
     if metrics:
         results.metrics_view(metrics, key=run_id)
-        st.page_link("pages/predict.py", label="Next: try it on new images",
-                     icon=":material/arrow_forward:")
+        st.page_link(
+            "pages/predict.py", label="Next: try it on new images", icon=":material/arrow_forward:"
+        )
     elif run.status in ("finished", "stopped"):
         st.info("No evaluation was saved for this run.")

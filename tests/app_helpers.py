@@ -36,10 +36,22 @@ def finished_run(data: Path, status: str = "finished", error: str | None = None)
     from tlcore import runs
     from tlcore.config import FreezeConfig, TrainConfig
 
-    config = TrainConfig(data=str(data), backbone="small_cnn", weights="none",
-                         freeze=FreezeConfig(strategy="scratch"), epochs=1, image_size=32,
-                         name="earlier")
+    config = TrainConfig(
+        data=str(data),
+        backbone="small_cnn",
+        weights="none",
+        freeze=FreezeConfig(strategy="scratch"),
+        epochs=1,
+        image_size=32,
+        name="earlier",
+    )
     info = runs.create_run(config)
-    runs.update_status(info.path, status=status, error=error, ended=runs.now_iso(),
-                       epochs_run=1, best_val_accuracy=0.5)
+    runs.update_status(
+        info.path,
+        status=status,
+        error=error,
+        ended=runs.now_iso(),
+        epochs_run=1,
+        best_val_accuracy=0.5,
+    )
     return info.run_id

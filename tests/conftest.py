@@ -21,8 +21,13 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return ws
 
 
-def write_class_images(root: Path, per_class: int = 12, size: int = 32, seed: int = 0,
-                       classes: dict[str, tuple[int, int, int]] | None = None) -> Path:
+def write_class_images(
+    root: Path,
+    per_class: int = 12,
+    size: int = 32,
+    seed: int = 0,
+    classes: dict[str, tuple[int, int, int]] | None = None,
+) -> Path:
     """Write ``per_class`` noisy solid-colour images per class under ``root/<class>/``."""
     rng = np.random.default_rng(seed)
     for name, colour in (classes or CLASS_COLOURS).items():

@@ -8,20 +8,34 @@ from typing import Any
 from tlcore import runs
 from tlcore.config import FreezeConfig, TrainConfig
 
-RUN_FILES = {"spec.json", "status.json", "events.jsonl", "metrics.json", "model.keras",
-             "labels.txt"}
+RUN_FILES = {
+    "spec.json",
+    "status.json",
+    "events.jsonl",
+    "metrics.json",
+    "model.keras",
+    "labels.txt",
+}
 
 
 def tiny_config(data: Path, strategy: str = "full", **changes: Any) -> TrainConfig:
     """small_cnn at 32 px, random weights, 2 epochs, no early stopping."""
-    base = TrainConfig(data=str(data), backbone="small_cnn", weights="none", image_size=32,
-                       epochs=2, batch_size=8, early_stopping_patience=0,
-                       freeze=FreezeConfig(strategy=strategy))
+    base = TrainConfig(
+        data=str(data),
+        backbone="small_cnn",
+        weights="none",
+        image_size=32,
+        epochs=2,
+        batch_size=8,
+        early_stopping_patience=0,
+        freeze=FreezeConfig(strategy=strategy),
+    )
     return base.replace(**changes)
 
 
-def train_tiny(data: Path, strategy: str = "full", fast_path: bool = True,
-               split: Any = None, **changes: Any) -> runs.RunInfo:
+def train_tiny(
+    data: Path, strategy: str = "full", fast_path: bool = True, split: Any = None, **changes: Any
+) -> runs.RunInfo:
     """Create and train a tiny run in this process; return its final info."""
     from tlcore.training import train
 

@@ -9,7 +9,11 @@ def test_renders_one_tick_per_preset() -> None:
     at = app("compare")
     assert not at.exception
     assert [c.label for c in at.checkbox] == [
-        "Feature extraction", "Fine-tune the top", "Full fine-tune", "From scratch"]
+        "Feature extraction",
+        "Fine-tune the top",
+        "Full fine-tune",
+        "From scratch",
+    ]
     assert "Nothing to compare yet" in texts(at)
 
 
@@ -42,8 +46,13 @@ def test_a_comparison_trains_each_strategy_and_fills_the_table(tiny_dataset: Pat
 
     from tlcore import runs
 
-    at = app("compare", data_path=str(tiny_dataset), backbone="small_cnn", weights="none",
-             training={"image_size": 32, "epochs": 1, "batch_size": 8})
+    at = app(
+        "compare",
+        data_path=str(tiny_dataset),
+        backbone="small_cnn",
+        weights="none",
+        training={"image_size": 32, "epochs": 1, "batch_size": 8},
+    )
     at.checkbox(key="cmp_fine-tune").uncheck()
     at.checkbox(key="cmp_full").check()
     at.checkbox(key="cmp_scratch").check()

@@ -10,8 +10,11 @@ def test_data_page_renders_with_four_ways_in() -> None:
     at = app()
     assert not at.exception
     assert [t.label.split(": ", 1)[1] for t in at.tabs][:4] == [
-        "A folder on this computer", "Upload a folder or .zip", "Build classes here",
-        "Demo dataset"]
+        "A folder on this computer",
+        "Upload a folder or .zip",
+        "Build classes here",
+        "Demo dataset",
+    ]
     assert at.text_input(key="folder_path_box") is not None
     assert at.button(key="use_demo").label.endswith("Use the demo dataset")
     assert "Choose your images above" in texts(at)
@@ -97,13 +100,16 @@ def test_the_first_page_does_not_import_tensorflow(tiny_dataset: Path) -> None:
 
     from app_helpers import ROOT
 
-    code = ("import sys; from streamlit.testing.v1 import AppTest; "
-            "at = AppTest.from_file('app.py', default_timeout=60); "
-            f"at.session_state['data_path'] = {str(tiny_dataset)!r}; at.run(); "
-            "assert not at.exception, at.exception; "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    code = (
+        "import sys; from streamlit.testing.v1 import AppTest; "
+        "at = AppTest.from_file('app.py', default_timeout=60); "
+        f"at.session_state['data_path'] = {str(tiny_dataset)!r}; at.run(); "
+        "assert not at.exception, at.exception; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
@@ -121,13 +127,23 @@ class _Upload:
 def test_a_folder_upload_is_saved_inside_the_workspace(workspace: Path) -> None:
     from ui import files
 
-    root = files.save_folder_upload([_Upload("pets/cats/1.jpg"), _Upload("pets/dogs/2.jpg"),
-                                     _Upload("pets/../../../evil.jpg"),
-                                     _Upload("/etc/passwd")], name="pets")
+    root = files.save_folder_upload(
+        [
+            _Upload("pets/cats/1.jpg"),
+            _Upload("pets/dogs/2.jpg"),
+            _Upload("pets/../../../evil.jpg"),
+            _Upload("/etc/passwd"),
+        ],
+        name="pets",
+    )
     datasets = (workspace / "datasets").resolve()
     written = sorted(str(p.relative_to(datasets)) for p in datasets.rglob("*") if p.is_file())
-    assert written == ["pets/etc/passwd", "pets/pets/cats/1.jpg", "pets/pets/dogs/2.jpg",
-                       "pets/pets/evil.jpg"]
+    assert written == [
+        "pets/etc/passwd",
+        "pets/pets/cats/1.jpg",
+        "pets/pets/dogs/2.jpg",
+        "pets/pets/evil.jpg",
+    ]
     assert root == datasets / "pets"  # two top folders (pets, etc): the upload folder
 
 

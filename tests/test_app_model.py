@@ -6,8 +6,12 @@ from app_helpers import app, errors, texts
 
 from tlcore.backbones import BACKBONES
 
-SMALL = {"backbone": "small_cnn", "weights": "none", "strategy": "scratch",
-         "training": {"image_size": 32, "epochs": 1}}
+SMALL = {
+    "backbone": "small_cnn",
+    "weights": "none",
+    "strategy": "scratch",
+    "training": {"image_size": 32, "epochs": 1},
+}
 
 
 def _metric(at, label: str) -> str:
@@ -25,9 +29,14 @@ def test_lists_every_backbone_from_the_registry(tiny_dataset: Path) -> None:
     at = app("model", data_path=str(tiny_dataset), **SMALL)
     assert not at.exception and errors(at) == []
     assert at.selectbox(key="_w_backbone").options == [
-        spec.display_name for spec in BACKBONES.values()]
+        spec.display_name for spec in BACKBONES.values()
+    ]
     assert at.radio(key="_w_strategy").options == [
-        "Feature extraction", "Fine-tune the top", "Full fine-tune", "From scratch"]
+        "Feature extraction",
+        "Fine-tune the top",
+        "Full fine-tune",
+        "From scratch",
+    ]
 
 
 def test_strategy_changes_the_trainable_counts(tiny_dataset: Path) -> None:
@@ -57,13 +66,17 @@ def test_freeze_up_to_a_block_makes_it_custom(tiny_dataset: Path) -> None:
     assert _metric(at, "Layers that train") == "16 of 16"  # no BatchNorm to keep frozen
 
 
-def test_offline_imagenet_download_shows_the_alternatives(tiny_dataset: Path,
-                                                           monkeypatch) -> None:
+def test_offline_imagenet_download_shows_the_alternatives(tiny_dataset: Path, monkeypatch) -> None:
     # Nothing listens on this port: the download fails at once, as offline.
     monkeypatch.setenv("TRANSFERLAB_WEIGHTS_BASE_URL", "http://127.0.0.1:9/")
-    at = app("model", data_path=str(tiny_dataset), backbone="mobilenet_v2",
-             weights="imagenet", strategy="feature-extraction",
-             training={"image_size": 96})
+    at = app(
+        "model",
+        data_path=str(tiny_dataset),
+        backbone="mobilenet_v2",
+        weights="imagenet",
+        strategy="feature-extraction",
+        training={"image_size": 96},
+    )
     assert not at.exception
     at.button(key="weights_download").click().run()
     assert not at.exception

@@ -34,8 +34,10 @@ def test_a_trained_model_offers_upload_camera_and_export(tiny_dataset: Path) -> 
     at = app("predict", data_path=str(tiny_dataset))
     assert not at.exception and errors(at) == []
     assert "Knows 3 classes: blue, green, red" in texts(at)
-    assert [b.label for b in at.button][:2] == ["Prepare Keras model (.keras)",
-                                               "Prepare TensorFlow Lite (.tflite)"]
+    assert [b.label for b in at.button][:2] == [
+        "Prepare Keras model (.keras)",
+        "Prepare TensorFlow Lite (.tflite)",
+    ]
     at.button(key="export_keras").click().run()
     assert not at.exception and errors(at) == []
 
@@ -52,15 +54,19 @@ def test_uploads_are_saved_by_content_and_predictions_become_csv(workspace: Path
     from tlcore.predict import Prediction
     from ui import predicting
 
-    paths = predicting.save_uploads([_Upload("cat.JPG", b"1"), _Upload("same.png", b"1"),
-                                     _Upload("image.png", b"2")])
+    paths = predicting.save_uploads(
+        [_Upload("cat.JPG", b"1"), _Upload("same.png", b"1"), _Upload("image.png", b"2")]
+    )
     assert [Path(p).suffix for p in paths] == [".jpg", ".png", ".png"]
     assert Path(paths[0]).stem == Path(paths[1]).stem != Path(paths[2]).stem
     assert all(Path(p).parent == workspace.resolve() / "cache" / "uploads" for p in paths)
-    preds = [Prediction("a", "cat", 0.9, [("cat", 0.9), ("dog", 0.1)]),
-             Prediction("b", "dog", 0.6, [("dog", 0.6), ("cat", 0.4)])]
+    preds = [
+        Prediction("a", "cat", 0.9, [("cat", 0.9), ("dog", 0.1)]),
+        Prediction("b", "dog", 0.6, [("dog", 0.6), ("cat", 0.4)]),
+    ]
     csv = predicting.predictions_csv([_Upload("a.jpg", b""), _Upload("b.jpg", b"")], preds)
     assert csv.decode().splitlines() == [
         "file,predicted,probability,top1,top1_probability,top2,top2_probability",
         "a.jpg,cat,0.9000,cat,0.9000,dog,0.1000",
-        "b.jpg,dog,0.6000,dog,0.6000,cat,0.4000"]
+        "b.jpg,dog,0.6000,dog,0.6000,cat,0.4000",
+    ]

@@ -7,8 +7,12 @@ from app_helpers import app, errors, finished_run, texts
 
 from tlcore import runs
 
-SMALL = {"backbone": "small_cnn", "weights": "none", "strategy": "scratch",
-         "training": {"image_size": 32, "epochs": 2, "batch_size": 8}}
+SMALL = {
+    "backbone": "small_cnn",
+    "weights": "none",
+    "strategy": "scratch",
+    "training": {"image_size": 32, "epochs": 2, "batch_size": 8},
+}
 
 
 def test_without_a_dataset_it_says_where_to_go() -> None:
@@ -19,8 +23,11 @@ def test_without_a_dataset_it_says_where_to_go() -> None:
 
 
 def test_a_failed_run_shows_its_error_and_what_to_do(tiny_dataset: Path) -> None:
-    run_id = finished_run(tiny_dataset, status="failed",
-                          error="Out of memory while training: use a smaller batch size.")
+    run_id = finished_run(
+        tiny_dataset,
+        status="failed",
+        error="Out of memory while training: use a smaller batch size.",
+    )
     at = app("train", data_path=str(tiny_dataset), run_id=run_id, **SMALL)
     assert not at.exception
     assert errors(at) == ["Out of memory while training: use a smaller batch size."]
@@ -28,8 +35,14 @@ def test_a_failed_run_shows_its_error_and_what_to_do(tiny_dataset: Path) -> None
 
 
 def test_an_impossible_setting_is_an_error_not_an_exception(tiny_dataset: Path) -> None:
-    at = app("train", data_path=str(tiny_dataset), backbone="small_cnn", weights="none",
-             strategy="scratch", training={"image_size": 32, "epochs": 0})
+    at = app(
+        "train",
+        data_path=str(tiny_dataset),
+        backbone="small_cnn",
+        weights="none",
+        strategy="scratch",
+        training={"image_size": 32, "epochs": 0},
+    )
     assert not at.exception
     assert errors(at) == ["Train for at least 1 epoch (got 0). Fix it on the Model page."]
 
@@ -51,8 +64,15 @@ def test_start_a_run_and_see_it_finish(tiny_dataset: Path) -> None:
 
 
 def test_stop_button_stops_the_run(tiny_dataset: Path) -> None:
-    long = {**SMALL, "training": {"image_size": 32, "epochs": 200, "batch_size": 4,
-                                  "early_stopping_patience": 0}}
+    long = {
+        **SMALL,
+        "training": {
+            "image_size": 32,
+            "epochs": 200,
+            "batch_size": 4,
+            "early_stopping_patience": 0,
+        },
+    }
     at = app("train", data_path=str(tiny_dataset), **long)
     at.button(key="start_train").click().run()
     run_id = at.session_state["run_id"]
@@ -67,8 +87,9 @@ def test_stop_button_stops_the_run(tiny_dataset: Path) -> None:
         time.sleep(1)
     assert runs.load_run(run_id).status == "stopped"
     at.run()
-    assert next(s.value for s in at.subheader).endswith("Stopped by you (the best model so far "
-                                                        "was kept)")
+    assert next(s.value for s in at.subheader).endswith(
+        "Stopped by you (the best model so far was kept)"
+    )
 
 
 def test_reuse_a_runs_settings(tiny_dataset: Path) -> None:
@@ -77,15 +98,20 @@ def test_reuse_a_runs_settings(tiny_dataset: Path) -> None:
     at.button(key="reuse_run").click().run()
     assert not at.exception
     assert at.session_state["data_path"] == str(tiny_dataset)
-    assert (at.session_state["backbone"], at.session_state["strategy"]) == ("small_cnn",
-                                                                            "scratch")
+    assert (at.session_state["backbone"], at.session_state["strategy"]) == ("small_cnn", "scratch")
     assert at.session_state["training"]["image_size"] == 32
 
 
 def test_offline_start_explains_and_starts_nothing(tiny_dataset: Path, monkeypatch) -> None:
     monkeypatch.setenv("TRANSFERLAB_WEIGHTS_BASE_URL", "http://127.0.0.1:9/")
-    at = app("train", data_path=str(tiny_dataset), backbone="mobilenet_v2",
-             weights="imagenet", strategy="feature-extraction", training={"image_size": 96})
+    at = app(
+        "train",
+        data_path=str(tiny_dataset),
+        backbone="mobilenet_v2",
+        weights="imagenet",
+        strategy="feature-extraction",
+        training={"image_size": 96},
+    )
     assert "downloaded first" in texts(at)
     at.button(key="start_train").click().run()
     assert not at.exception
@@ -103,24 +129,56 @@ def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
     # A stand-in worker: any live process whose command line mentions tlcore.
     fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "tlcore"])
     try:
-        info = runs.create_run(TrainConfig(data=str(tiny_dataset), backbone="small_cnn",
-                                           weights="none", two_phase=True, head_epochs=2,
-                                           epochs=10, image_size=32))
+        info = runs.create_run(
+            TrainConfig(
+                data=str(tiny_dataset),
+                backbone="small_cnn",
+                weights="none",
+                two_phase=True,
+                head_epochs=2,
+                epochs=10,
+                image_size=32,
+            )
+        )
         runs.update_status(info.path, status="running", pid=fake.pid)
         for event in (
-                {"type": "start"}, {"type": "phase", "phase": "head", "epochs": 2},
-                *({"type": "epoch", "phase": "head", "epoch": e, "epochs": 2, "loss": 1.0,
-                   "accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.4} for e in (1, 2)),
-                {"type": "phase", "phase": "fine-tune", "epochs": 10},
-                {"type": "batch", "phase": "fine-tune", "epoch": 3, "epochs": 10, "batch": 2,
-                 "batches": 4, "loss": 0.9, "accuracy": 0.6, "eta_seconds": 120}):
+            {"type": "start"},
+            {"type": "phase", "phase": "head", "epochs": 2},
+            *(
+                {
+                    "type": "epoch",
+                    "phase": "head",
+                    "epoch": e,
+                    "epochs": 2,
+                    "loss": 1.0,
+                    "accuracy": 0.5,
+                    "val_loss": 1.1,
+                    "val_accuracy": 0.4,
+                }
+                for e in (1, 2)
+            ),
+            {"type": "phase", "phase": "fine-tune", "epochs": 10},
+            {
+                "type": "batch",
+                "phase": "fine-tune",
+                "epoch": 3,
+                "epochs": 10,
+                "batch": 2,
+                "batches": 4,
+                "loss": 0.9,
+                "accuracy": 0.6,
+                "eta_seconds": 120,
+            },
+        ):
             fsutil.append_jsonl(info.path / "events.jsonl", event)
         at = app("train", run_id=info.run_id)
         assert not at.exception
         assert next(s.value for s in at.subheader).endswith(" Training")
         bar = at.get("progress")[0]
-        assert bar.proto.text == ("Phase 2, retraining the chosen layers · Epoch 3 of 10 · "
-                                  "batch 2 of 4 · about 2 min left")
+        assert bar.proto.text == (
+            "Phase 2, retraining the chosen layers · Epoch 3 of 10 · "
+            "batch 2 of 4 · about 2 min left"
+        )
         assert bar.proto.value == 25  # (2 + 2/4) of 10 epochs
         assert at.button(key="stop_run").label == "Stop"
     finally:

@@ -11,15 +11,20 @@ def test_tlcore_never_imports_streamlit() -> None:
     offenders = [
         str(p.relative_to(ROOT))
         for p in (ROOT / "tlcore").rglob("*.py")
-        if any(line.strip().startswith(("import streamlit", "from streamlit"))
-               for line in p.read_text(encoding="utf-8").splitlines())
+        if any(
+            line.strip().startswith(("import streamlit", "from streamlit"))
+            for line in p.read_text(encoding="utf-8").splitlines()
+        )
     ]
     assert offenders == []
 
 
 def test_importing_tlcore_and_its_cli_does_not_import_tensorflow() -> None:
-    code = ("import sys, tlcore, tlcore.cli, tlcore.config, tlcore.workspace; "
-            "tlcore.cli.build_parser(); print('tensorflow' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    code = (
+        "import sys, tlcore, tlcore.cli, tlcore.config, tlcore.workspace; "
+        "tlcore.cli.build_parser(); print('tensorflow' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "False"

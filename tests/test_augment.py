@@ -21,26 +21,38 @@ def _images(n: int = 4, size: int = 16) -> np.ndarray:
 
 
 def test_registry_has_the_seven_toggles_with_defaults() -> None:
-    assert list(AUGMENTATIONS) == ["flip_horizontal", "flip_vertical", "rotation", "zoom",
-                                   "translation", "contrast", "brightness"]
+    assert list(AUGMENTATIONS) == [
+        "flip_horizontal",
+        "flip_vertical",
+        "rotation",
+        "zoom",
+        "translation",
+        "contrast",
+        "brightness",
+    ]
     assert all(a.display_name and 0 < a.default_strength <= 1 for a in AUGMENTATIONS.values())
 
 
 def test_parse_names_aliases_and_strengths() -> None:
     assert parse_augment("flip,rotate=0.1,zoom") == AugmentConfig.of(
-        flip_horizontal=1.0, rotation=0.1, zoom=0.1)
+        flip_horizontal=1.0, rotation=0.1, zoom=0.1
+    )
     assert parse_augment(" vflip , brightness=0.3,shift") == AugmentConfig.of(
-        flip_vertical=1.0, brightness=0.3, translation=0.1)
+        flip_vertical=1.0, brightness=0.3, translation=0.1
+    )
     assert parse_augment("") == AugmentConfig() and parse_augment("none") == AugmentConfig()
     cfg = parse_augment("contrast=0.25,flip")
     assert parse_augment(format_augment(cfg)) == cfg
 
 
-@pytest.mark.parametrize("text, message", [
-    ("blur", "Unknown augmentation 'blur'"),
-    ("rotate=lots", "must be a number"),
-    ("zoom=1.5", "between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("blur", "Unknown augmentation 'blur'"),
+        ("rotate=lots", "must be a number"),
+        ("zoom=1.5", "between 0 and 1"),
+    ],
+)
 def test_parse_errors_are_config_errors(text, message) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_augment(text)

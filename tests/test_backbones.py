@@ -25,9 +25,21 @@ from tlcore.model_files import load_model_safely
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STANDARD = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
-            "efficientnet_v2_b0", "resnet50", "resnet50_v2", "vgg16", "xception",
-            "inception_v3", "densenet121", "convnext_tiny", "small_cnn"]
+STANDARD = [
+    "mobilenet_v2",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "efficientnet_v2_b0",
+    "resnet50",
+    "resnet50_v2",
+    "vgg16",
+    "xception",
+    "inception_v3",
+    "densenet121",
+    "convnext_tiny",
+    "small_cnn",
+]
 
 # One layer per family and the block it must be listed under.
 BLOCK_EXAMPLES = {
@@ -48,12 +60,15 @@ BLOCK_EXAMPLES = {
 
 
 def test_registry_modules_import_without_tensorflow() -> None:
-    code = ("import sys, tlcore.backbones, tlcore.recipes, tlcore.freezing, tlcore.augment, "
-            "tlcore.weights, tlcore.my_models, tlcore.model_files, tlcore.classifier, "
-            "tlcore.cli.layers_cmd; "
-            "print(any(m in sys.modules for m in ('tensorflow', 'keras')))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    code = (
+        "import sys, tlcore.backbones, tlcore.recipes, tlcore.freezing, tlcore.augment, "
+        "tlcore.weights, tlcore.my_models, tlcore.model_files, tlcore.classifier, "
+        "tlcore.cli.layers_cmd; "
+        "print(any(m in sys.modules for m in ('tensorflow', 'keras')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -73,16 +88,18 @@ def test_registry_specs_are_complete() -> None:
 @pytest.mark.parametrize("key", STANDARD)
 def test_every_backbone_builds_small_and_classifies(key) -> None:
     size = BACKBONES[key].min_size
-    model = build_classifier(TrainConfig(data="x", backbone=key, weights="none",
-                                         image_size=size), 3)
+    model = build_classifier(
+        TrainConfig(data="x", backbone=key, weights="none", image_size=size), 3
+    )
     x = np.random.default_rng(0).uniform(0, 255, (2, size, size, 3)).astype("float32")
     probs = model.predict(x, verbose=0)
     assert probs.shape == (2, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     backbone = model.get_layer("backbone")
     assert len(backbone.output_shape) == 4
-    blocks = dict(zip([layer.name for layer in backbone.layers], layer_blocks(backbone),
-                      strict=True))
+    blocks = dict(
+        zip([layer.name for layer in backbone.layers], layer_blocks(backbone), strict=True)
+    )
     layer, block = BLOCK_EXAMPLES[key]
     assert blocks[layer] == block
     assert layer_blocks(backbone)[0] == "stem"
@@ -116,8 +133,9 @@ def _features(model, x):
 
 
 def test_my_model_reuses_an_earlier_runs_feature_part(tmp_path) -> None:
-    earlier = _make_run("r1", TrainConfig(data="x", backbone="mobilenet_v2", weights="none",
-                                          image_size=32))
+    earlier = _make_run(
+        "r1", TrainConfig(data="x", backbone="mobilenet_v2", weights="none", image_size=32)
+    )
     x = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     model = build_classifier(TrainConfig(data="y", backbone="my_model", weights="run:r1"), 5)
     assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 5)
@@ -127,22 +145,22 @@ def test_my_model_reuses_an_earlier_runs_feature_part(tmp_path) -> None:
     import keras
 
     pooled = keras.Model(model.inputs, model.get_layer("pool").output)
-    np.testing.assert_allclose(np.asarray(pooled(x)), _features(earlier, x).mean(axis=(1, 2)),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(pooled(x)), _features(earlier, x).mean(axis=(1, 2)), atol=1e-5
+    )
     model.save(tmp_path / "again.keras")  # a model built on a run is itself a plain model
     reloaded = load_model_safely(tmp_path / "again.keras")
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
     # The same backbone key with weights run:<id> copies the weights into a fresh build.
     copied = build_backbone("mobilenet_v2", 32, "run:r1")
-    for a, b in zip(copied.get_weights(), earlier.get_layer("backbone").get_weights(),
-                    strict=True):
+    for a, b in zip(copied.get_weights(), earlier.get_layer("backbone").get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 def test_run_weights_need_the_same_backbone_and_an_existing_run() -> None:
-    _make_run("r2", TrainConfig(data="x", backbone="small_cnn", weights="none",
-                                image_size=32))
+    _make_run("r2", TrainConfig(data="x", backbone="small_cnn", weights="none", image_size=32))
     with pytest.raises(ConfigError, match="used the backbone 'small_cnn', not 'vgg16'"):
         build_backbone("vgg16", 32, "run:r2")
     with pytest.raises(ConfigError, match="There is no run 'nope'"):
@@ -164,11 +182,19 @@ def test_keras_file_backbone_uses_the_convolutional_part(tmp_path) -> None:
     x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(4, activation="softmax")(x)
     keras.Model(inputs, outputs).save(tmp_path / "mine.keras")
-    model = build_classifier(TrainConfig(data="x", backbone="keras_file", image_size=32,
-                                         weights=str(tmp_path / "mine.keras")), 2)
+    model = build_classifier(
+        TrainConfig(
+            data="x", backbone="keras_file", image_size=32, weights=str(tmp_path / "mine.keras")
+        ),
+        2,
+    )
     assert file_input_size(str(tmp_path / "mine.keras")) == 32
-    assert image_size_for(TrainConfig(data="x", backbone="keras_file",
-                                      weights=str(tmp_path / "mine.keras"))) == 32
+    assert (
+        image_size_for(
+            TrainConfig(data="x", backbone="keras_file", weights=str(tmp_path / "mine.keras"))
+        )
+        == 32
+    )
     keras.Model(inputs, outputs).save(tmp_path / "mine.h5")
     assert file_input_size(str(tmp_path / "mine.h5")) == 32
     backbone = model.get_layer("backbone")
@@ -185,8 +211,7 @@ def test_keras_file_with_a_nested_pretrained_model_cuts_after_it(tmp_path) -> No
     from keras import layers
 
     # The TensorFlow tutorial's model: rescaling -> MobileNetV2 (nested) -> pool -> dense.
-    base = keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False,
-                                          weights=None)
+    base = keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False, weights=None)
     inputs = keras.Input((32, 32, 3))
     x = layers.Rescaling(1 / 127.5, offset=-1)(inputs)
     x = base(x, training=False)
@@ -194,7 +219,10 @@ def test_keras_file_with_a_nested_pretrained_model_cuts_after_it(tmp_path) -> No
     keras.Model(inputs, layers.Dense(2)(x)).save(tmp_path / "tutorial.keras")
     backbone = build_backbone("keras_file", 32, str(tmp_path / "tutorial.keras"))
     assert [type(layer).__name__ for layer in backbone.layers] == [
-        "InputLayer", "Rescaling", "Functional"]
+        "InputLayer",
+        "Rescaling",
+        "Functional",
+    ]
     assert backbone.output_shape == (None, 1, 1, 1280)
 
 

@@ -21,8 +21,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent / "_screenshots"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Defaults keep the journey small and fast; the README's screenshots come from a longer
 # run of the same journey (e.g. JOURNEY_EPOCHS=12 JOURNEY_DEMO_PER_CLASS=60 JOURNEY_DEMO_SIZE=96).
@@ -52,14 +59,33 @@ def server(workspace: Path, tmp_path: Path):
     """The app, running as a person would start it, on a free port."""
     _need_browser()
     port = _free_port()
-    env = dict(os.environ, TRANSFERLAB_HOME=str(workspace),
-               TRANSFERLAB_DEMO_PER_CLASS=DEMO_PER_CLASS, TRANSFERLAB_DEMO_SIZE=DEMO_SIZE,
-               TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(
+        os.environ,
+        TRANSFERLAB_HOME=str(workspace),
+        TRANSFERLAB_DEMO_PER_CLASS=DEMO_PER_CLASS,
+        TRANSFERLAB_DEMO_SIZE=DEMO_SIZE,
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -106,8 +132,7 @@ def _live_shot(page) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        page.get_by_text(re.compile(r"Epoch \d+ of \d+ · batch")).first.wait_for(
-            timeout=30_000)
+        page.get_by_text(re.compile(r"Epoch \d+ of \d+ · batch")).first.wait_for(timeout=30_000)
         page.wait_for_timeout(1500)
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / "3-train-live.png"), full_page=True)

@@ -23,11 +23,18 @@ from tlcore.freezing import param_counts
 
 # keras.applications module holding each backbone's preprocess_input.
 PREPROCESS_MODULES = {
-    "mobilenet_v2": "mobilenet_v2", "mobilenet_v3_small": "mobilenet_v3",
-    "mobilenet_v3_large": "mobilenet_v3", "efficientnet_b0": "efficientnet",
-    "efficientnet_v2_b0": "efficientnet_v2", "resnet50": "resnet", "resnet50_v2": "resnet_v2",
-    "vgg16": "vgg16", "xception": "xception", "inception_v3": "inception_v3",
-    "densenet121": "densenet", "convnext_tiny": "convnext",
+    "mobilenet_v2": "mobilenet_v2",
+    "mobilenet_v3_small": "mobilenet_v3",
+    "mobilenet_v3_large": "mobilenet_v3",
+    "efficientnet_b0": "efficientnet",
+    "efficientnet_v2_b0": "efficientnet_v2",
+    "resnet50": "resnet",
+    "resnet50_v2": "resnet_v2",
+    "vgg16": "vgg16",
+    "xception": "xception",
+    "inception_v3": "inception_v3",
+    "densenet121": "densenet",
+    "convnext_tiny": "convnext",
 }
 
 
@@ -43,10 +50,23 @@ def _pixels(n: int = 4, size: int = 32, seed: int = 0) -> np.ndarray:
 def test_layers_have_the_contract_names_in_order() -> None:
     model = build_classifier(_config(), 3)
     assert [layer.name for layer in model.layers] == [
-        "image", "preprocess", "backbone", "pool", "dropout", "predictions"]
+        "image",
+        "preprocess",
+        "backbone",
+        "pool",
+        "dropout",
+        "predictions",
+    ]
     model = build_classifier(_config(augment=AugmentConfig.of(flip_horizontal=1.0)), 5)
     assert [layer.name for layer in model.layers] == [
-        "image", "augmentation", "preprocess", "backbone", "pool", "dropout", "predictions"]
+        "image",
+        "augmentation",
+        "preprocess",
+        "backbone",
+        "pool",
+        "dropout",
+        "predictions",
+    ]
     assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 5)
     assert model.get_layer("backbone").output_shape == (None, 1, 1, 1280)
 
@@ -68,8 +88,11 @@ def test_small_cnn_sees_unit_range() -> None:
 
 
 def test_saved_model_loads_with_plain_keras_in_safe_mode_and_predicts_the_same(tmp_path) -> None:
-    config = _config(backbone="vgg16", augment=AugmentConfig.of(rotation=0.1, contrast=0.2),
-                     freeze=FreezeConfig(strategy="fine-tune"))
+    config = _config(
+        backbone="vgg16",
+        augment=AugmentConfig.of(rotation=0.1, contrast=0.2),
+        freeze=FreezeConfig(strategy="fine-tune"),
+    )
     model = build_classifier(config, 3)
     x = _pixels()
     expected = model.predict(x, verbose=0)
@@ -83,13 +106,21 @@ def test_saved_model_loads_with_plain_keras_in_safe_mode_and_predicts_the_same(t
         print(json.dumps({"tlcore": any(m.startswith("tlcore") for m in sys.modules),
                           "names": [layer.name for layer in model.layers]}))
     """)
-    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     info = json.loads(out.stdout.strip().splitlines()[-1])
     assert info["tlcore"] is False
-    assert info["names"] == ["image", "augmentation", "preprocess", "backbone", "pool",
-                             "dropout", "predictions"]
+    assert info["names"] == [
+        "image",
+        "augmentation",
+        "preprocess",
+        "backbone",
+        "pool",
+        "dropout",
+        "predictions",
+    ]
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-6)
 
 
@@ -120,13 +151,16 @@ def test_batchnorm_stays_frozen_while_its_block_fine_tunes(train_bn) -> None:
 
 
 def test_scratch_forces_random_weights_and_small_cnn_has_none() -> None:
-    assert effective_weights(_config(weights="imagenet",
-                                     freeze=FreezeConfig(strategy="scratch"))) == "none"
+    assert (
+        effective_weights(_config(weights="imagenet", freeze=FreezeConfig(strategy="scratch")))
+        == "none"
+    )
     assert effective_weights(_config(backbone="small_cnn", weights="imagenet")) == "none"
     assert effective_weights(_config(weights="imagenet")) == "imagenet"
     with pytest.raises(ConfigError, match="From scratch"):
-        effective_weights(_config(backbone="my_model", weights="run:x",
-                                  freeze=FreezeConfig(strategy="scratch")))
+        effective_weights(
+            _config(backbone="my_model", weights="run:x", freeze=FreezeConfig(strategy="scratch"))
+        )
 
 
 def test_image_size_defaults_to_the_backbone() -> None:
@@ -146,8 +180,7 @@ def test_invalid_requests_are_config_errors() -> None:
 
 def test_plan_summary_counts_the_whole_classifier_without_downloading(monkeypatch) -> None:
     monkeypatch.setenv("TRANSFERLAB_WEIGHTS_BASE_URL", "http://127.0.0.1:9/")  # unreachable
-    config = _config(weights="imagenet", freeze=FreezeConfig(strategy="fine-tune",
-                                                             unfreeze_top=3))
+    config = _config(weights="imagenet", freeze=FreezeConfig(strategy="fine-tune", unfreeze_top=3))
     plan = plan_summary(config, num_classes=4)
     model = build_classifier(config.replace(weights="none"), 4)
     assert (plan.trainable_params, plan.non_trainable_params) == param_counts(model)

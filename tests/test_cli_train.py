@@ -9,24 +9,44 @@ import pytest
 from tlcore import runs, workspace
 from tlcore.cli import main
 
-TINY = ["--backbone", "small_cnn", "--weights", "none", "--image-size", "32", "--epochs", "2",
-        "--batch-size", "8", "--strategy", "full"]
+TINY = [
+    "--backbone",
+    "small_cnn",
+    "--weights",
+    "none",
+    "--image-size",
+    "32",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--strategy",
+    "full",
+]
 
 
 def test_train_json_last_line(tiny_dataset: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", str(tiny_dataset), *TINY, "--name", "first", "--json"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     got = json.loads(out[-1])
-    assert set(got) >= {"run_id", "status", "epochs_run", "seconds", "trainable_params",
-                        "val_accuracy", "test_accuracy"}
+    assert set(got) >= {
+        "run_id",
+        "status",
+        "epochs_run",
+        "seconds",
+        "trainable_params",
+        "val_accuracy",
+        "test_accuracy",
+    }
     assert (got["status"], got["epochs_run"], got["test_accuracy"]) == ("finished", 2, 1.0)
     info = runs.load_run(got["run_id"])
     assert (info.name, info.config.epochs, info.config.freeze.strategy) == ("first", 2, "full")
     assert got["trainable_params"] == info.trainable_params > 0
 
 
-def test_train_text_output_and_spec_rerun(tiny_dataset: Path,
-                                          capsys: pytest.CaptureFixture) -> None:
+def test_train_text_output_and_spec_rerun(
+    tiny_dataset: Path, capsys: pytest.CaptureFixture
+) -> None:
     assert main(["train", str(tiny_dataset), *TINY, "--augment", "flip", "--tensorboard"]) == 0
     out = capsys.readouterr().out
     assert "epoch 1/2" in out and "epoch 2/2" in out and "finished:" in out
@@ -46,8 +66,9 @@ def test_train_text_output_and_spec_rerun(tiny_dataset: Path,
     assert "has already run (finished)" in capsys.readouterr().err
 
 
-def test_errors_exit_2_with_one_sentence(tmp_path: Path, tiny_dataset: Path,
-                                         capsys: pytest.CaptureFixture) -> None:
+def test_errors_exit_2_with_one_sentence(
+    tmp_path: Path, tiny_dataset: Path, capsys: pytest.CaptureFixture
+) -> None:
     assert main(["train", *TINY]) == 2
     assert capsys.readouterr().err.startswith("error: Give the dataset")
     assert main(["train", str(tiny_dataset), *TINY, "--backbone", "resnet9000"]) == 2

@@ -9,23 +9,56 @@ from tlcore import runs
 from tlcore.cli import main
 from tlcore.compare import comparison_rows
 
-TINY = ["--backbone", "small_cnn", "--weights", "none", "--image-size", "32", "--epochs", "1",
-        "--batch-size", "8"]
+TINY = [
+    "--backbone",
+    "small_cnn",
+    "--weights",
+    "none",
+    "--image-size",
+    "32",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+]
 
 
-def test_compare_three_strategies_cli_json(tiny_dataset: Path,
-                                           capsys: pytest.CaptureFixture) -> None:
-    code = main(["compare", str(tiny_dataset), *TINY,
-                 "--strategies", "feature-extraction,fine-tune,full", "--json"])
+def test_compare_three_strategies_cli_json(
+    tiny_dataset: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = main(
+        [
+            "compare",
+            str(tiny_dataset),
+            *TINY,
+            "--strategies",
+            "feature-extraction,fine-tune,full",
+            "--json",
+        ]
+    )
     assert code == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [(r["strategy"], r["status"], r["epochs"]) for r in rows] == [
-        ("feature-extraction", "finished", 1), ("fine-tune", "finished", 1),
-        ("full", "finished", 1)]
+        ("feature-extraction", "finished", 1),
+        ("fine-tune", "finished", 1),
+        ("full", "finished", 1),
+    ]
     params = [r["trainable_params"] for r in rows]
     assert params[0] < params[1] < params[2]
-    assert all(set(r) >= {"strategy", "name", "run_id", "trainable_params", "epochs",
-                          "best_val_accuracy", "test_accuracy", "seconds"} for r in rows)
+    assert all(
+        set(r)
+        >= {
+            "strategy",
+            "name",
+            "run_id",
+            "trainable_params",
+            "epochs",
+            "best_val_accuracy",
+            "test_accuracy",
+            "seconds",
+        }
+        for r in rows
+    )
     infos = [runs.load_run(r["run_id"]) for r in rows]
     groups = {i.group for i in infos}
     assert len(groups) == 1 and None not in groups
@@ -35,8 +68,9 @@ def test_compare_three_strategies_cli_json(tiny_dataset: Path,
     assert comparison_rows(groups.pop()) == rows
 
 
-def test_compare_text_table_and_unknown_strategy(tiny_dataset: Path,
-                                                 capsys: pytest.CaptureFixture) -> None:
+def test_compare_text_table_and_unknown_strategy(
+    tiny_dataset: Path, capsys: pytest.CaptureFixture
+) -> None:
     assert main(["compare", str(tiny_dataset), *TINY, "--strategies", "feature-extraction"]) == 0
     out = capsys.readouterr().out
     assert "strategy" in out and "feature-extraction" in out and "epoch 1/1" in out

@@ -6,11 +6,16 @@ from tlcore.errors import ConfigError
 
 def test_train_config_round_trips_through_json() -> None:
     cfg = TrainConfig(
-        data="/data/flowers", backbone="resnet50", weights="run:abc", image_size=96,
+        data="/data/flowers",
+        backbone="resnet50",
+        weights="run:abc",
+        image_size=96,
         freeze=FreezeConfig(strategy="custom", frozen_layers=("conv1", "conv2")),
         augment=AugmentConfig.of(zoom=0.2, flip_horizontal=1.0),
-        split=SplitConfig(val_fraction=0.25, test_fraction=0.0, seed=7), two_phase=True,
-        head_epochs=1, epochs=3,
+        split=SplitConfig(val_fraction=0.25, test_fraction=0.0, seed=7),
+        two_phase=True,
+        head_epochs=1,
+        epochs=3,
     )
     back = TrainConfig.from_json(cfg.to_json())
     assert back == cfg
@@ -25,15 +30,18 @@ def test_unknown_keys_are_refused_with_their_names() -> None:
         TrainConfig.from_dict({"data": "x", "freeze": {"unfreeze_to": "x"}})
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"epochs": 0}, "at least 1 epoch"),
-    ({"resize_mode": "squash"}, "Resize mode"),
-    ({"split": SplitConfig(val_fraction=0.5, test_fraction=0.45)}, "at least 10%"),
-    ({"two_phase": True, "head_epochs": 5, "epochs": 5}, "head epochs"),
-    ({"freeze": FreezeConfig(unfreeze_top=3, unfreeze_from="x")}, "not both"),
-    ({"augment": AugmentConfig.of(zoom=2.0)}, "zoom"),
-    ({"data": ""}, "No dataset"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epochs": 0}, "at least 1 epoch"),
+        ({"resize_mode": "squash"}, "Resize mode"),
+        ({"split": SplitConfig(val_fraction=0.5, test_fraction=0.45)}, "at least 10%"),
+        ({"two_phase": True, "head_epochs": 5, "epochs": 5}, "head epochs"),
+        ({"freeze": FreezeConfig(unfreeze_top=3, unfreeze_from="x")}, "not both"),
+        ({"augment": AugmentConfig.of(zoom=2.0)}, "zoom"),
+        ({"data": ""}, "No dataset"),
+    ],
+)
 def test_validate_names_the_bad_setting(changes: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TrainConfig(data="x").replace(**changes).validate()

@@ -14,8 +14,10 @@ from tlcore.scan import scan
 
 
 def pixels(folder: Path) -> dict[str, np.ndarray]:
-    return {p.relative_to(folder).as_posix(): np.asarray(Image.open(p))
-            for p in sorted(folder.rglob("*.png"))}
+    return {
+        p.relative_to(folder).as_posix(): np.asarray(Image.open(p))
+        for p in sorted(folder.rglob("*.png"))
+    }
 
 
 def test_default_demo_has_60_images_per_class_and_scans_cleanly() -> None:

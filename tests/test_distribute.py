@@ -13,19 +13,41 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_one_device_uses_the_default_strategy() -> None:
     strategy = distribute.choose_strategy()
-    assert distribute.describe(strategy) == {"name": "_DefaultDistributionStrategy",
-                                             "replicas": 1}
+    assert distribute.describe(strategy) == {"name": "_DefaultDistributionStrategy", "replicas": 1}
 
 
 def test_a_run_trains_with_mirrored_strategy_over_two_logical_cpus(
-        tiny_dataset: Path, workspace: Path) -> None:
+    tiny_dataset: Path, workspace: Path
+) -> None:
     # Logical devices must be configured before TensorFlow starts: a fresh process.
     env = {**os.environ, distribute.CPU_DEVICES_ENV: "2", distribute.STRATEGY_ENV: "mirrored"}
     out = subprocess.run(
-        [sys.executable, "-m", "tlcore", "train", str(tiny_dataset), "--backbone", "small_cnn",
-         "--weights", "none", "--image-size", "32", "--strategy", "full", "--epochs", "2",
-         "--batch-size", "8", "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "tlcore",
+            "train",
+            str(tiny_dataset),
+            "--backbone",
+            "small_cnn",
+            "--weights",
+            "none",
+            "--image-size",
+            "32",
+            "--strategy",
+            "full",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert (result["status"], result["epochs_run"]) == ("finished", 2)

@@ -6,17 +6,30 @@ from tlcore.evaluate import confusion_matrix, evaluate
 
 def test_metrics_match_hand_computed_values() -> None:
     y = [0, 0, 1, 1, 2, 2]
-    probs = np.array([[.9, .1, 0], [.2, .7, .1], [.1, .8, .1], [.05, .9, .05],
-                      [.6, .3, .1], [.1, .1, .8]])
+    probs = np.array(
+        [
+            [0.9, 0.1, 0],
+            [0.2, 0.7, 0.1],
+            [0.1, 0.8, 0.1],
+            [0.05, 0.9, 0.05],
+            [0.6, 0.3, 0.1],
+            [0.1, 0.1, 0.8],
+        ]
+    )
     m = evaluate(y, probs, ["a", "b", "c"], paths=[f"p{i}" for i in range(6)])
     assert m["accuracy"] == pytest.approx(4 / 6)
     assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
-    assert m["per_class"]["b"] == {"precision": pytest.approx(2 / 3), "recall": 1.0,
-                                   "f1": pytest.approx(0.8), "support": 2}
+    assert m["per_class"]["b"] == {
+        "precision": pytest.approx(2 / 3),
+        "recall": 1.0,
+        "f1": pytest.approx(0.8),
+        "support": 2,
+    }
     assert m["per_class"]["c"]["precision"] == 1.0 and m["per_class"]["c"]["recall"] == 0.5
     assert m["misclassified"] == [
         {"path": "p1", "true": "a", "predicted": "b", "confidence": 0.7},
-        {"path": "p4", "true": "c", "predicted": "a", "confidence": 0.6}]
+        {"path": "p4", "true": "c", "predicted": "a", "confidence": 0.6},
+    ]
 
 
 def test_never_predicted_class_scores_zero_without_warnings() -> None:

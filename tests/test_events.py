@@ -16,23 +16,40 @@ def _hooks(tmp_path, **kw):
     return hooks
 
 
-def test_batches_are_throttled_but_the_last_batch_of_an_epoch_is_always_written(
-        tmp_path) -> None:
+def test_batches_are_throttled_but_the_last_batch_of_an_epoch_is_always_written(tmp_path) -> None:
     hooks = _hooks(tmp_path, max_per_second=1.0)
     hooks.on_train_begin()
     for epoch in range(2):
         hooks.on_epoch_begin(epoch)
         for b in range(5):
             hooks.on_train_batch_end(b, {"loss": 1.0 / (b + 1), "accuracy": 0.5})
-        hooks.on_epoch_end(epoch, {"loss": 0.5, "accuracy": 0.6, "val_loss": 0.7,
-                                   "val_accuracy": 0.55, "learning_rate": 0.001})
+        hooks.on_epoch_end(
+            epoch,
+            {
+                "loss": 0.5,
+                "accuracy": 0.6,
+                "val_loss": 0.7,
+                "val_accuracy": 0.55,
+                "learning_rate": 0.001,
+            },
+        )
     got = read_jsonl(tmp_path / "events.jsonl")[0]
     kinds = [(e["type"], e["epoch"], e.get("batch")) for e in got]
-    assert kinds == [("batch", 1, 1), ("batch", 1, 5), ("epoch", 1, None),
-                     ("batch", 2, 5), ("epoch", 2, None)]
+    assert kinds == [
+        ("batch", 1, 1),
+        ("batch", 1, 5),
+        ("epoch", 1, None),
+        ("batch", 2, 5),
+        ("epoch", 2, None),
+    ]
     last = got[-1]
-    assert (last["phase"], last["epochs"], last["val_accuracy"], last["learning_rate"],
-            last["eta_seconds"]) == ("train", 2, 0.55, 0.001, 0.0)
+    assert (
+        last["phase"],
+        last["epochs"],
+        last["val_accuracy"],
+        last["learning_rate"],
+        last["eta_seconds"],
+    ) == ("train", 2, 0.55, 0.001, 0.0)
     batch = got[1]
     assert batch["batches"] == 5 and batch["loss"] == 0.2 and batch["images_per_sec"] > 0
     assert batch["eta_seconds"] >= 0 and got[0]["elapsed"] >= 0
@@ -62,4 +79,6 @@ def test_prepare_progress_is_throttled_and_ends_with_total(tmp_path) -> None:
         report(i, 10)
     got = read_jsonl(tmp_path / "e.jsonl")[0]
     assert [(e["stage"], e["done"], e["total"]) for e in got] == [
-        ("decode", 1, 10), ("decode", 10, 10)]
+        ("decode", 1, 10),
+        ("decode", 10, 10),
+    ]

@@ -23,11 +23,18 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return info.path
 
 
-@pytest.mark.parametrize(("fmt", "suffix", "minimum"), [
-    ("keras", ".keras", 1.0), ("savedmodel", "_savedmodel", 1.0), ("tflite", ".tflite", 1.0),
-    ("tflite-int8", "_int8.tflite", 0.8)])
+@pytest.mark.parametrize(
+    ("fmt", "suffix", "minimum"),
+    [
+        ("keras", ".keras", 1.0),
+        ("savedmodel", "_savedmodel", 1.0),
+        ("tflite", ".tflite", 1.0),
+        ("tflite-int8", "_int8.tflite", 0.8),
+    ],
+)
 def test_export_writes_the_model_and_labels_and_checks_parity(
-        run_dir: Path, fmt: str, suffix: str, minimum: float) -> None:
+    run_dir: Path, fmt: str, suffix: str, minimum: float
+) -> None:
     result = export_run(run_dir, fmt)
     n_test = len(runs.read_split(run_dir).test)
     assert result.path == str(run_dir / "export" / f"{run_dir.name}{suffix}")
@@ -37,13 +44,18 @@ def test_export_writes_the_model_and_labels_and_checks_parity(
     assert result.agreement >= minimum
 
 
-def test_export_cli_json_and_errors(run_dir: Path, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture) -> None:
+def test_export_cli_json_and_errors(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "out"
     assert main(["export", str(run_dir), "--format", "tflite", "--out", str(out), "--json"]) == 0
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert got == {"path": str(out / f"{run_dir.name}.tflite"), "format": "tflite",
-                   "agreement": 1.0, "n_images": 6}
+    assert got == {
+        "path": str(out / f"{run_dir.name}.tflite"),
+        "format": "tflite",
+        "agreement": 1.0,
+        "n_images": 6,
+    }
     assert sorted(p.name for p in out.iterdir()) == [f"{run_dir.name}.tflite", "labels.txt"]
     with pytest.raises(ConfigError, match="onnx"):
         export_run(run_dir, "onnx")

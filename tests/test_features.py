@@ -31,14 +31,17 @@ def test_saved_model_equals_the_head_on_the_cached_features(tiny_dataset: Path) 
     cached = cache_path(paths, cut.digest, 32, "pad")
     assert cached.is_file()  # the key from the saved weights = the key used in training
     head_probs = cut.trainable.predict(np.load(cached), verbose=0)
-    np.testing.assert_allclose(model.predict(images.astype("float32"), verbose=0), head_probs,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        model.predict(images.astype("float32"), verbose=0), head_probs, atol=1e-5
+    )
 
 
-@pytest.mark.parametrize(("strategy", "cut"), [("feature-extraction", "pool"),
-                                               ("fine-tune", "block3_pool")])
-def test_fast_path_trains_the_same_model_as_the_slow_path(tiny_dataset: Path, strategy: str,
-                                                          cut: str) -> None:
+@pytest.mark.parametrize(
+    ("strategy", "cut"), [("feature-extraction", "pool"), ("fine-tune", "block3_pool")]
+)
+def test_fast_path_trains_the_same_model_as_the_slow_path(
+    tiny_dataset: Path, strategy: str, cut: str
+) -> None:
     fast = train_tiny(tiny_dataset, strategy, dropout=0.3)
     split = runs.read_split(fast.run_id)
     slow = train_tiny(tiny_dataset, strategy, fast_path=False, split=split, dropout=0.3)
@@ -61,23 +64,40 @@ def test_features_are_computed_once_and_reused_by_the_next_run(tiny_dataset: Pat
     folder = workspace.cache_dir("features")
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     assert len(before) == 3  # train, val, test
-    second = train_tiny(tiny_dataset, "feature-extraction", epochs=1, dropout=0.5,
-                        split=runs.read_split(first.run_id))
+    second = train_tiny(
+        tiny_dataset,
+        "feature-extraction",
+        epochs=1,
+        dropout=0.5,
+        split=runs.read_split(first.run_id),
+    )
     assert second.status == "finished"
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
 
 
-@pytest.mark.parametrize(("key", "freeze", "cut", "first_trainable"), [
-    ("vgg16", FreezeConfig("fine-tune", unfreeze_top=4), "block4_pool", "block5_conv1"),
-    ("small_cnn", FreezeConfig("fine-tune"), "block3_pool", "block4_conv"),
-    # residual blocks: no cut inside block_14 (its input skips to block_14_add)
-    ("mobilenet_v2", FreezeConfig("fine-tune", unfreeze_from="block_15_expand"),
-     "block_14_add", "block_15_expand"),
-    ("mobilenet_v2", FreezeConfig("fine-tune", unfreeze_from="block_14_expand"),
-     "block_13_project_BN", "block_14_expand"),
-])
+@pytest.mark.parametrize(
+    ("key", "freeze", "cut", "first_trainable"),
+    [
+        ("vgg16", FreezeConfig("fine-tune", unfreeze_top=4), "block4_pool", "block5_conv1"),
+        ("small_cnn", FreezeConfig("fine-tune"), "block3_pool", "block4_conv"),
+        # residual blocks: no cut inside block_14 (its input skips to block_14_add)
+        (
+            "mobilenet_v2",
+            FreezeConfig("fine-tune", unfreeze_from="block_15_expand"),
+            "block_14_add",
+            "block_15_expand",
+        ),
+        (
+            "mobilenet_v2",
+            FreezeConfig("fine-tune", unfreeze_from="block_14_expand"),
+            "block_13_project_BN",
+            "block_14_expand",
+        ),
+    ],
+)
 def test_cut_is_the_deepest_single_tensor_below_the_first_trainable_layer(
-        key: str, freeze: FreezeConfig, cut: str, first_trainable: str) -> None:
+    key: str, freeze: FreezeConfig, cut: str, first_trainable: str
+) -> None:
     backbone = build_backbone(key, 32, "none")
     apply_freeze(backbone, freeze)
     j = backbone_cut_index(backbone)
@@ -90,8 +110,13 @@ def test_no_cut_where_the_cached_tensor_would_be_larger_than_the_image() -> None
     from tlcore.config import TrainConfig
 
     frozen = ("block1_conv", "block1_norm", "block2_conv", "block2_norm")
-    config = TrainConfig(data="-", backbone="small_cnn", weights="none", image_size=32,
-                         freeze=FreezeConfig("custom", frozen_layers=frozen))
+    config = TrainConfig(
+        data="-",
+        backbone="small_cnn",
+        weights="none",
+        image_size=32,
+        freeze=FreezeConfig("custom", frozen_layers=frozen),
+    )
     model = build_classifier(config, 3)
     assert backbone_cut_index(model.get_layer("backbone")) == 8  # block2_pool: 8x8x64
     assert plan_cut(config, model) is None  # 4,096 values > 32x32x3 = 3,072 pixels

@@ -34,8 +34,10 @@ def _flags(backbone) -> list[bool]:
 
 
 def _expected(backbone, trains: list[bool], bn_trains: bool = False) -> list[bool]:
-    return [t and (bn_trains or not _is_bn(layer)) for layer, t in zip(backbone.layers, trains,
-                                                                       strict=True)]
+    return [
+        t and (bn_trains or not _is_bn(layer))
+        for layer, t in zip(backbone.layers, trains, strict=True)
+    ]
 
 
 def _keras_summary_counts(model) -> tuple[int, int]:
@@ -96,8 +98,10 @@ def test_full_keeps_batchnorm_frozen_unless_asked(backbone) -> None:
 def test_scratch_trains_everything_including_batchnorm(backbone) -> None:
     apply_freeze(backbone, FreezeConfig(strategy="scratch"))
     assert _flags(backbone) == [True] * len(backbone.layers)
-    assert param_counts(backbone) == (sum(int(np.prod(w.shape)) for w in backbone.weights
-                                          if "moving" not in w.path), 34112)
+    assert param_counts(backbone) == (
+        sum(int(np.prod(w.shape)) for w in backbone.weights if "moving" not in w.path),
+        34112,
+    )
 
 
 def test_custom_freezes_exactly_the_named_layers(backbone) -> None:
@@ -118,17 +122,19 @@ def test_bad_plans_are_config_errors(backbone) -> None:
         trainable_plan(backbone, FreezeConfig(strategy="fine-tune", unfreeze_from="500"))
 
 
-@pytest.mark.parametrize("freeze", [
-    FreezeConfig(strategy="feature-extraction"),
-    FreezeConfig(strategy="fine-tune", unfreeze_top=20),
-    FreezeConfig(strategy="full"),
-    FreezeConfig(strategy="scratch"),
-])
+@pytest.mark.parametrize(
+    "freeze",
+    [
+        FreezeConfig(strategy="feature-extraction"),
+        FreezeConfig(strategy="fine-tune", unfreeze_top=20),
+        FreezeConfig(strategy="full"),
+        FreezeConfig(strategy="scratch"),
+    ],
+)
 def test_counts_match_keras_own_for_the_whole_classifier(freeze) -> None:
     from tlcore.classifier import build_classifier
 
-    model = build_classifier(TrainConfig(data="x", weights="none", image_size=32,
-                                         freeze=freeze), 3)
+    model = build_classifier(TrainConfig(data="x", weights="none", image_size=32, freeze=freeze), 3)
     trainable, frozen = param_counts(model)
     assert (trainable, frozen) == _keras_summary_counts(model)
     assert trainable + frozen == model.count_params()

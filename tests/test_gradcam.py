@@ -8,8 +8,9 @@ from tlcore.gradcam import _feature_layer_index, colormap, gradcam, overlay
 
 
 def _model() -> object:
-    config = TrainConfig(data="-", backbone="small_cnn", weights="none", image_size=32,
-                         freeze=FreezeConfig("full"))
+    config = TrainConfig(
+        data="-", backbone="small_cnn", weights="none", image_size=32, freeze=FreezeConfig("full")
+    )
     return build_classifier(config, 3)
 
 

@@ -24,12 +24,22 @@ RED, BLUE, GREEN, WHITE, GREY = (255, 0, 0), (0, 0, 255), (0, 255, 0), (255,) * 
 
 def png_with_size(path: Path, width: int, height: int) -> Path:
     """A valid-looking PNG header declaring width x height, a few bytes long (a 'bomb')."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-                     + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -37,8 +47,17 @@ def close(pixel, colour, tol=12) -> bool:
     return all(abs(int(a) - int(b)) <= tol for a, b in zip(pixel, colour, strict=True))
 
 
-@pytest.mark.parametrize("fmt,ext", [("JPEG", "jpg"), ("PNG", "png"), ("BMP", "bmp"),
-                                     ("WEBP", "webp"), ("TIFF", "tif"), ("GIF", "gif")])
+@pytest.mark.parametrize(
+    "fmt,ext",
+    [
+        ("JPEG", "jpg"),
+        ("PNG", "png"),
+        ("BMP", "bmp"),
+        ("WEBP", "webp"),
+        ("TIFF", "tif"),
+        ("GIF", "gif"),
+    ],
+)
 def test_every_format_decodes_to_rgb_uint8(tmp_path: Path, fmt: str, ext: str) -> None:
     path = tmp_path / f"x.{ext}"
     Image.new("RGB", (40, 30), (200, 30, 30)).save(path, fmt)
@@ -97,9 +116,14 @@ def test_cmyk_16bit_1bit_and_grey_modes(tmp_path: Path) -> None:
 
 
 # stored = upright transformed by the inverse of what EXIF orientation `tag` asks for
-@pytest.mark.parametrize("tag,inverse", [(3, Image.Transpose.ROTATE_180),
-                                         (6, Image.Transpose.ROTATE_90),
-                                         (8, Image.Transpose.ROTATE_270)])
+@pytest.mark.parametrize(
+    "tag,inverse",
+    [
+        (3, Image.Transpose.ROTATE_180),
+        (6, Image.Transpose.ROTATE_90),
+        (8, Image.Transpose.ROTATE_270),
+    ],
+)
 @pytest.mark.parametrize("width", [60, 1600])  # 1600: decoded in draft mode (1/8 scale)
 def test_exif_orientation_is_applied(tmp_path: Path, tag: int, inverse, width: int) -> None:
     height = width * 2 // 3
@@ -135,7 +159,8 @@ def test_large_jpeg_draft_matches_full_decode(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     small = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
     Image.fromarray(small).resize((2000, 1500), Image.Resampling.BICUBIC).save(
-        tmp_path / "big.jpg", quality=90)
+        tmp_path / "big.jpg", quality=90
+    )
     fast = load_image(tmp_path / "big.jpg", 64).astype(int)
     full = np.asarray(resize_square(open_rgb(tmp_path / "big.jpg"), 64)).astype(int)
     assert fast.shape == (64, 64, 3)
@@ -172,11 +197,16 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
-@pytest.mark.parametrize("name,reason", [("trunc.jpg", "truncated or damaged"),
-                                         ("trunc.png", "truncated or damaged"),
-                                         ("zero.jpg", "empty file"),
-                                         ("notes.jpg", "not an image"),
-                                         ("icon.ico", "unsupported format (ICO)")])
+@pytest.mark.parametrize(
+    "name,reason",
+    [
+        ("trunc.jpg", "truncated or damaged"),
+        ("trunc.png", "truncated or damaged"),
+        ("zero.jpg", "empty file"),
+        ("notes.jpg", "not an image"),
+        ("icon.ico", "unsupported format (ICO)"),
+    ],
+)
 def test_bad_files_are_refused_with_a_reason(tmp_path: Path, name: str, reason: str) -> None:
     path = bad_files(tmp_path)[name]
     with pytest.raises(ImageError) as info:
@@ -209,10 +239,12 @@ def test_large_files_are_checked_for_completeness_without_decoding(tmp_path: Pat
     # marker must not make a cut-off file look complete.
     app = b"\xff\xd8thumb\xff\xd9"
     with_thumb = data[:2] + b"\xff\xe9" + (len(app) + 2).to_bytes(2, "big") + app + data[2:]
-    cases = {"whole.jpg": with_thumb,
-             "motion.jpg": with_thumb + bytes(300_000),  # trailing data after the JPEG
-             "cut99.jpg": with_thumb[: int(len(with_thumb) * 0.99)],
-             "cut50.jpg": with_thumb[: len(with_thumb) // 2]}
+    cases = {
+        "whole.jpg": with_thumb,
+        "motion.jpg": with_thumb + bytes(300_000),  # trailing data after the JPEG
+        "cut99.jpg": with_thumb[: int(len(with_thumb) * 0.99)],
+        "cut50.jpg": with_thumb[: len(with_thumb) // 2],
+    }
     Image.open(tmp_path / "big.jpg").save(tmp_path / "big.png")
     png = (tmp_path / "big.png").read_bytes()
     cases |= {"whole.png": png, "cut.png": png[: int(len(png) * 0.9)]}
@@ -223,6 +255,11 @@ def test_large_files_are_checked_for_completeness_without_decoding(tmp_path: Pat
             outcome[name] = check_image(tmp_path / name)
         except ImageError as e:
             outcome[name] = e.reason
-    assert outcome == {"whole.jpg": (1200, 1000), "motion.jpg": (1200, 1000),
-                       "cut99.jpg": "truncated or damaged", "cut50.jpg": "truncated or damaged",
-                       "whole.png": (1200, 1000), "cut.png": "truncated or damaged"}
+    assert outcome == {
+        "whole.jpg": (1200, 1000),
+        "motion.jpg": (1200, 1000),
+        "cut99.jpg": "truncated or damaged",
+        "cut50.jpg": "truncated or damaged",
+        "whole.png": (1200, 1000),
+        "cut.png": "truncated or damaged",
+    }

@@ -13,9 +13,28 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_layers_json_lists_flags_blocks_and_counts() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "tlcore", "layers", "--backbone", "mobilenet_v2", "--weights",
-         "none", "--strategy", "fine-tune", "--unfreeze", "5", "--image-size", "32", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "tlcore",
+            "layers",
+            "--backbone",
+            "mobilenet_v2",
+            "--weights",
+            "none",
+            "--strategy",
+            "fine-tune",
+            "--unfreeze",
+            "5",
+            "--image-size",
+            "32",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
     assert lines[0].split() == ["#", "name", "type", "output", "params", "trainable", "block"]
@@ -24,7 +43,10 @@ def test_layers_json_lists_flags_blocks_and_counts() -> None:
     assert len(layers) == 154
     assert set(layers[0]) == {"name", "type", "params", "trainable", "block"}
     assert [la["name"] for la in layers if la["trainable"]] == [
-        "block_16_project", "Conv_1", "out_relu"]  # the top 5 minus their 2 BatchNorms
+        "block_16_project",
+        "Conv_1",
+        "out_relu",
+    ]  # the top 5 minus their 2 BatchNorms
     assert layers[-1]["block"] == "top" and layers[1]["block"] == "stem"
     total = sum(la["params"] for la in layers)
     assert result["trainable_params"] == 960 * 320 + 1280 * 320
@@ -32,8 +54,22 @@ def test_layers_json_lists_flags_blocks_and_counts() -> None:
 
 
 def test_layers_table_for_a_person(capsys) -> None:
-    assert main(["layers", "--backbone", "small_cnn", "--strategy", "fine-tune",
-                 "--unfreeze-from", "block3", "--image-size", "32"]) == 0
+    assert (
+        main(
+            [
+                "layers",
+                "--backbone",
+                "small_cnn",
+                "--strategy",
+                "fine-tune",
+                "--unfreeze-from",
+                "block3",
+                "--image-size",
+                "32",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "block3_conv" in text and "Small CNN (from scratch) at 32 px, weights none" in text
     assert "frozen backbone parameters" in text and not text.strip().endswith("}")
@@ -42,8 +78,22 @@ def test_layers_table_for_a_person(capsys) -> None:
 def test_unknown_names_exit_2_with_one_sentence(capsys) -> None:
     assert main(["layers", "--backbone", "alexnet"]) == 2
     assert capsys.readouterr().err.startswith("error: Unknown backbone 'alexnet'.")
-    assert main(["layers", "--backbone", "small_cnn", "--strategy", "fine-tune",
-                 "--unfreeze-from", "block9", "--image-size", "32"]) == 2
+    assert (
+        main(
+            [
+                "layers",
+                "--backbone",
+                "small_cnn",
+                "--strategy",
+                "fine-tune",
+                "--unfreeze-from",
+                "block9",
+                "--image-size",
+                "32",
+            ]
+        )
+        == 2
+    )
     assert "No layer or block named 'block9'" in capsys.readouterr().err
 
 

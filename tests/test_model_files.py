@@ -24,8 +24,7 @@ def test_a_plain_model_loads_back_with_identical_predictions(tmp_path) -> None:
     x = np.random.default_rng(0).uniform(0, 1, (3, 8, 8, 3)).astype("float32")
     model.save(tmp_path / "ok.keras")
     loaded = load_model_safely(tmp_path / "ok.keras")
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])

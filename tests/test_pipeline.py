@@ -130,15 +130,18 @@ def test_make_dataset_batches_shuffles_per_epoch_and_is_seeded(tmp_path: Path, d
         labels = np.concatenate([b[1] for b in batches])
         # each image is a noisy solid colour: its label must be the colour it shows
         channel = {"red": 0, "green": 1, "blue": 2}
-        assert all(int(np.argmax(img.mean(axis=(0, 1)))) == channel[classes[lab]]
-                   for img, lab in zip(images, labels, strict=True))
+        assert all(
+            int(np.argmax(img.mean(axis=(0, 1)))) == channel[classes[lab]]
+            for img, lab in zip(images, labels, strict=True)
+        )
         epochs.append(labels.tolist() + [int(images[i].sum()) for i in range(18)])
     assert epochs[0] != epochs[1]  # a new order every epoch
     assert sorted(epochs[0][:18]) == sorted(epochs[1][:18])
     assert len(decodes) == 18  # decoded once, read from the cache every epoch
     same = make_dataset(items, classes, 16, batch_size=8, shuffle=True, seed=3)
-    assert [np.concatenate([b[1] for b in same.as_numpy_iterator()]).tolist()
-            for _ in range(2)] == [e[:18] for e in epochs]
+    assert [
+        np.concatenate([b[1] for b in same.as_numpy_iterator()]).tolist() for _ in range(2)
+    ] == [e[:18] for e in epochs]
     ordered = make_dataset(items, classes, 16, batch_size=18, shuffle=False, use_cache=False)
     imgs, labs = next(ordered.as_numpy_iterator())
     assert labs.tolist() == labels_for(items, classes).tolist()

@@ -9,12 +9,30 @@ def _events(epochs: int = 2, batches: int = 2, phase: str = "train") -> list[dic
     out = []
     for e in range(1, epochs + 1):
         for b in range(1, batches + 1):
-            out.append({"type": "batch", "phase": phase, "epoch": e, "epochs": epochs,
-                        "batch": b, "batches": batches, "loss": 1.0 / (e + b),
-                        "accuracy": 0.1 * (e + b)})
-        out.append({"type": "epoch", "phase": phase, "epoch": e, "epochs": epochs,
-                    "loss": 1.0 / e, "accuracy": 0.3 * e, "val_loss": 1.2 / e,
-                    "val_accuracy": 0.25 * e})
+            out.append(
+                {
+                    "type": "batch",
+                    "phase": phase,
+                    "epoch": e,
+                    "epochs": epochs,
+                    "batch": b,
+                    "batches": batches,
+                    "loss": 1.0 / (e + b),
+                    "accuracy": 0.1 * (e + b),
+                }
+            )
+        out.append(
+            {
+                "type": "epoch",
+                "phase": phase,
+                "epoch": e,
+                "epochs": epochs,
+                "loss": 1.0 / e,
+                "accuracy": 0.3 * e,
+                "val_loss": 1.2 / e,
+                "val_accuracy": 0.25 * e,
+            }
+        )
     return out
 
 
@@ -26,8 +44,9 @@ def test_class_counts_figure_keeps_order_and_values() -> None:
 
 
 def test_split_counts_figure_skips_empty_parts() -> None:
-    fig = plots.split_counts_figure({"train": {"a": 5, "b": 4}, "val": {"a": 1, "b": 1},
-                                     "test": {"a": 0, "b": 0}})
+    fig = plots.split_counts_figure(
+        {"train": {"a": 5, "b": 4}, "val": {"a": 1, "b": 1}, "test": {"a": 0, "b": 0}}
+    )
     assert [t.name for t in fig.data] == ["train", "val"]
 
 
@@ -85,8 +104,9 @@ def test_confusion_matrix_with_an_empty_row_does_not_divide_by_zero() -> None:
 
 
 def test_top_k_figure_puts_best_on_top() -> None:
-    fig = plots.top_k_figure([{"label": "cat", "probability": 0.7},
-                              {"label": "dog", "probability": 0.2}])
+    fig = plots.top_k_figure(
+        [{"label": "cat", "probability": 0.7}, {"label": "dog", "probability": 0.2}]
+    )
     bar = fig.data[0]
     assert list(bar.y) == ["dog", "cat"]  # plotly draws the last bar on top
     assert list(bar.text) == ["20%", "70%"]

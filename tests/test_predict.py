@@ -40,14 +40,27 @@ def _write(folder: Path, name: str, colour: tuple, fmt: str, mode: str, size=(48
     return path
 
 
-CASES = [("png", "RGB"), ("JPG", "RGB"), ("bmp", "RGB"), ("gif", "P"), ("webp", "RGB"),
-         ("tiff", "RGB"), ("png", "RGBA"), ("png", "P"), ("jpg", "CMYK"), ("tif", "CMYK")]
+CASES = [
+    ("png", "RGB"),
+    ("JPG", "RGB"),
+    ("bmp", "RGB"),
+    ("gif", "P"),
+    ("webp", "RGB"),
+    ("tiff", "RGB"),
+    ("png", "RGBA"),
+    ("png", "P"),
+    ("jpg", "CMYK"),
+    ("tif", "CMYK"),
+]
 
 
 def test_predicts_every_format_and_mode(run_dir: Path, tmp_path: Path) -> None:
     predictor = load_predictor(run_dir)
     assert (predictor.classes, predictor.image_size, predictor.resize_mode) == (
-        ["blue", "green", "red"], 32, "pad")
+        ["blue", "green", "red"],
+        32,
+        "pad",
+    )
     paths, expected = [], []
     for i, (fmt, mode) in enumerate(CASES):
         label = list(COLOURS)[i % 3]
@@ -77,14 +90,16 @@ def test_predict_cli_json(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert main(["predict", str(run_dir), str(path), "--top-k", "2", "--json"]) == 0
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [(g["path"], g["label"], next(t["label"] for t in g["top_k"])) for g in got] == [
-        (str(path), "blue", "blue")]
+        (str(path), "blue", "blue")
+    ]
     assert len(got[0]["top_k"]) == 2 and 0 < got[0]["probability"] <= 1
     assert main(["predict", str(run_dir), str(path)]) == 0
     assert "blue (" in capsys.readouterr().out
 
 
 def test_unreadable_image_and_missing_run_are_plain_errors(
-        run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
     assert main(["predict", str(run_dir), str(bad)]) == 2

@@ -11,9 +11,14 @@ from tlcore.recipes import RECIPES, get_recipe
 
 
 def test_the_six_recipes_exist_with_a_line_each() -> None:
-    assert list(RECIPES) == ["vgg16_feature_extraction", "vgg16_augmented",
-                             "vgg16_fine_tune_block5", "mobilenet_v2_fine_tune_100",
-                             "xception_two_phase", "small_cnn_scratch"]
+    assert list(RECIPES) == [
+        "vgg16_feature_extraction",
+        "vgg16_augmented",
+        "vgg16_fine_tune_block5",
+        "mobilenet_v2_fine_tune_100",
+        "xception_two_phase",
+        "small_cnn_scratch",
+    ]
     for recipe in RECIPES.values():
         assert recipe.display_name and recipe.when.endswith(".")
         assert recipe.template.data == ""

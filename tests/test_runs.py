@@ -21,18 +21,29 @@ def test_create_run_writes_spec_and_queued_status() -> None:
     assert info.run_id.split("-")[2:4] == ["small_cnn", "ft"]
     assert sorted(p.name for p in info.path.iterdir()) == ["spec.json", "status.json"]
     spec = fsutil.read_json(info.path / "spec.json")
-    assert spec == {"config": cfg.to_dict(), "dataset": {"root": "/data/x",
-                    "fingerprint": None, "classes": None}, "split": None, "group": "g1"}
+    assert spec == {
+        "config": cfg.to_dict(),
+        "dataset": {"root": "/data/x", "fingerprint": None, "classes": None},
+        "split": None,
+        "group": "g1",
+    }
     assert TrainConfig.from_dict(spec["config"]) == cfg
     assert (info.status, info.name, info.group, info.pid, info.epochs_run) == (
-        "queued", "mine", "g1", None, 0)
+        "queued",
+        "mine",
+        "g1",
+        None,
+        0,
+    )
     assert info.config == cfg
 
 
 def test_runs_created_within_one_second_list_in_creation_order() -> None:
     strategies = ["full", "scratch", "feature-extraction", "fine-tune", "custom"]
-    made = [runs.create_run(_config(freeze=FreezeConfig(strategy=s)), group="g").run_id
-            for s in strategies]
+    made = [
+        runs.create_run(_config(freeze=FreezeConfig(strategy=s)), group="g").run_id
+        for s in strategies
+    ]
     assert [r.run_id for r in reversed(runs.list_runs(group="g"))] == made
 
 
@@ -96,7 +107,8 @@ def test_runs_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["runs", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [(r["run_id"], r["status"], r["backbone"]) for r in rows] == [
-        (info.run_id, "queued", "small_cnn")]
+        (info.run_id, "queued", "small_cnn")
+    ]
     assert main(["runs"]) == 0
     assert info.run_id in capsys.readouterr().out
 

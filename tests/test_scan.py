@@ -53,8 +53,10 @@ def test_every_file_is_used_or_skipped_with_its_reason(tmp_path: Path) -> None:
     assert report.layout == "class_folders" and report.root == str(root.resolve())
     assert report.classes == {"cats": 13, "dogs": 13}
     assert class_names(report) == ["cats", "dogs"]
-    assert ImageItem(str(root / "cats" / "nested" / "deeper" / "Ünïcødé 猫.JPG"), "cats",
-                     None) in report.items
+    assert (
+        ImageItem(str(root / "cats" / "nested" / "deeper" / "Ünïcødé 猫.JPG"), "cats", None)
+        in report.items
+    )
     assert all(Path(i.path).is_absolute() for i in report.items)
     assert report.skipped == [
         Skipped("cats/.DS_Store", "hidden or system file"),
@@ -83,16 +85,20 @@ def test_every_file_is_used_or_skipped_with_its_reason(tmp_path: Path) -> None:
 def test_split_folders_and_all_three_kinds_of_duplicates(tmp_path: Path) -> None:
     root = tmp_path / "data"
     for split, n, seed in (("train", 10, 0), ("Validation", 4, 1), ("test", 3, 2)):
-        write_class_images(root / split, per_class=n, seed=seed,
-                           classes={"ant": (200, 0, 0), "bee": (0, 0, 200)})
+        write_class_images(
+            root / split, per_class=n, seed=seed, classes={"ant": (200, 0, 0), "bee": (0, 0, 200)}
+        )
     shutil.copy(root / "train/ant/ant_000.jpg", root / "Validation/ant/copy.jpg")  # leakage
     shutil.copy(root / "train/bee/bee_001.png", root / "train/ant/which.png")  # conflict
     shutil.copy(root / "test/bee/bee_000.jpg", root / "test/bee/again.jpg")  # within
     report = scan(root)
     assert report.layout == "split_folders"
     assert report.classes == {"ant": 19, "bee": 18}
-    assert report.split_counts == {"train": {"ant": 11, "bee": 10}, "val": {"ant": 5, "bee": 4},
-                                   "test": {"ant": 3, "bee": 4}}
+    assert report.split_counts == {
+        "train": {"ant": 11, "bee": 10},
+        "val": {"ant": 5, "bee": 4},
+        "test": {"ant": 3, "bee": 4},
+    }
     assert {i.split for i in report.items} == {"train", "val", "test"}
     assert [(g.kind, g.paths) for g in report.duplicates] == [
         ("across_classes", ("train/ant/which.png", "train/bee/bee_001.png")),
@@ -149,16 +155,20 @@ def test_errors_are_plain_sentences(tmp_path: Path) -> None:
     one = write_class_images(tmp_path / "one", per_class=3, classes={"cats": (1, 2, 3)})
     with pytest.raises(DataError) as info:
         scan(one)
-    assert str(info.value) == ("Only one class found ('cats' with 3 images): a classifier "
-                               "needs at least two classes, each in its own subfolder.")
+    assert str(info.value) == (
+        "Only one class found ('cats' with 3 images): a classifier "
+        "needs at least two classes, each in its own subfolder."
+    )
     bad = write_class_images(tmp_path / "bad", per_class=3, classes={"dogs": (1, 2, 3)})
     (bad / "cats").mkdir()
     for i in range(3):
         (bad / "cats" / f"{i}.jpg").write_text("text")
     with pytest.raises(DataError) as info:
         scan(bad)
-    assert str(info.value) == ("No images found in 'cats/' (3 files skipped: not an image). "
-                               "Each class needs at least one image.")
+    assert str(info.value) == (
+        "No images found in 'cats/' (3 files skipped: not an image). "
+        "Each class needs at least one image."
+    )
     noisy(tmp_path / "f.png", 0)
     with pytest.raises(DataError, match="is a file; give a folder"):
         scan(tmp_path / "f.png")

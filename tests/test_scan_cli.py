@@ -26,8 +26,9 @@ def test_scan_prints_a_report_and_json_last(tmp_path: Path, capsys) -> None:
     result = json.loads(out[-1])
     assert result["classes"] == {"blue": 13, "green": 12, "red": 12}
     assert result["skipped"] == [{"path": "red/notes.txt", "reason": "not an image"}]
-    assert result["duplicates"] == [{"kind": "across_classes",
-                                     "paths": ["blue/odd.jpg", "red/red_000.jpg"]}]
+    assert result["duplicates"] == [
+        {"kind": "across_classes", "paths": ["blue/odd.jpg", "red/red_000.jpg"]}
+    ]
     assert len(result["warnings"]) == 1 and "label conflict" in result["warnings"][0]
 
 
@@ -40,9 +41,15 @@ def test_without_json_no_json_line(tmp_path: Path, capsys) -> None:
 
 def test_errors_exit_2_with_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    proc = subprocess.run([sys.executable, "-m", "tlcore", "scan", str(tmp_path / "empty"),
-                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tlcore", "scan", str(tmp_path / "empty"), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
         f"error: '{tmp_path / 'empty'}' is empty: put the images of each class in its own "
-        "subfolder, e.g. cats/ and dogs/."]
+        "subfolder, e.g. cats/ and dogs/."
+    ]

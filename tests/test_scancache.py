@@ -42,7 +42,9 @@ def test_unchanged_files_are_not_checked_again(tmp_path: Path, checked: list[str
     assert checked[31:] == ["red_003.png"]
     assert third.classes == {"blue": 9, "green": 10, "red": 9}
     assert [(s.path, s.reason) for s in third.skipped] == [
-        ("red/notes.txt", "not an image"), ("red/red_003.png", "not an image")]
+        ("red/notes.txt", "not an image"),
+        ("red/red_003.png", "not an image"),
+    ]
 
 
 def test_a_damaged_cache_file_is_ignored(tmp_path: Path, checked: list[str]) -> None:

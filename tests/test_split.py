@@ -17,11 +17,20 @@ def paths(items) -> list[str]:
     return [Path(i.path).name for i in items]
 
 
-@pytest.mark.parametrize("n,val,test,expected", [
-    (10, 0.2, 0.1, (2, 1)), (20, 0.2, 0.1, (4, 2)), (5, 0.2, 0.1, (1, 1)),
-    (3, 0.2, 0.1, (1, 1)), (2, 0.2, 0.1, (1, 0)), (1, 0.2, 0.1, (0, 0)),
-    (25, 0.1, 0.1, (3, 3)), (7, 0.0, 0.0, (0, 0)), (4, 0.5, 0.3, (2, 1)),
-])
+@pytest.mark.parametrize(
+    "n,val,test,expected",
+    [
+        (10, 0.2, 0.1, (2, 1)),
+        (20, 0.2, 0.1, (4, 2)),
+        (5, 0.2, 0.1, (1, 1)),
+        (3, 0.2, 0.1, (1, 1)),
+        (2, 0.2, 0.1, (1, 0)),
+        (1, 0.2, 0.1, (0, 0)),
+        (25, 0.1, 0.1, (3, 3)),
+        (7, 0.0, 0.0, (0, 0)),
+        (4, 0.5, 0.3, (2, 1)),
+    ],
+)
 def test_held_out_counts_round_half_up_and_keep_a_training_image(n, val, test, expected):
     assert held_out_counts(n, val, test) == expected
 
@@ -53,8 +62,12 @@ def test_duplicates_within_a_class_stay_together(tmp_path: Path) -> None:
     report = scan(root)
     for seed in range(6):
         split = make_split(report, SplitConfig(seed=seed))
-        where = {name for name in ("train", "val", "test") for i in getattr(split, name)
-                 if Path(i.path).name.startswith(("copy_", "red_000"))}
+        where = {
+            name
+            for name in ("train", "val", "test")
+            for i in getattr(split, name)
+            if Path(i.path).name.startswith(("copy_", "red_000"))
+        }
         assert len(where) == 1
 
 
@@ -69,9 +82,11 @@ def test_given_split_folders_are_kept_and_val_carved_when_missing(tmp_path: Path
     assert all("/val/" in i.path for i in split.val) and all("/test/" in i.path for i in split.test)
     shutil.rmtree(root / "val")
     split = make_split(scan(root), SplitConfig(val_fraction=0.2))
-    assert split.counts() == {"train": {"blue": 8, "green": 8, "red": 8},
-                              "val": {"blue": 2, "green": 2, "red": 2},
-                              "test": {"blue": 2, "green": 2, "red": 2}}
+    assert split.counts() == {
+        "train": {"blue": 8, "green": 8, "red": 8},
+        "val": {"blue": 2, "green": 2, "red": 2},
+        "test": {"blue": 2, "green": 2, "red": 2},
+    }
     assert all("/train/" in i.path for i in split.val)
 
 

@@ -18,11 +18,18 @@ from tlcore.training import train
 HEAD_PARAMS = 128 * 3 + 3  # small_cnn's 128 pooled features -> 3 classes
 
 
-@pytest.mark.parametrize(("strategy", "fast_path"), [
-    ("feature-extraction", "pool"), ("fine-tune", "block3_pool"), ("full", None),
-    ("scratch", None)])
+@pytest.mark.parametrize(
+    ("strategy", "fast_path"),
+    [
+        ("feature-extraction", "pool"),
+        ("fine-tune", "block3_pool"),
+        ("full", None),
+        ("scratch", None),
+    ],
+)
 def test_each_strategy_finishes_with_the_exact_run_folder(
-        tiny_dataset: Path, strategy: str, fast_path: str | None) -> None:
+    tiny_dataset: Path, strategy: str, fast_path: str | None
+) -> None:
     info = train_tiny(tiny_dataset, strategy)
     assert (info.status, info.error, info.epochs_run) == ("finished", None, 2)
     assert {p.name for p in info.path.iterdir()} == RUN_FILES
@@ -33,12 +40,12 @@ def test_each_strategy_finishes_with_the_exact_run_folder(
     n_test = len(spec["split"]["test"])
     events = events_of(info)
     kinds = [e["type"] for e in events]
-    assert kinds[0] == "start" and events[-1] == {**events[-1], "type": "end",
-                                                  "status": "finished"}
+    assert kinds[0] == "start" and events[-1] == {**events[-1], "type": "end", "status": "finished"}
     assert "error" not in events[-1]
     phases = [e for e in events if e["type"] == "phase"]
     assert [(p["phase"], p["fast_path"], p["learning_rate"]) for p in phases] == [
-        ("train", fast_path, 0.001)]
+        ("train", fast_path, 0.001)
+    ]
     epochs = [e for e in events if e["type"] == "epoch"]
     assert [e["epoch"] for e in epochs] == [1, 2]
     assert all(e["val_loss"] is not None and e["seconds"] >= 0 for e in epochs)
@@ -57,10 +64,15 @@ def test_each_strategy_finishes_with_the_exact_run_folder(
         assert metrics["test_accuracy"] == 1.0 and info.best_val_accuracy == 1.0
 
 
-def test_custom_plan_trains_above_the_frozen_layers_on_cached_outputs(
-        tiny_dataset: Path) -> None:
-    frozen = ("block1_conv", "block1_norm", "block2_conv", "block2_norm", "block3_conv",
-              "block3_norm")
+def test_custom_plan_trains_above_the_frozen_layers_on_cached_outputs(tiny_dataset: Path) -> None:
+    frozen = (
+        "block1_conv",
+        "block1_norm",
+        "block2_conv",
+        "block2_norm",
+        "block3_conv",
+        "block3_norm",
+    )
     info = train_tiny(tiny_dataset, freeze=FreezeConfig("custom", frozen_layers=frozen))
     assert info.status == "finished"
     phase = next(e for e in events_of(info) if e["type"] == "phase")
@@ -74,19 +86,24 @@ def test_two_phase_trains_the_head_then_fine_tunes_at_the_lower_rate(tiny_datase
     info = train_tiny(tiny_dataset, "fine-tune", two_phase=True, head_epochs=1, epochs=3)
     assert info.status == "finished" and info.epochs_run == 3
     events = events_of(info)
-    phases = [(e["phase"], e["first_epoch"], e["epochs"], e["learning_rate"], e["fast_path"])
-              for e in events if e["type"] == "phase"]
+    phases = [
+        (e["phase"], e["first_epoch"], e["epochs"], e["learning_rate"], e["fast_path"])
+        for e in events
+        if e["type"] == "phase"
+    ]
     assert phases == [("head", 1, 1, 0.001, "pool"), ("fine-tune", 2, 3, 1e-05, "block3_pool")]
     assert [(e["phase"], e["epoch"]) for e in events if e["type"] == "epoch"] == [
-        ("head", 1), ("fine-tune", 2), ("fine-tune", 3)]
+        ("head", 1),
+        ("fine-tune", 2),
+        ("fine-tune", 3),
+    ]
 
 
 def test_missing_dataset_ends_failed_with_the_message(tmp_path: Path) -> None:
     info = train_tiny(tmp_path / "nowhere")
     assert info.status == "failed"
     assert "nowhere" in info.error
-    assert {p.name for p in info.path.iterdir()} == {"spec.json", "status.json",
-                                                     "events.jsonl"}
+    assert {p.name for p in info.path.iterdir()} == {"spec.json", "status.json", "events.jsonl"}
     assert events_of(info)[-1]["status"] == "failed"
     assert runs.read_status(info.run_id)["ended"] is not None
 
@@ -94,11 +111,20 @@ def test_missing_dataset_ends_failed_with_the_message(tmp_path: Path) -> None:
 def test_nan_loss_ends_failed_with_the_message(tiny_dataset: Path) -> None:
     # VGG16 has no normalisation layers, so this rate blows it up; the small CNN's
     # GroupNorm rescales every block and stays finite.
-    info = train_tiny(tiny_dataset, optimizer="sgd", learning_rate=9.9, dropout=0.0,
-                      backbone="vgg16", batch_size=32, epochs=3)
+    info = train_tiny(
+        tiny_dataset,
+        optimizer="sgd",
+        learning_rate=9.9,
+        dropout=0.0,
+        backbone="vgg16",
+        batch_size=32,
+        epochs=3,
+    )
     assert info.status == "failed"
-    assert info.error == ("The loss became NaN (not a number) at epoch 3, batch 1: the "
-                          "learning rate is probably too high; try 10x lower.")
+    assert info.error == (
+        "The loss became NaN (not a number) at epoch 3, batch 1: the "
+        "learning rate is probably too high; try 10x lower."
+    )
     assert info.epochs_run == 2
     epochs = [e for e in events_of(info) if e["type"] == "epoch"]
     assert epochs[0]["val_loss"] > 1e6  # already diverging
@@ -199,5 +225,8 @@ def test_a_file_broken_after_the_scan_ends_the_run_failed_naming_it(tiny_dataset
     final = train(config, info.path, split=split)
     assert final.status == "failed"
     assert final.error.startswith(str(broken)) and final.epochs_run == 0
-    assert events_of(final)[-1] == {**events_of(final)[-1], "status": "failed",
-                                    "error": final.error}
+    assert events_of(final)[-1] == {
+        **events_of(final)[-1],
+        "status": "failed",
+        "error": final.error,
+    }

@@ -21,8 +21,9 @@ from tlcore.errors import ConfigError, WeightsUnavailableError
 def _mobilenet(size: int = 32):
     import keras
 
-    return keras.applications.MobileNetV2(include_top=False, weights=None,
-                                          input_shape=(size, size, 3))
+    return keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(size, size, 3)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server(weights_file):
-    handler = type("Handler", (_Handler,), {"body": weights_file[0].read_bytes(),
-                                            "requests": []})
+    handler = type("Handler", (_Handler,), {"body": weights_file[0].read_bytes(), "requests": []})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -79,9 +79,13 @@ def test_download_reports_progress_verifies_and_is_reused(server, weights_file) 
     handler, url = server
     body = weights_file[0].read_bytes()
     calls: list[tuple[int, int]] = []
-    path = W.imagenet_weights_path("mobilenet_v2", 32, progress=lambda d, t: calls.append((d, t)),
-                                   base_url=url,
-                                   file_hash=hashlib.sha256(body).hexdigest())
+    path = W.imagenet_weights_path(
+        "mobilenet_v2",
+        32,
+        progress=lambda d, t: calls.append((d, t)),
+        base_url=url,
+        file_hash=hashlib.sha256(body).hexdigest(),
+    )
     assert path.read_bytes() == body
     assert path.name == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
     assert handler.requests == ["/tensorflow/keras-applications/mobilenet_v2/" + path.name]
@@ -95,8 +99,9 @@ def test_download_reports_progress_verifies_and_is_reused(server, weights_file) 
 
 def test_md5_checksum_is_accepted_like_keras(server, weights_file) -> None:
     body = weights_file[0].read_bytes()
-    path = W.imagenet_weights_path("vgg16", 32, base_url=server[1],
-                                   file_hash=hashlib.md5(body).hexdigest())
+    path = W.imagenet_weights_path(
+        "vgg16", 32, base_url=server[1], file_hash=hashlib.md5(body).hexdigest()
+    )
     assert path.read_bytes() == body
 
 
@@ -111,8 +116,9 @@ def test_base_url_comes_from_the_environment(server, monkeypatch) -> None:
     monkeypatch.setenv(W.BASE_URL_ENV, server[1])
     with pytest.raises(WeightsUnavailableError, match="checksum"):
         W.imagenet_weights_path("resnet50")
-    assert server[0].requests == ["/tensorflow/keras-applications/resnet/"
-                                  "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"]
+    assert server[0].requests == [
+        "/tensorflow/keras-applications/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ]
 
 
 def test_interrupted_transfer_leaves_nothing(server) -> None:
@@ -146,15 +152,17 @@ def test_a_server_that_never_answers_times_out() -> None:
         silent.listen(1)
         start = time.monotonic()
         with pytest.raises(WeightsUnavailableError, match="offline"):
-            W.imagenet_weights_path("mobilenet_v2", base_url=f"http://127.0.0.1:"
-                                    f"{silent.getsockname()[1]}/", timeout=1.0)
+            W.imagenet_weights_path(
+                "mobilenet_v2", base_url=f"http://127.0.0.1:{silent.getsockname()[1]}/", timeout=1.0
+            )
         assert time.monotonic() - start < 5
 
 
 def test_imagenet_loads_from_the_cache_with_identical_outputs(weights_file) -> None:
     source, x, expected = weights_file
     W.cached_weights_path(W.imagenet_source("mobilenet_v2", 32).filename).write_bytes(
-        source.read_bytes())  # a file put there for offline use
+        source.read_bytes()
+    )  # a file put there for offline use
     backbone = build_backbone("mobilenet_v2", 32, "imagenet")
     np.testing.assert_allclose(np.asarray(backbone(x, training=False)), expected, atol=1e-6)
 
@@ -187,15 +195,17 @@ def test_sources_follow_keras() -> None:
     convnext = W.imagenet_source("convnext_tiny")
     assert len(convnext.file_hash) == 64 and convnext.filename == "convnext_tiny_notop.h5"
     assert W.imagenet_source("efficientnet_b0").url_path == (
-        "keras-applications/efficientnetb0_notop.h5")
+        "keras-applications/efficientnetb0_notop.h5"
+    )
     with pytest.raises(ConfigError, match="no ImageNet weights"):
         W.imagenet_source("small_cnn")
     with pytest.raises(ConfigError, match="no ImageNet weights"):
         build_backbone("small_cnn", 32, "imagenet")
 
 
-def test_efficientnet_imagenet_matches_keras_own_imagenet_architecture(tmp_path,
-                                                                       monkeypatch) -> None:
+def test_efficientnet_imagenet_matches_keras_own_imagenet_architecture(
+    tmp_path, monkeypatch
+) -> None:
     """Keras adds a Rescaling to EfficientNetB0 only with imagenet weights; ours folds it in."""
     import json
 
@@ -207,8 +217,9 @@ def test_efficientnet_imagenet_matches_keras_own_imagenet_architecture(tmp_path,
     from tlcore.config import TrainConfig
 
     keras.utils.set_random_seed(3)
-    source = keras.applications.EfficientNetB0(include_top=False, weights=None,
-                                               input_shape=(32, 32, 3))
+    source = keras.applications.EfficientNetB0(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
     norm = next(la for la in source.layers if type(la).__name__ == "Normalization")
     norm.adapt_mean.assign([0.485, 0.456, 0.406])  # what the published file holds
     norm.adapt_variance.assign([0.229**2, 0.224**2, 0.225**2])
@@ -217,8 +228,9 @@ def test_efficientnet_imagenet_matches_keras_own_imagenet_architecture(tmp_path,
         legacy_h5_format.save_weights_to_hdf5_group(f, source)
     # Keras' own imagenet build, served our file instead of downloading.
     monkeypatch.setattr(file_utils, "get_file", lambda *a, **k: str(path))
-    reference = keras.applications.EfficientNetB0(include_top=False, weights="imagenet",
-                                                  input_shape=(32, 32, 3))
+    reference = keras.applications.EfficientNetB0(
+        include_top=False, weights="imagenet", input_shape=(32, 32, 3)
+    )
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     expected = np.asarray(reference(x, training=False))
     ours = build_backbone("efficientnet_b0", 32, "imagenet")
@@ -233,6 +245,7 @@ def test_efficientnet_imagenet_matches_keras_own_imagenet_architecture(tmp_path,
     (W.workspace.runs_dir() / "eff").mkdir()
     build_classifier(config, 2).save(W.workspace.runs_dir() / "eff" / "model.keras")
     (W.workspace.runs_dir() / "eff" / "spec.json").write_text(
-        json.dumps({"config": config.to_dict()}))
+        json.dumps({"config": config.to_dict()})
+    )
     copied = build_backbone("efficientnet_b0", 32, "run:eff")
     np.testing.assert_allclose(np.asarray(copied(x, training=False)), expected, atol=1e-5)

@@ -16,8 +16,9 @@ def _epochs(info_or_id: object) -> list[dict]:
 
 
 def _final(run_id: str) -> runs.RunInfo:
-    return wait_for(lambda: (i := runs.load_run(run_id)).status not in runs.ACTIVE and i,
-                    timeout=180)
+    return wait_for(
+        lambda: (i := runs.load_run(run_id)).status not in runs.ACTIVE and i, timeout=180
+    )
 
 
 def test_start_run_returns_at_once_and_the_worker_finishes(tiny_dataset: Path) -> None:
@@ -42,7 +43,8 @@ def test_stop_request_stops_after_the_current_batch(tiny_dataset: Path) -> None:
 
 
 def test_sigkill_mid_epoch_leaves_an_interrupted_run_with_a_usable_model(
-        tiny_dataset: Path) -> None:
+    tiny_dataset: Path,
+) -> None:
     run_id = worker.start_run(tiny_config(tiny_dataset, epochs=500, batch_size=2))
     path = runs.run_path(run_id)
     wait_for(lambda: (path / "model.keras").is_file() and _epochs(run_id), timeout=180)
@@ -57,13 +59,17 @@ def test_sigkill_mid_epoch_leaves_an_interrupted_run_with_a_usable_model(
 
 
 def test_comparison_trains_runs_in_one_process_and_sigterm_stops_them_all(
-        tiny_dataset: Path) -> None:
+    tiny_dataset: Path,
+) -> None:
     config = tiny_config(tiny_dataset, epochs=500, batch_size=2)
-    group = worker.start_comparison(config, [FreezeConfig("full"), FreezeConfig("scratch")],
-                                    ["all layers", "from scratch"])
+    group = worker.start_comparison(
+        config, [FreezeConfig("full"), FreezeConfig("scratch")], ["all layers", "from scratch"]
+    )
     infos = sorted(runs.list_runs(group=group), key=lambda i: i.created or "")
     assert [i.name for i in sorted(infos, key=lambda i: i.config.freeze.strategy)] == [
-        "all layers", "from scratch"]
+        "all layers",
+        "from scratch",
+    ]
     assert len({i.pid for i in infos}) == 1 and infos[0].pid
     splits = [runs.read_spec(i.run_id)["split"] for i in infos]
     assert splits[0] == splits[1] and splits[0] is not None

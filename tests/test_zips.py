@@ -27,29 +27,45 @@ def nothing_written(parent: Path) -> bool:
 
 
 def test_class_folders_are_extracted_and_junk_skipped(tmp_path: Path) -> None:
-    z = make_zip(tmp_path / "d.zip", {"cats/a.jpg": b"1", "dogs/sub/b.jpg": b"2",
-                                      "__MACOSX/cats/._a.jpg": b"x", "cats/.DS_Store": b"x",
-                                      "dogs/Thumbs.db": b"x"})
+    z = make_zip(
+        tmp_path / "d.zip",
+        {
+            "cats/a.jpg": b"1",
+            "dogs/sub/b.jpg": b"2",
+            "__MACOSX/cats/._a.jpg": b"x",
+            "cats/.DS_Store": b"x",
+            "dogs/Thumbs.db": b"x",
+        },
+    )
     out = extract_zip(z, tmp_path / "out")
     assert out == (tmp_path / "out").resolve()
     assert listing(out) == [EXTRACTED_MARKER, "cats/a.jpg", "dogs/sub/b.jpg"]
 
 
 def test_one_wrapping_folder_is_stripped(tmp_path: Path) -> None:
-    z = make_zip(tmp_path / "d.zip", {"flowers/train/rose/a.jpg": b"1",
-                                      "flowers/val/rose/b.jpg": b"2"})
+    z = make_zip(
+        tmp_path / "d.zip", {"flowers/train/rose/a.jpg": b"1", "flowers/val/rose/b.jpg": b"2"}
+    )
     out = extract_zip(z, tmp_path / "out")
     assert listing(out) == [EXTRACTED_MARKER, "train/rose/a.jpg", "val/rose/b.jpg"]
     # A zip of a single class folder keeps it (stripping would leave loose files).
     z2 = make_zip(tmp_path / "e.zip", {"cats/a.jpg": b"1", "cats/b.jpg": b"2"})
-    assert listing(extract_zip(z2, tmp_path / "out2")) == [EXTRACTED_MARKER, "cats/a.jpg",
-                                                           "cats/b.jpg"]
+    assert listing(extract_zip(z2, tmp_path / "out2")) == [
+        EXTRACTED_MARKER,
+        "cats/a.jpg",
+        "cats/b.jpg",
+    ]
 
 
-@pytest.mark.parametrize("evil,why", [("../evil.jpg", "contains '..'"),
-                                      ("cats/../../evil.jpg", "contains '..'"),
-                                      ("/etc/evil.jpg", "absolute path"),
-                                      ("C:\\evil.jpg", "absolute path")])
+@pytest.mark.parametrize(
+    "evil,why",
+    [
+        ("../evil.jpg", "contains '..'"),
+        ("cats/../../evil.jpg", "contains '..'"),
+        ("/etc/evil.jpg", "absolute path"),
+        ("C:\\evil.jpg", "absolute path"),
+    ],
+)
 def test_members_escaping_the_target_refuse_the_zip(tmp_path: Path, evil: str, why: str) -> None:
     z = make_zip(tmp_path / "d.zip", {"cats/a.jpg": b"1", evil: b"2"})
     with pytest.raises(DataError) as info:
@@ -84,7 +100,7 @@ def test_a_lying_size_header_is_caught_while_streaming(tmp_path: Path) -> None:
             name_len_at = 26 if sig == b"PK\x03\x04" else 28
             name_len = struct.unpack_from("<H", data, pos + name_len_at)[0]
             header = 30 if sig == b"PK\x03\x04" else 46
-            if data[pos + header: pos + header + name_len] == b"cats/big.jpg":
+            if data[pos + header : pos + header + name_len] == b"cats/big.jpg":
                 struct.pack_into("<I", data, pos + offset, 1000)
             start = pos + 4
     z.write_bytes(bytes(data))

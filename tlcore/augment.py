@@ -25,21 +25,44 @@ class Augmentation:
     aliases: tuple[str, ...] = ()
 
 
-AUGMENTATIONS: dict[str, Augmentation] = {a.key: a for a in (
-    Augmentation("flip_horizontal", "Horizontal flip", "Mirror left-right (fine for most "
-                 "photos; not for text or left/right classes).", 1.0, False,
-                 ("flip", "hflip")),
-    Augmentation("flip_vertical", "Vertical flip", "Mirror upside down (for images without "
-                 "an up, e.g. microscopy or satellite).", 1.0, False, ("vflip",)),
-    Augmentation("rotation", "Rotation", "Turn by up to this fraction of a full turn.", 0.1,
-                 aliases=("rotate",)),
-    Augmentation("zoom", "Zoom", "Zoom in or out by up to this fraction.", 0.1),
-    Augmentation("translation", "Shift", "Move by up to this fraction of the side.", 0.1,
-                 aliases=("translate", "shift")),
-    Augmentation("contrast", "Contrast", "Change contrast by up to this fraction.", 0.2),
-    Augmentation("brightness", "Brightness", "Brighten or darken by up to this fraction.",
-                 0.2),
-)}
+AUGMENTATIONS: dict[str, Augmentation] = {
+    a.key: a
+    for a in (
+        Augmentation(
+            "flip_horizontal",
+            "Horizontal flip",
+            "Mirror left-right (fine for most photos; not for text or left/right classes).",
+            1.0,
+            False,
+            ("flip", "hflip"),
+        ),
+        Augmentation(
+            "flip_vertical",
+            "Vertical flip",
+            "Mirror upside down (for images without an up, e.g. microscopy or satellite).",
+            1.0,
+            False,
+            ("vflip",),
+        ),
+        Augmentation(
+            "rotation",
+            "Rotation",
+            "Turn by up to this fraction of a full turn.",
+            0.1,
+            aliases=("rotate",),
+        ),
+        Augmentation("zoom", "Zoom", "Zoom in or out by up to this fraction.", 0.1),
+        Augmentation(
+            "translation",
+            "Shift",
+            "Move by up to this fraction of the side.",
+            0.1,
+            aliases=("translate", "shift"),
+        ),
+        Augmentation("contrast", "Contrast", "Change contrast by up to this fraction.", 0.2),
+        Augmentation("brightness", "Brightness", "Brighten or darken by up to this fraction.", 0.2),
+    )
+}
 
 _ALIASES = {alias: a.key for a in AUGMENTATIONS.values() for alias in (a.key, *a.aliases)}
 
@@ -49,8 +72,10 @@ def get_augmentation(name: str) -> Augmentation:
     try:
         return AUGMENTATIONS[_ALIASES[name.strip().lower()]]
     except KeyError:
-        raise ConfigError(f"Unknown augmentation '{name}'. Choose from: "
-                          f"{', '.join(AUGMENTATIONS)} (or flip, rotate).") from None
+        raise ConfigError(
+            f"Unknown augmentation '{name}'. Choose from: "
+            f"{', '.join(AUGMENTATIONS)} (or flip, rotate)."
+        ) from None
 
 
 def parse_augment(text: str) -> AugmentConfig:
@@ -69,8 +94,9 @@ def parse_augment(text: str) -> AugmentConfig:
         try:
             strength = float(value) if value.strip() else aug.default_strength
         except ValueError:
-            raise ConfigError(f"Augmentation strength must be a number, e.g. rotate=0.1 "
-                              f"(got '{part}').") from None
+            raise ConfigError(
+                f"Augmentation strength must be a number, e.g. rotate=0.1 (got '{part}')."
+            ) from None
         strengths[aug.key] = strength
     cfg = AugmentConfig.of(**strengths)
     cfg.validate()
@@ -79,8 +105,7 @@ def parse_augment(text: str) -> AugmentConfig:
 
 def format_augment(cfg: AugmentConfig) -> str:
     """The inverse of ``parse_augment`` (for showing a config as text)."""
-    return ",".join(k if not AUGMENTATIONS[k].uses_strength else f"{k}={v:g}"
-                    for k, v in cfg.ops)
+    return ",".join(k if not AUGMENTATIONS[k].uses_strength else f"{k}={v:g}" for k, v in cfg.ops)
 
 
 def _layer(key: str, strength: float, seed: int) -> Any:
@@ -113,12 +138,16 @@ def build_augmentation(cfg: AugmentConfig, seed: int = 0) -> Any:
     import keras
 
     cfg.validate()
-    ops = [(aug.key, s) for aug, s in ((get_augmentation(k), s) for k, s in cfg.ops)
-           if s > 0 or not aug.uses_strength]  # strength 0 = off; flips have no strength
+    ops = [
+        (aug.key, s)
+        for aug, s in ((get_augmentation(k), s) for k, s in cfg.ops)
+        if s > 0 or not aug.uses_strength
+    ]  # strength 0 = off; flips have no strength
     if not ops:
         return None
-    return keras.Sequential([_layer(k, s, seed + i) for i, (k, s) in enumerate(ops)],
-                            name="augmentation")
+    return keras.Sequential(
+        [_layer(k, s, seed + i) for i, (k, s) in enumerate(ops)], name="augmentation"
+    )
 
 
 def preview_augmentation(images: Any, cfg: AugmentConfig, n: int = 4, seed: int = 0) -> Any:

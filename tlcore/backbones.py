@@ -55,44 +55,171 @@ def _spec(*args: Any, **kwargs: Any) -> tuple[str, BackboneSpec]:
     return spec.key, spec
 
 
-BACKBONES: dict[str, BackboneSpec] = dict([
-    _spec("mobilenet_v2", "MobileNetV2", "Small (2.3M) and fast; a good first choice on a "
-          "laptop CPU, accuracy a little below the big networks.", 224, 32, "tf", 2.26,
-          "MobileNetV2"),
-    _spec("mobilenet_v3_small", "MobileNetV3 Small", "Tiny (0.9M) and the fastest; for phones "
-          "and quick experiments, the least accurate.", 224, 32, "none", 0.94,
-          "MobileNetV3Small"),
-    _spec("mobilenet_v3_large", "MobileNetV3 Large", "Small (3M) and fast, more accurate than "
-          "MobileNetV2 at about the same speed.", 224, 32, "none", 3.0, "MobileNetV3Large"),
-    _spec("efficientnet_b0", "EfficientNetB0", "Small (4M), very accurate for its size; "
-          "somewhat slower than MobileNet on a CPU.", 224, 32, "none", 4.05, "EfficientNetB0"),
-    _spec("efficientnet_v2_b0", "EfficientNetV2B0", "Small (6M), accurate and trains faster "
-          "than EfficientNetB0.", 224, 32, "none", 5.92, "EfficientNetV2B0"),
-    _spec("resnet50", "ResNet50", "Medium (24M), the classic; solid accuracy, slow on a CPU.",
-          224, 32, "caffe", 23.59, "ResNet50"),
-    _spec("resnet50_v2", "ResNet50V2", "Medium (24M); ResNet50 improved, slightly more "
-          "accurate, about as slow.", 224, 32, "tf", 23.56, "ResNet50V2"),
-    _spec("vgg16", "VGG16", "Large (15M conv, heavy compute); simple and famous from "
-          "tutorials, slow and less accurate than newer networks.", 224, 32, "caffe", 14.71,
-          "VGG16"),
-    _spec("xception", "Xception", "Medium (21M), accurate; needs at least 71 px and is slow "
-          "on a CPU.", 299, 71, "tf", 20.86, "Xception"),
-    _spec("inception_v3", "InceptionV3", "Medium (22M), accurate; needs at least 75 px, slow "
-          "on a CPU.", 299, 75, "tf", 21.8, "InceptionV3"),
-    _spec("densenet121", "DenseNet121", "Small in parameters (7M) but compute-heavy; "
-          "accurate, slowish.", 224, 32, "torch", 7.04, "DenseNet121"),
-    _spec("convnext_tiny", "ConvNeXt Tiny", "Large (28M), the most accurate here; the "
-          "slowest on a CPU, best with a GPU.", 224, 32, "none", 27.82, "ConvNeXtTiny"),
-    _spec("small_cnn", "Small CNN (from scratch)", "A tiny network (0.1M) trained from "
-          "scratch: the baseline that shows what pretrained features add.", 96, 32, "unit",
-          0.1, "", pretrained=False, weights_hint="none"),
-    _spec("my_model", "One of my models", "The feature part of a model you trained earlier "
-          "here; works offline, good when your earlier data resembles the new data.", 224,
-          16, "from_run", 0.0, "", pretrained=False, weights_hint="run:<id>"),
-    _spec("keras_file", "A Keras model file", "Your own .keras/.h5 model, loaded in safe mode; "
-          "its convolutional part becomes the feature extractor.", 224, 16, "from_file", 0.0,
-          "", pretrained=False, weights_hint="path to a .keras or .h5 model file"),
-])
+BACKBONES: dict[str, BackboneSpec] = dict(
+    [
+        _spec(
+            "mobilenet_v2",
+            "MobileNetV2",
+            "Small (2.3M) and fast; a good first choice on a "
+            "laptop CPU, accuracy a little below the big networks.",
+            224,
+            32,
+            "tf",
+            2.26,
+            "MobileNetV2",
+        ),
+        _spec(
+            "mobilenet_v3_small",
+            "MobileNetV3 Small",
+            "Tiny (0.9M) and the fastest; for phones and quick experiments, the least accurate.",
+            224,
+            32,
+            "none",
+            0.94,
+            "MobileNetV3Small",
+        ),
+        _spec(
+            "mobilenet_v3_large",
+            "MobileNetV3 Large",
+            "Small (3M) and fast, more accurate than MobileNetV2 at about the same speed.",
+            224,
+            32,
+            "none",
+            3.0,
+            "MobileNetV3Large",
+        ),
+        _spec(
+            "efficientnet_b0",
+            "EfficientNetB0",
+            "Small (4M), very accurate for its size; somewhat slower than MobileNet on a CPU.",
+            224,
+            32,
+            "none",
+            4.05,
+            "EfficientNetB0",
+        ),
+        _spec(
+            "efficientnet_v2_b0",
+            "EfficientNetV2B0",
+            "Small (6M), accurate and trains faster than EfficientNetB0.",
+            224,
+            32,
+            "none",
+            5.92,
+            "EfficientNetV2B0",
+        ),
+        _spec(
+            "resnet50",
+            "ResNet50",
+            "Medium (24M), the classic; solid accuracy, slow on a CPU.",
+            224,
+            32,
+            "caffe",
+            23.59,
+            "ResNet50",
+        ),
+        _spec(
+            "resnet50_v2",
+            "ResNet50V2",
+            "Medium (24M); ResNet50 improved, slightly more accurate, about as slow.",
+            224,
+            32,
+            "tf",
+            23.56,
+            "ResNet50V2",
+        ),
+        _spec(
+            "vgg16",
+            "VGG16",
+            "Large (15M conv, heavy compute); simple and famous from "
+            "tutorials, slow and less accurate than newer networks.",
+            224,
+            32,
+            "caffe",
+            14.71,
+            "VGG16",
+        ),
+        _spec(
+            "xception",
+            "Xception",
+            "Medium (21M), accurate; needs at least 71 px and is slow on a CPU.",
+            299,
+            71,
+            "tf",
+            20.86,
+            "Xception",
+        ),
+        _spec(
+            "inception_v3",
+            "InceptionV3",
+            "Medium (22M), accurate; needs at least 75 px, slow on a CPU.",
+            299,
+            75,
+            "tf",
+            21.8,
+            "InceptionV3",
+        ),
+        _spec(
+            "densenet121",
+            "DenseNet121",
+            "Small in parameters (7M) but compute-heavy; accurate, slowish.",
+            224,
+            32,
+            "torch",
+            7.04,
+            "DenseNet121",
+        ),
+        _spec(
+            "convnext_tiny",
+            "ConvNeXt Tiny",
+            "Large (28M), the most accurate here; the slowest on a CPU, best with a GPU.",
+            224,
+            32,
+            "none",
+            27.82,
+            "ConvNeXtTiny",
+        ),
+        _spec(
+            "small_cnn",
+            "Small CNN (from scratch)",
+            "A tiny network (0.1M) trained from "
+            "scratch: the baseline that shows what pretrained features add.",
+            96,
+            32,
+            "unit",
+            0.1,
+            "",
+            pretrained=False,
+            weights_hint="none",
+        ),
+        _spec(
+            "my_model",
+            "One of my models",
+            "The feature part of a model you trained earlier "
+            "here; works offline, good when your earlier data resembles the new data.",
+            224,
+            16,
+            "from_run",
+            0.0,
+            "",
+            pretrained=False,
+            weights_hint="run:<id>",
+        ),
+        _spec(
+            "keras_file",
+            "A Keras model file",
+            "Your own .keras/.h5 model, loaded in safe mode; "
+            "its convolutional part becomes the feature extractor.",
+            224,
+            16,
+            "from_file",
+            0.0,
+            "",
+            pretrained=False,
+            weights_hint="path to a .keras or .h5 model file",
+        ),
+    ]
+)
 
 
 def get_backbone(key: str) -> BackboneSpec:
@@ -103,8 +230,9 @@ def get_backbone(key: str) -> BackboneSpec:
 def check_image_size(spec: BackboneSpec, size: int) -> None:
     """Raise ``ConfigError`` when ``size`` is below what ``spec`` accepts."""
     if size < spec.min_size:
-        raise ConfigError(f"{spec.display_name} needs images of at least {spec.min_size} px "
-                          f"(got {size}).")
+        raise ConfigError(
+            f"{spec.display_name} needs images of at least {spec.min_size} px (got {size})."
+        )
 
 
 @contextlib.contextmanager
@@ -127,8 +255,7 @@ def fresh_layer_names() -> Iterator[None]:
         global_state.set_global_attribute("object_name_uids", saved)
 
 
-def build_backbone(key: str, image_size: int, weights: str = "none",
-                   progress: Any = None) -> Any:
+def build_backbone(key: str, image_size: int, weights: str = "none", progress: Any = None) -> Any:
     """Build the feature part of a classifier as a ``keras.Model`` named ``backbone``.
 
     Args:
@@ -204,16 +331,19 @@ def feature_part(model: Any, image_size: int) -> Any:
         if len(tensor.shape) == 4:
             last = tensor
     if last is None:
-        raise ModelFileError(f"The model '{model.name}' has no convolutional feature map "
-                             "(no layer with a 4-D output), so it cannot be a backbone.")
+        raise ModelFileError(
+            f"The model '{model.name}' has no convolutional feature map "
+            "(no layer with a 4-D output), so it cannot be a backbone."
+        )
     try:
         cut = keras.Model(model.inputs, last, name="backbone")
     except ValueError as e:
-        raise ModelFileError(f"Could not take the feature part of '{model.name}' ({e}).") \
-            from None
+        raise ModelFileError(f"Could not take the feature part of '{model.name}' ({e}).") from None
     if cut.input_shape[1:3] not in ((image_size, image_size), (None, None)):
-        raise ConfigError(f"This model takes {cut.input_shape[1]}x{cut.input_shape[2]} px "
-                          f"images; set the image size to {cut.input_shape[1]}.")
+        raise ConfigError(
+            f"This model takes {cut.input_shape[1]}x{cut.input_shape[2]} px "
+            f"images; set the image size to {cut.input_shape[1]}."
+        )
     return cut
 
 
@@ -265,6 +395,8 @@ def file_backbone(path: str, image_size: int) -> Any:
     from tlcore.model_files import load_model_safely
 
     if not path or path in ("imagenet", "none") or not Path(path).is_file():
-        raise ConfigError("The 'A Keras model file' backbone needs the path of a .keras or .h5 "
-                          f"model file as its weights (got '{path}').")
+        raise ConfigError(
+            "The 'A Keras model file' backbone needs the path of a .keras or .h5 "
+            f"model file as its weights (got '{path}')."
+        )
     return feature_part(load_model_safely(path), image_size)

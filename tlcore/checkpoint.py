@@ -27,9 +27,14 @@ class BestKeeper:
         min_save_gap: seconds between two saves.
     """
 
-    def __init__(self, save: Callable[[], None], monitor: str = "val_loss", patience: int = 3,
-                 on_epoch: Callable[[int, dict, bool], None] | None = None,
-                 min_save_gap: float = 5.0) -> None:
+    def __init__(
+        self,
+        save: Callable[[], None],
+        monitor: str = "val_loss",
+        patience: int = 3,
+        on_epoch: Callable[[int, dict, bool], None] | None = None,
+        min_save_gap: float = 5.0,
+    ) -> None:
         self.save = save
         self.monitor = monitor
         self.patience = patience

@@ -57,8 +57,10 @@ def effective_weights(config: TrainConfig) -> str:
     spec = get_backbone(config.backbone)
     if get_strategy(config.freeze.strategy).forces_random_weights:
         if spec.key in ("my_model", "keras_file"):
-            raise ConfigError("'From scratch' starts from random weights; choose a standard "
-                              f"backbone instead of '{spec.display_name}'.")
+            raise ConfigError(
+                "'From scratch' starts from random weights; choose a standard "
+                f"backbone instead of '{spec.display_name}'."
+            )
         return "none"
     if not spec.pretrained and spec.key == "small_cnn" and config.weights == "imagenet":
         return "none"  # the small CNN has nothing pretrained; imagenet is the CLI default
@@ -88,9 +90,14 @@ def preprocess_layer(kind: str, name: str = "preprocess") -> Any:
         for out_channel, in_channel in enumerate((2, 1, 0)):  # BGR <- RGB
             kernel[0, 0, in_channel, out_channel] = 1.0
         bias = -np.array(CAFFE_MEAN_BGR, dtype="float32")
-        conv = layers.Conv2D(3, 1, name=name, trainable=False,
-                             kernel_initializer=_constant(kernel),
-                             bias_initializer=_constant(bias))
+        conv = layers.Conv2D(
+            3,
+            1,
+            name=name,
+            trainable=False,
+            kernel_initializer=_constant(kernel),
+            bias_initializer=_constant(bias),
+        )
         return conv
     if kind in ("none", "from_file"):
         return layers.Identity(name=name)
@@ -103,8 +110,9 @@ def _constant(values: Any) -> Any:
     return keras.initializers.Constant(values.tolist())
 
 
-def build_classifier(config: TrainConfig, num_classes: int,
-                     progress: Callable[[int, int], None] | None = None) -> Any:
+def build_classifier(
+    config: TrainConfig, num_classes: int, progress: Callable[[int, int], None] | None = None
+) -> Any:
     """Build the end-to-end classifier for ``config`` (see module doc for its layers).
 
     Args:
@@ -141,13 +149,21 @@ def build_classifier(config: TrainConfig, num_classes: int,
     x = backbone(x) if batchnorm_trains(config.freeze) else backbone(x, training=False)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(config.dropout, seed=config.seed, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions",
-                           kernel_initializer=keras.initializers.GlorotUniform(config.seed))(x)
+    outputs = layers.Dense(
+        num_classes,
+        activation="softmax",
+        name="predictions",
+        kernel_initializer=keras.initializers.GlorotUniform(config.seed),
+    )(x)
     return keras.Model(inputs, outputs, name=f"transferlab_{spec.key}")
 
 
-def build_feature_part(spec: BackboneSpec, image_size: int, weights: str,
-                       progress: Callable[[int, int], None] | None = None) -> tuple[Any, Any]:
+def build_feature_part(
+    spec: BackboneSpec,
+    image_size: int,
+    weights: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Any, Any]:
     """Return ``(preprocess layer, backbone model)`` for a backbone spec and weights.
 
     For ``my_model`` both come from the earlier run's saved model (loaded once).
@@ -159,8 +175,10 @@ def build_feature_part(spec: BackboneSpec, image_size: int, weights: str,
         preprocess, backbone = run_feature_layers(run_id)
         check_run_size(run_id, backbone, image_size)
         return preprocess, backbone
-    return (preprocess_layer(spec.preprocess),
-            build_backbone(spec.key, image_size, weights, progress))
+    return (
+        preprocess_layer(spec.preprocess),
+        build_backbone(spec.key, image_size, weights, progress),
+    )
 
 
 @dataclass(frozen=True)
@@ -179,10 +197,13 @@ class PlanSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly dict."""
-        return {"image_size": self.image_size, "weights": self.weights,
-                "layers": [li.to_dict() for li in self.layers],
-                "trainable_params": self.trainable_params,
-                "non_trainable_params": self.non_trainable_params}
+        return {
+            "image_size": self.image_size,
+            "weights": self.weights,
+            "layers": [li.to_dict() for li in self.layers],
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+        }
 
 
 def plan_summary(config: TrainConfig, num_classes: int = 2) -> PlanSummary:
@@ -198,8 +219,9 @@ def plan_summary(config: TrainConfig, num_classes: int = 2) -> PlanSummary:
         build_config = config.replace(weights="none")
     model = build_classifier(build_config, num_classes)
     trainable, frozen = param_counts(model)
-    return PlanSummary(image_size_for(config), weights,
-                       tuple(list_layers(backbone_of(model))), trainable, frozen)
+    return PlanSummary(
+        image_size_for(config), weights, tuple(list_layers(backbone_of(model))), trainable, frozen
+    )
 
 
 def backbone_of(model: Any) -> Any:

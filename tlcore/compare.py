@@ -17,9 +17,12 @@ def row(info: runs.RunInfo) -> dict[str, Any]:
     """One table row: strategy/name, run id, parameters, epochs, accuracies, seconds."""
     metrics = runs.read_metrics(info.path) or {}
     return {
-        "strategy": info.config.freeze.strategy, "name": info.name or info.config.freeze.strategy,
-        "run_id": info.run_id, "status": info.status,
-        "trainable_params": info.trainable_params, "epochs": info.epochs_run,
+        "strategy": info.config.freeze.strategy,
+        "name": info.name or info.config.freeze.strategy,
+        "run_id": info.run_id,
+        "status": info.status,
+        "trainable_params": info.trainable_params,
+        "epochs": info.epochs_run,
         "best_val_accuracy": info.best_val_accuracy,
         "test_accuracy": metrics.get("test_accuracy", info.test_accuracy),
         "seconds": info.seconds,
@@ -32,9 +35,13 @@ def comparison_rows(group: str) -> list[dict[str, Any]]:
     return [row(i) for i in infos]
 
 
-def compare(config: TrainConfig, freezes: list[FreezeConfig], names: list[str] | None = None,
-            on_start: Callable[[runs.RunInfo], None] | None = None,
-            echo: Callable[[dict], None] | None = None) -> list[dict[str, Any]]:
+def compare(
+    config: TrainConfig,
+    freezes: list[FreezeConfig],
+    names: list[str] | None = None,
+    on_start: Callable[[runs.RunInfo], None] | None = None,
+    echo: Callable[[dict], None] | None = None,
+) -> list[dict[str, Any]]:
     """Train every strategy in turn in this process; return the table rows.
 
     A stop (Ctrl-C / SIGTERM) during one run stops it and skips the rest (marked stopped).
@@ -48,8 +55,9 @@ def compare(config: TrainConfig, freezes: list[FreezeConfig], names: list[str] |
     return [row(i) for i in done]
 
 
-def _train_in_turn(infos: list[runs.RunInfo], on_start: Any, echo: Any, signalled: Any,
-                   train_spec: Any) -> list[runs.RunInfo]:
+def _train_in_turn(
+    infos: list[runs.RunInfo], on_start: Any, echo: Any, signalled: Any, train_spec: Any
+) -> list[runs.RunInfo]:
     done = []
     for info in infos:
         if signalled():

@@ -66,8 +66,10 @@ class FreezeConfig:
     def validate(self) -> None:
         """Raise ``ConfigError`` for contradictory arguments."""
         if self.unfreeze_top is not None and self.unfreeze_from is not None:
-            raise ConfigError("Give either the number of top layers to unfreeze or a layer "
-                              "to unfreeze from, not both.")
+            raise ConfigError(
+                "Give either the number of top layers to unfreeze or a layer "
+                "to unfreeze from, not both."
+            )
         if self.unfreeze_top is not None and self.unfreeze_top < 0:
             raise ConfigError(f"unfreeze_top must be 0 or more (got {self.unfreeze_top}).")
 
@@ -102,8 +104,9 @@ class AugmentConfig:
         """Raise ``ConfigError`` for a strength outside 0..1."""
         for name, strength in self.ops:
             if not 0.0 <= strength <= 1.0:
-                raise ConfigError(f"Augmentation '{name}' strength must be between 0 and 1 "
-                                  f"(got {strength}).")
+                raise ConfigError(
+                    f"Augmentation '{name}' strength must be between 0 and 1 (got {strength})."
+                )
 
 
 @dataclass(frozen=True)
@@ -145,27 +148,31 @@ class TrainConfig:
         if not self.data:
             raise ConfigError("No dataset chosen: give a folder or a .zip of images.")
         if self.resize_mode not in RESIZE_MODES:
-            raise ConfigError(f"Resize mode must be one of {', '.join(RESIZE_MODES)} "
-                              f"(got '{self.resize_mode}').")
+            raise ConfigError(
+                f"Resize mode must be one of {', '.join(RESIZE_MODES)} (got '{self.resize_mode}')."
+            )
         if self.class_weighting not in CLASS_WEIGHTING:
             raise ConfigError(f"Class weighting must be one of {', '.join(CLASS_WEIGHTING)}.")
         if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"Optimizer must be one of {', '.join(OPTIMIZERS)} "
-                              f"(got '{self.optimizer}').")
+            raise ConfigError(
+                f"Optimizer must be one of {', '.join(OPTIMIZERS)} (got '{self.optimizer}')."
+            )
         if self.image_size is not None and not 16 <= self.image_size <= 1024:
-            raise ConfigError(f"Image size must be between 16 and 1024 px "
-                              f"(got {self.image_size}).")
+            raise ConfigError(f"Image size must be between 16 and 1024 px (got {self.image_size}).")
         if self.epochs < 1:
             raise ConfigError(f"Train for at least 1 epoch (got {self.epochs}).")
         if self.batch_size < 1:
             raise ConfigError(f"Batch size must be at least 1 (got {self.batch_size}).")
         if self.two_phase and not 1 <= self.head_epochs < self.epochs:
-            raise ConfigError("Two-phase training needs head epochs between 1 and one less "
-                              f"than the total epochs (got {self.head_epochs} of {self.epochs}).")
+            raise ConfigError(
+                "Two-phase training needs head epochs between 1 and one less "
+                f"than the total epochs (got {self.head_epochs} of {self.epochs})."
+            )
         for name in ("learning_rate", "fine_tune_learning_rate"):
             if not 0.0 < getattr(self, name) < 10.0:
-                raise ConfigError(f"{name} must be a small positive number "
-                                  f"(got {getattr(self, name)}).")
+                raise ConfigError(
+                    f"{name} must be a small positive number (got {getattr(self, name)})."
+                )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"Dropout must be between 0 and 1 (got {self.dropout}).")
         if self.early_stopping_patience < 0:
@@ -216,7 +223,8 @@ class TrainConfig:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as e:
             raise ConfigError(
-                f"The training spec is not valid JSON ({e.msg}, line {e.lineno}).") from None
+                f"The training spec is not valid JSON ({e.msg}, line {e.lineno})."
+            ) from None
 
 
 def _check_keys(cls: type, d: dict[str, Any]) -> None:

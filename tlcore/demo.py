@@ -79,13 +79,17 @@ def draw_example(label: str, size: int, rng: np.random.Generator) -> Image.Image
 
 
 def _default_dest(per_class: int, size: int, seed: int) -> Path:
-    name = "demo" if (per_class, size, seed) == (60, 96, 0) else (
-        f"demo-{size}px-{per_class}each-seed{seed}")
+    name = (
+        "demo"
+        if (per_class, size, seed) == (60, 96, 0)
+        else (f"demo-{size}px-{per_class}each-seed{seed}")
+    )
     return workspace.datasets_dir() / name
 
 
-def make_demo_dataset(dest: str | os.PathLike | None = None, per_class: int = 60,
-                      size: int = 96, seed: int = 0) -> Path:
+def make_demo_dataset(
+    dest: str | os.PathLike | None = None, per_class: int = 60, size: int = 96, seed: int = 0
+) -> Path:
     """Generate (or find) the demo dataset and return its folder (one subfolder per class).
 
     Args:
@@ -99,8 +103,13 @@ def make_demo_dataset(dest: str | os.PathLike | None = None, per_class: int = 60
         DataError: ``dest`` exists, is not empty and is not a demo folder.
     """
     dest = Path(dest) if dest is not None else _default_dest(per_class, size, seed)
-    params = {"classes": list(DEMO_CLASSES), "per_class": per_class, "size": size,
-              "seed": seed, "version": 1}
+    params = {
+        "classes": list(DEMO_CLASSES),
+        "per_class": per_class,
+        "size": size,
+        "seed": seed,
+        "version": 1,
+    }
     marker = dest / MARKER
     if marker.exists():
         try:

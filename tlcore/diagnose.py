@@ -14,18 +14,21 @@ beginner can act on:
 from collections.abc import Sequence
 from typing import Any
 
-OVERFIT_GAP = 0.15        # train accuracy minus val accuracy at the end
-OVERFIT_RISE = 0.10       # val loss above its best by this fraction ...
-OVERFIT_EPOCHS = 2        # ... for at least this many epochs after the best
-ONE_CLASS_SHARE = 0.9     # share of predictions going to one class
+OVERFIT_GAP = 0.15  # train accuracy minus val accuracy at the end
+OVERFIT_RISE = 0.10  # val loss above its best by this fraction ...
+OVERFIT_EPOCHS = 2  # ... for at least this many epochs after the best
+ONE_CLASS_SHARE = 0.9  # share of predictions going to one class
 
 
 def _values(history: Sequence[dict[str, Any]], key: str) -> list[float]:
     return [float(h[key]) for h in history if h.get(key) is not None]
 
 
-def diagnose(history: Sequence[dict[str, Any]], confusion: Sequence[Sequence[int]] | None = None,
-             classes: Sequence[str] | None = None) -> list[dict[str, str]]:
+def diagnose(
+    history: Sequence[dict[str, Any]],
+    confusion: Sequence[Sequence[int]] | None = None,
+    classes: Sequence[str] | None = None,
+) -> list[dict[str, str]]:
     """Return findings ``[{"kind", "message"}]`` (``good`` alone when nothing is wrong).
 
     Args:
@@ -44,44 +47,70 @@ def diagnose(history: Sequence[dict[str, Any]], confusion: Sequence[Sequence[int
         # Underfitting comes first: its cure (train more, unfreeze more) is the opposite
         # of overfitting's, and a gap to validation means little before the model has
         # learned its own training images. So we report one, never both.
-        gap = (f" Validation is lower still ({val_acc[-1]:.0%}), but fix this first."
-               if val_acc and acc[-1] - val_acc[-1] > OVERFIT_GAP else "")
-        findings.append({"kind": "underfitting", "message": (
-            f"Underfitting: even on the training images the accuracy is only {acc[-1]:.0%}. "
-            "Train for more epochs, raise the learning rate a little, or unfreeze more "
-            f"layers so the model can learn more.{gap}")})
+        gap = (
+            f" Validation is lower still ({val_acc[-1]:.0%}), but fix this first."
+            if val_acc and acc[-1] - val_acc[-1] > OVERFIT_GAP
+            else ""
+        )
+        findings.append(
+            {
+                "kind": "underfitting",
+                "message": (
+                    "Underfitting: even on the training images the accuracy is only "
+                    f"{acc[-1]:.0%}. "
+                    "Train for more epochs, raise the learning rate a little, or unfreeze more "
+                    f"layers so the model can learn more.{gap}"
+                ),
+            }
+        )
     else:
         overfit = _overfitting(loss, val_loss, acc, val_acc)
         if overfit:
             findings.append(overfit)
     if not findings:
-        findings.append({"kind": "good", "message": (
-            "Looks healthy: training and validation curves agree and the model uses every "
-            "class. More data or augmentation may still raise the accuracy.")})
+        findings.append(
+            {
+                "kind": "good",
+                "message": (
+                    "Looks healthy: training and validation curves agree and the model uses every "
+                    "class. More data or augmentation may still raise the accuracy."
+                ),
+            }
+        )
     return findings
 
 
-def _overfitting(loss: list[float], val_loss: list[float], acc: list[float],
-                 val_acc: list[float]) -> dict[str, str] | None:
+def _overfitting(
+    loss: list[float], val_loss: list[float], acc: list[float], val_acc: list[float]
+) -> dict[str, str] | None:
     if len(val_loss) >= OVERFIT_EPOCHS + 1 and len(loss) == len(val_loss):
         best = min(range(len(val_loss)), key=val_loss.__getitem__)
-        after = val_loss[best + 1:]
+        after = val_loss[best + 1 :]
         rising = [v for v in after if v > val_loss[best] * (1 + OVERFIT_RISE)]
         if len(rising) >= OVERFIT_EPOCHS and loss[-1] < loss[best]:
-            return {"kind": "overfitting", "message": (
-                f"Overfitting: validation loss was best at epoch {best + 1} and rose after "
-                "it while the training loss kept falling: the model is memorising the "
-                "training images. The best epoch was kept; more data, augmentation or "
-                "fewer trainable layers would help.")}
+            return {
+                "kind": "overfitting",
+                "message": (
+                    f"Overfitting: validation loss was best at epoch {best + 1} and rose after "
+                    "it while the training loss kept falling: the model is memorising the "
+                    "training images. The best epoch was kept; more data, augmentation or "
+                    "fewer trainable layers would help."
+                ),
+            }
     if acc and val_acc and acc[-1] - val_acc[-1] > OVERFIT_GAP:
-        return {"kind": "overfitting", "message": (
-            f"Overfitting: {acc[-1]:.0%} accuracy on training images but {val_acc[-1]:.0%} "
-            "on validation images. Add augmentation or more data, or freeze more layers.")}
+        return {
+            "kind": "overfitting",
+            "message": (
+                f"Overfitting: {acc[-1]:.0%} accuracy on training images but {val_acc[-1]:.0%} "
+                "on validation images. Add augmentation or more data, or freeze more layers."
+            ),
+        }
     return None
 
 
-def _one_class(confusion: Sequence[Sequence[int]] | None,
-               classes: Sequence[str] | None) -> dict[str, str] | None:
+def _one_class(
+    confusion: Sequence[Sequence[int]] | None, classes: Sequence[str] | None
+) -> dict[str, str] | None:
     if not confusion or not classes or len(classes) < 2:
         return None
     predicted = [sum(row[j] for row in confusion) for j in range(len(classes))]
@@ -91,8 +120,13 @@ def _one_class(confusion: Sequence[Sequence[int]] | None,
     top = max(range(len(classes)), key=predicted.__getitem__)
     true_share = sum(confusion[top]) / total
     if predicted[top] / total >= ONE_CLASS_SHARE and true_share < ONE_CLASS_SHARE - 0.2:
-        return {"kind": "one_class", "message": (
-            f"The model answers '{classes[top]}' for {predicted[top] / total:.0%} of the images: "
-            "it has not learned to tell the classes apart. Check the class balance, train "
-            "longer, or lower the learning rate if the loss jumped around.")}
+        return {
+            "kind": "one_class",
+            "message": (
+                f"The model answers '{classes[top]}' for {predicted[top] / total:.0%} of the "
+                "images: "
+                "it has not learned to tell the classes apart. Check the class balance, train "
+                "longer, or lower the learning rate if the loss jumped around."
+            ),
+        }
     return None

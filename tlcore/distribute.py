@@ -30,7 +30,8 @@ def setup_devices() -> None:
     # RuntimeError: the runtime is already initialised; keep what it has.
     with contextlib.suppress(RuntimeError):
         tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
+        )
 
 
 def choose_strategy(kind: str | None = None) -> Any:
@@ -53,5 +54,7 @@ def choose_strategy(kind: str | None = None) -> Any:
 
 def describe(strategy: Any) -> dict[str, Any]:
     """Return ``{"name", "replicas"}`` for events and logs."""
-    return {"name": type(strategy).__name__,
-            "replicas": int(getattr(strategy, "num_replicas_in_sync", 1))}
+    return {
+        "name": type(strategy).__name__,
+        "replicas": int(getattr(strategy, "num_replicas_in_sync", 1)),
+    }

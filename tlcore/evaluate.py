@@ -28,13 +28,24 @@ def per_class_scores(matrix: np.ndarray, classes: Sequence[str]) -> dict[str, di
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    return {c: {"precision": float(precision[i]), "recall": float(recall[i]),
-                "f1": float(f1[i]), "support": int(support[i])}
-            for i, c in enumerate(classes)}
+    return {
+        c: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, c in enumerate(classes)
+    }
 
 
-def evaluate(y_true: Sequence[int], probs: np.ndarray, classes: Sequence[str],
-             paths: Sequence[str] | None = None, max_misclassified: int = 200) -> dict[str, Any]:
+def evaluate(
+    y_true: Sequence[int],
+    probs: np.ndarray,
+    classes: Sequence[str],
+    paths: Sequence[str] | None = None,
+    max_misclassified: int = 200,
+) -> dict[str, Any]:
     """Score predictions against true labels.
 
     Args:
@@ -55,10 +66,14 @@ def evaluate(y_true: Sequence[int], probs: np.ndarray, classes: Sequence[str],
     confidence = probs[wrong, y_pred[wrong]] if len(wrong) else np.zeros(0)
     order = wrong[np.argsort(-confidence, kind="stable")][:max_misclassified]
     misclassified = [
-        {"path": str(paths[i]) if paths is not None else str(i),
-         "true": classes[y_true[i]], "predicted": classes[y_pred[i]],
-         "confidence": float(probs[i, y_pred[i]])}
-        for i in order]
+        {
+            "path": str(paths[i]) if paths is not None else str(i),
+            "true": classes[y_true[i]],
+            "predicted": classes[y_pred[i]],
+            "confidence": float(probs[i, y_pred[i]]),
+        }
+        for i in order
+    ]
     return {
         "classes": list(classes),
         "accuracy": float((y_pred == y_true).mean()) if len(y_true) else 0.0,

@@ -24,8 +24,12 @@ from tlcore import fsutil
 class EventLog:
     """Appends events to ``events.jsonl`` (``path`` None: keep them in memory only)."""
 
-    def __init__(self, path: Path | None, t0: float | None = None,
-                 echo: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        t0: float | None = None,
+        echo: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.path = Path(path) if path is not None else None
         self.t0 = time.time() if t0 is None else t0
         self.echo = echo
@@ -34,8 +38,7 @@ class EventLog:
     def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Append one event of type ``kind``; return it."""
         now = time.time()
-        event = {"type": kind, "time": round(now, 3), "elapsed": round(now - self.t0, 3),
-                 **fields}
+        event = {"type": kind, "time": round(now, 3), "elapsed": round(now - self.t0, 3), **fields}
         if self.path is not None:
             fsutil.append_jsonl(self.path, event)
         else:
@@ -83,9 +86,16 @@ class TrainingEvents:
         first_epoch: 1-based number of the phase's first epoch.
     """
 
-    def __init__(self, log: EventLog, phase: str, epochs: int, batch_size: int,
-                 should_stop: Callable[[], bool] = lambda: False,
-                 max_per_second: float = 4.0, first_epoch: int = 1) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        phase: str,
+        epochs: int,
+        batch_size: int,
+        should_stop: Callable[[], bool] = lambda: False,
+        max_per_second: float = 4.0,
+        first_epoch: int = 1,
+    ) -> None:
         self.log = log
         self.phase = phase
         self.epochs = epochs
@@ -146,10 +156,17 @@ class TrainingEvents:
             epoch_time = self._mean_epoch() or per_batch * batches
             eta = left_here + (self.epochs - self.epoch) * epoch_time
         self.log.emit(
-            "batch", phase=self.phase, epoch=self.epoch, epochs=self.epochs, batch=done,
-            batches=batches, loss=loss, accuracy=_number(logs.get("accuracy")),
+            "batch",
+            phase=self.phase,
+            epoch=self.epoch,
+            epochs=self.epochs,
+            batch=done,
+            batches=batches,
+            loss=loss,
+            accuracy=_number(logs.get("accuracy")),
             images_per_sec=round(done * self.batch_size / spent, 1) if spent > 0 else None,
-            eta_seconds=None if eta is None else round(eta, 1))
+            eta_seconds=None if eta is None else round(eta, 1),
+        )
 
     def _mean_epoch(self) -> float | None:
         return sum(self.epoch_seconds) / len(self.epoch_seconds) if self.epoch_seconds else None
@@ -165,13 +182,18 @@ class TrainingEvents:
         if lr is None and self.model is not None:
             lr = _current_lr(self.model)
         self.log.emit(
-            "epoch", phase=self.phase, epoch=epoch + 1, epochs=self.epochs,
-            loss=_number(logs.get("loss")), accuracy=_number(logs.get("accuracy")),
+            "epoch",
+            phase=self.phase,
+            epoch=epoch + 1,
+            epochs=self.epochs,
+            loss=_number(logs.get("loss")),
+            accuracy=_number(logs.get("accuracy")),
             val_loss=_number(logs.get("val_loss")),
             val_accuracy=_number(logs.get("val_accuracy")),
             learning_rate=None if lr is None else float(f"{lr:.6g}"),
             seconds=round(seconds, 3),
-            eta_seconds=round(max(self.epochs - (epoch + 1), 0) * self._mean_epoch(), 1))
+            eta_seconds=round(max(self.epochs - (epoch + 1), 0) * self._mean_epoch(), 1),
+        )
 
 
 def _current_lr(model: Any) -> float | None:

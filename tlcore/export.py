@@ -37,8 +37,12 @@ class ExportResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form ``export --json`` prints."""
-        return {"path": self.path, "format": self.format, "agreement": self.agreement,
-                "n_images": self.n_images}
+        return {
+            "path": self.path,
+            "format": self.format,
+            "agreement": self.agreement,
+            "n_images": self.n_images,
+        }
 
 
 def _split_images(run_dir: Path, which: tuple[str, ...]) -> np.ndarray:
@@ -52,8 +56,13 @@ def _split_images(run_dir: Path, which: tuple[str, ...]) -> np.ndarray:
     for name in which:
         items = getattr(split, name)
         if items:
-            images, _ = load_arrays(items, list(split.classes), image_size_for(info.config),
-                                    info.config.resize_mode, use_cache=info.config.use_cache)
+            images, _ = load_arrays(
+                items,
+                list(split.classes),
+                image_size_for(info.config),
+                info.config.resize_mode,
+                use_cache=info.config.use_cache,
+            )
             return np.asarray(images)
     return np.zeros((0, 1, 1, 3), np.uint8)
 
@@ -105,8 +114,9 @@ def _convert_tflite(model: Any, int8: bool, calibration: np.ndarray) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:
         if len(calibration) == 0:
-            raise ConfigError("int8 export needs training images to calibrate; this run has "
-                              "no saved split.")
+            raise ConfigError(
+                "int8 export needs training images to calibrate; this run has no saved split."
+            )
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
 
         def representative() -> Any:
@@ -117,8 +127,9 @@ def _convert_tflite(model: Any, int8: bool, calibration: np.ndarray) -> bytes:
     return converter.convert()
 
 
-def export_run(ref: str | os.PathLike, fmt: str, out: str | os.PathLike | None = None
-               ) -> ExportResult:
+def export_run(
+    ref: str | os.PathLike, fmt: str, out: str | os.PathLike | None = None
+) -> ExportResult:
     """Export run ``ref`` as ``fmt`` into ``out`` (default ``<run>/export/``).
 
     Raises:
@@ -162,6 +173,6 @@ def export_run(ref: str | os.PathLike, fmt: str, out: str | os.PathLike | None =
     agreement = None
     if len(images):
         expected = predict_probs(model, images).argmax(axis=1)
-        got = np.concatenate([runner(images[i:i + 32]) for i in range(0, len(images), 32)])
+        got = np.concatenate([runner(images[i : i + 32]) for i in range(0, len(images), 32)])
         agreement = float((got.argmax(axis=1) == expected).mean())
     return ExportResult(str(target), fmt, agreement, len(images))

@@ -78,8 +78,11 @@ def backbone_cut_index(backbone: Any) -> int | None:
                     blocked[c] -= 1
     crossed = np.cumsum(blocked)
     for j in range(first - 1, 0, -1):
-        if crossed[j] == 0 and len(layers[j]._inbound_nodes) == 1 \
-                and len(layers[j]._inbound_nodes[0].outputs) == 1:
+        if (
+            crossed[j] == 0
+            and len(layers[j]._inbound_nodes) == 1
+            and len(layers[j]._inbound_nodes[0].outputs) == 1
+        ):
             return j
     return None
 
@@ -93,16 +96,17 @@ def plan_cut(config: Any, model: Any) -> Cut | None:
     names = [layer.name for layer in model.layers]
     if POOL not in names:
         return None
-    before = [model.get_layer(n) for n in names[1:names.index(POOL)]]
-    after_pool = [model.get_layer(n) for n in names[names.index(POOL) + 1:]]
+    before = [model.get_layer(n) for n in names[1 : names.index(POOL)]]
+    after_pool = [model.get_layer(n) for n in names[names.index(POOL) + 1 :]]
     if all(_frozen(layer) for layer in before):
         inputs = keras.Input(model.get_layer(POOL).output.shape[1:], name="features")
         x = inputs
         for layer in after_pool:
             x = layer(x)
         extractor = keras.Model(model.inputs, model.get_layer(POOL).output, name="extractor")
-        return Cut(POOL, extractor, keras.Model(inputs, x, name="head"),
-                   weights_digest(before, POOL))
+        return Cut(
+            POOL, extractor, keras.Model(inputs, x, name="head"), weights_digest(before, POOL)
+        )
     backbone = model.get_layer("backbone")
     pre = [layer for layer in before if layer is not backbone]
     if not all(_frozen(layer) for layer in pre) or _has_trainable_bn(backbone):
@@ -124,8 +128,12 @@ def plan_cut(config: Any, model: Any) -> Cut | None:
     x = top(inputs, training=False)
     for layer in [model.get_layer(POOL), *after_pool]:
         x = layer(x)
-    return Cut(cut_layer.name, extractor, keras.Model(inputs, x, name="head"),
-               weights_digest([*pre, *backbone.layers[:j + 1]], cut_layer.name))
+    return Cut(
+        cut_layer.name,
+        extractor,
+        keras.Model(inputs, x, name="head"),
+        weights_digest([*pre, *backbone.layers[: j + 1]], cut_layer.name),
+    )
 
 
 def weights_digest(layers: Sequence[Any], cut: str) -> str:
@@ -158,16 +166,21 @@ def cache_path(paths: Sequence[str], digest: str, size: int, mode: str) -> Path:
     return workspace.cache_dir("features") / f"{key.hexdigest()[:32]}.npy"
 
 
-def extract(model: Any, images: Any, batch_size: int = 64,
-            progress: Callable[[int, int], None] | None = None, out: Any = None) -> np.ndarray:
+def extract(
+    model: Any,
+    images: Any,
+    batch_size: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+    out: Any = None,
+) -> np.ndarray:
     """Run ``model`` over uint8 ``images`` (N,S,S,3) (may be a memmap) in batches."""
     n = len(images)
     if out is None:
         out = np.empty((n, *model.output.shape[1:]), dtype=np.float32)
     call = _compiled(model)
     for start in range(0, n, batch_size):
-        batch = np.asarray(images[start:start + batch_size], dtype=np.float32)
-        out[start:start + len(batch)] = np.asarray(call(batch))
+        batch = np.asarray(images[start : start + batch_size], dtype=np.float32)
+        out[start : start + len(batch)] = np.asarray(call(batch))
         if progress is not None:
             progress(min(start + batch_size, n), n)
     return out
@@ -194,9 +207,16 @@ def _compiled(model: Any) -> Any:
     return call
 
 
-def cached_features(cut: Cut, paths: Sequence[str], images: Any, size: int, mode: str,
-                    use_cache: bool = True, batch_size: int = 64,
-                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+def cached_features(
+    cut: Cut,
+    paths: Sequence[str],
+    images: Any,
+    size: int,
+    mode: str,
+    use_cache: bool = True,
+    batch_size: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """The frozen part's outputs for ``images``, from the cache when it has them."""
     shape = (len(paths), *cut.extractor.output.shape[1:])
     if len(paths) == 0:

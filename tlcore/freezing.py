@@ -29,9 +29,15 @@ class LayerInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly dict."""
-        return {"index": self.index, "name": self.name, "type": self.type,
-                "output_shape": list(self.output_shape), "params": self.params,
-                "trainable": self.trainable, "block": self.block}
+        return {
+            "index": self.index,
+            "name": self.name,
+            "type": self.type,
+            "output_shape": list(self.output_shape),
+            "params": self.params,
+            "trainable": self.trainable,
+            "block": self.block,
+        }
 
 
 @dataclass(frozen=True)
@@ -50,22 +56,42 @@ class Strategy:
     trains_batchnorm: bool = False
 
 
-STRATEGIES: dict[str, Strategy] = {s.key: s for s in (
-    Strategy("feature-extraction", "Feature extraction",
-             "Keep the whole pretrained backbone frozen and train only the new head: fastest, "
-             "and best when you have few images."),
-    Strategy("fine-tune", "Fine-tune the top",
-             "Also retrain the top layers (the last block unless you choose): adapts the most "
-             "specific features to your images; use a low learning rate."),
-    Strategy("full", "Full fine-tune",
-             "Retrain every backbone layer starting from the pretrained weights: most "
-             "flexible, needs more images and a very low learning rate."),
-    Strategy("scratch", "From scratch",
-             "Random weights, everything trains: shows what pretraining is worth; needs many "
-             "images and epochs.", forces_random_weights=True, trains_batchnorm=True),
-    Strategy("custom", "Custom",
-             "Freeze exactly the layers you pick from the layer list; all others train."),
-)}
+STRATEGIES: dict[str, Strategy] = {
+    s.key: s
+    for s in (
+        Strategy(
+            "feature-extraction",
+            "Feature extraction",
+            "Keep the whole pretrained backbone frozen and train only the new head: fastest, "
+            "and best when you have few images.",
+        ),
+        Strategy(
+            "fine-tune",
+            "Fine-tune the top",
+            "Also retrain the top layers (the last block unless you choose): adapts the most "
+            "specific features to your images; use a low learning rate.",
+        ),
+        Strategy(
+            "full",
+            "Full fine-tune",
+            "Retrain every backbone layer starting from the pretrained weights: most "
+            "flexible, needs more images and a very low learning rate.",
+        ),
+        Strategy(
+            "scratch",
+            "From scratch",
+            "Random weights, everything trains: shows what pretraining is worth; needs many "
+            "images and epochs.",
+            forces_random_weights=True,
+            trains_batchnorm=True,
+        ),
+        Strategy(
+            "custom",
+            "Custom",
+            "Freeze exactly the layers you pick from the layer list; all others train.",
+        ),
+    )
+}
 
 
 def get_strategy(key: str) -> Strategy:
@@ -79,16 +105,21 @@ def batchnorm_trains(freeze: FreezeConfig) -> bool:
 
 
 _BLOCK_PATTERNS = [
-    (re.compile(r"(stage_\d+_block_\d+)"), None),        # ConvNeXt
-    (re.compile(r"(downsampling_block_\d+)"), None),      # ConvNeXt
-    (re.compile(r"^(conv\d+_block\d+)_"), None),          # ResNet, DenseNet
-    (re.compile(r"^(pool\d+)_"), None),                   # DenseNet transitions
-    (re.compile(r"^(block_\d+)_"), None),                 # MobileNetV2
-    (re.compile(r"^expanded_conv_(\d+)_"), "block_{}"),   # MobileNetV3
-    (re.compile(r"^expanded_conv_"), "block_0"),          # MobileNetV2/V3 first block
-    (re.compile(r"^(block\d+[a-z]?)_"), None),           # VGG, Xception, EfficientNet, CNN
-    (re.compile(r"^(stem|conv1|pool1|Conv1|bn_Conv1|conv|conv_bn|rescaling|normalization|"
-                r"input|zero_padding2d|.*prestem|.*_stem)(_|$)"), "stem"),
+    (re.compile(r"(stage_\d+_block_\d+)"), None),  # ConvNeXt
+    (re.compile(r"(downsampling_block_\d+)"), None),  # ConvNeXt
+    (re.compile(r"^(conv\d+_block\d+)_"), None),  # ResNet, DenseNet
+    (re.compile(r"^(pool\d+)_"), None),  # DenseNet transitions
+    (re.compile(r"^(block_\d+)_"), None),  # MobileNetV2
+    (re.compile(r"^expanded_conv_(\d+)_"), "block_{}"),  # MobileNetV3
+    (re.compile(r"^expanded_conv_"), "block_0"),  # MobileNetV2/V3 first block
+    (re.compile(r"^(block\d+[a-z]?)_"), None),  # VGG, Xception, EfficientNet, CNN
+    (
+        re.compile(
+            r"^(stem|conv1|pool1|Conv1|bn_Conv1|conv|conv_bn|rescaling|normalization|"
+            r"input|zero_padding2d|.*prestem|.*_stem)(_|$)"
+        ),
+        "stem",
+    ),
     (re.compile(r"^(top|Conv_1|out_relu|post_|conv_1|bn$|relu$|layer_normalization)"), "top"),
 ]
 
@@ -144,14 +175,22 @@ def _size(variable: Any) -> int:
 def list_layers(backbone: Any) -> list[LayerInfo]:
     """Every backbone layer: index, name, type, output shape, params, trainable, block."""
     infos = []
-    for i, (layer, block) in enumerate(zip(backbone.layers, layer_blocks(backbone),
-                                           strict=True)):
+    for i, (layer, block) in enumerate(zip(backbone.layers, layer_blocks(backbone), strict=True)):
         try:
             shape = tuple(layer.output.shape)
         except (AttributeError, ValueError):
             shape = ()
-        infos.append(LayerInfo(i, layer.name, type(layer).__name__, shape,
-                               _layer_params(layer), bool(layer.trainable), block))
+        infos.append(
+            LayerInfo(
+                i,
+                layer.name,
+                type(layer).__name__,
+                shape,
+                _layer_params(layer),
+                bool(layer.trainable),
+                block,
+            )
+        )
     return infos
 
 
@@ -173,16 +212,19 @@ def _first_unfrozen(backbone: Any, freeze: FreezeConfig) -> int:
     target = target.strip()
     if target.isdigit():
         if int(target) >= len(layers):
-            raise ConfigError(f"The backbone has {len(layers)} layers; cannot unfreeze from "
-                              f"layer {target}.")
+            raise ConfigError(
+                f"The backbone has {len(layers)} layers; cannot unfreeze from layer {target}."
+            )
         return int(target)
     for i, layer in enumerate(layers):
         if layer.name == target:
             return i
     if target in blocks:
         return blocks.index(target)
-    raise ConfigError(f"No layer or block named '{target}' in this backbone; see the layer "
-                      "list (python -m tlcore layers) for the names.")
+    raise ConfigError(
+        f"No layer or block named '{target}' in this backbone; see the layer "
+        "list (python -m tlcore layers) for the names."
+    )
 
 
 def trainable_plan(backbone: Any, freeze: FreezeConfig) -> list[bool]:
@@ -200,8 +242,9 @@ def trainable_plan(backbone: Any, freeze: FreezeConfig) -> list[bool]:
     names = {layer.name for layer in backbone.layers}
     unknown = sorted(set(freeze.frozen_layers) - names)
     if unknown:
-        raise ConfigError(f"Unknown layer(s) to freeze: {', '.join(unknown[:5])}. Pick names "
-                          "from the layer list.")
+        raise ConfigError(
+            f"Unknown layer(s) to freeze: {', '.join(unknown[:5])}. Pick names from the layer list."
+        )
     frozen = set(freeze.frozen_layers)
     return [layer.name not in frozen for layer in backbone.layers]
 

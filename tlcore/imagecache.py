@@ -85,8 +85,12 @@ class ImageCache:
         self._write(entry, pixels)
         return pixels
 
-    def ensure(self, image_paths: Sequence[str | Path], progress: Progress | None = None,
-               workers: int | None = None) -> list[Path]:
+    def ensure(
+        self,
+        image_paths: Sequence[str | Path],
+        progress: Progress | None = None,
+        workers: int | None = None,
+    ) -> list[Path]:
         """Make sure every image has a valid entry; return the entry paths in order.
 
         Missing entries are decoded in parallel. ``progress(done, total)`` is called from

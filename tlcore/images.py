@@ -27,13 +27,31 @@ from tlcore.config import RESIZE_MODES
 from tlcore.errors import ImageError
 
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+)
 # Pillow format names we decode (MPO is the multi-picture JPEG many phones write).
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP", "TIFF"})
 # Files people put in image folders that we recognise but cannot use.
 UNSUPPORTED_EXTENSIONS = frozenset(
-    {".heic", ".heif", ".avif", ".svg", ".psd", ".ico", ".raw", ".cr2", ".nef", ".arw",
-     ".dng", ".jp2", ".tga", ".pcx", ".xcf", ".eps"})
+    {
+        ".heic",
+        ".heif",
+        ".avif",
+        ".svg",
+        ".psd",
+        ".ico",
+        ".raw",
+        ".cr2",
+        ".nef",
+        ".arw",
+        ".dng",
+        ".jp2",
+        ".tga",
+        ".pcx",
+        ".xcf",
+        ".eps",
+    }
+)
 # 64 megapixels: more than any phone's default photo, far below what would exhaust RAM
 # (RGBA at this size is 256 MB). Pillow's own limit (89 MP) is higher, so ours fires first.
 MAX_PIXELS = 64_000_000
@@ -70,8 +88,9 @@ def _open(path: str | Path) -> Image.Image:
     w, h = im.size
     if w * h > MAX_PIXELS:
         im.close()
-        raise ImageError(path, f"too large ({w}x{h} pixels; the limit is "
-                               f"{MAX_PIXELS // 1_000_000} megapixels)")
+        raise ImageError(
+            path, f"too large ({w}x{h} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels)"
+        )
     if w < 1 or h < 1:
         im.close()
         raise ImageError(path, "not an image (zero size)")
@@ -126,8 +145,7 @@ def _draft_request(size: tuple[int, int], target: int, mode: str) -> tuple[int, 
     return (max(1, int(w * scale + 0.999)), max(1, int(h * scale + 0.999)))
 
 
-def _decode(path: str | Path, draft_size: int | None, draft_mode: str,
-            finish=None) -> Image.Image:
+def _decode(path: str | Path, draft_size: int | None, draft_mode: str, finish=None) -> Image.Image:
     with _open(path) as im:
         if draft_size and im.format in ("JPEG", "MPO"):
             im.draft("RGB", _draft_request(im.size, draft_size, draft_mode))
@@ -145,8 +163,9 @@ def _decode(path: str | Path, draft_size: int | None, draft_mode: str,
         return im.copy() if out is im else out
 
 
-def open_rgb(path: str | Path, draft_size: int | None = None,
-             draft_mode: str = "pad") -> Image.Image:
+def open_rgb(
+    path: str | Path, draft_size: int | None = None, draft_mode: str = "pad"
+) -> Image.Image:
     """Decode an image file to an upright RGB ``PIL.Image``.
 
     Args:

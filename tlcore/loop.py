@@ -45,12 +45,16 @@ def optimizer(name: str, lr: float) -> Any:
     """A fresh Keras optimizer by config name."""
     import keras
 
-    return {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-            "rmsprop": keras.optimizers.RMSprop}[name](learning_rate=lr)
+    return {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }[name](learning_rate=lr)
 
 
-def array_dataset(images: Any, labels: np.ndarray, batch_size: int, shuffle: bool,
-                  seed: int) -> Any:
+def array_dataset(
+    images: Any, labels: np.ndarray, batch_size: int, shuffle: bool, seed: int
+) -> Any:
     """Batches of (images, int32 labels) read from an array or memmap by index.
 
     ``images`` are uint8 pixels or cached float32 features (the fast path); both paths
@@ -76,7 +80,9 @@ def array_dataset(images: Any, labels: np.ndarray, batch_size: int, shuffle: boo
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(
         lambda i: tf.numpy_function(gather, [i], (tf.as_dtype(dtype), tf.int32)),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     ds = ds.map(lambda x, y: (tf.ensure_shape(x, (None, *shape)), tf.ensure_shape(y, (None,))))
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -96,11 +102,19 @@ def _decode(config: TrainConfig, split: Any, size: int, log: EventLog) -> dict[s
     report = log.progress("decode")
     out, offset = {}, 0
     for name, items in parts.items():
+
         def progress(done: int, _total: int, base: int = offset) -> None:
             report(base + done, total)
+
         if items:
-            images, labels = load_arrays(items, list(split.classes), size, config.resize_mode,
-                                         use_cache=config.use_cache, progress=progress)
+            images, labels = load_arrays(
+                items,
+                list(split.classes),
+                size,
+                config.resize_mode,
+                use_cache=config.use_cache,
+                progress=progress,
+            )
         else:
             images = np.zeros((0, size, size, 3), np.uint8)
             labels = np.zeros((0,), np.int32)
@@ -110,8 +124,14 @@ def _decode(config: TrainConfig, split: Any, size: int, log: EventLog) -> dict[s
     return out
 
 
-def fit_phases(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
-               should_stop: Callable[[], bool], fast_path: bool = True) -> str:
+def fit_phases(
+    config: TrainConfig,
+    run_dir: Path,
+    split: Any,
+    log: EventLog,
+    should_stop: Callable[[], bool],
+    fast_path: bool = True,
+) -> str:
     """Train, save the best model, evaluate; return ``finished`` or ``stopped``.
 
     ``fast_path=False`` always fits the whole model on images (for tests and benchmarks).
@@ -135,17 +155,22 @@ def fit_phases(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
 
     def on_epoch(epoch: int, logs: dict, improved: bool) -> None:
         accs = [h["val_accuracy"] for h in keeper.history if "val_accuracy" in h]
-        runs.update_status(run_dir, epochs_run=len(keeper.history),
-                           best_val_accuracy=max(accs) if accs else None)
+        runs.update_status(
+            run_dir, epochs_run=len(keeper.history), best_val_accuracy=max(accs) if accs else None
+        )
 
-    keeper = BestKeeper(lambda: save_model(model, model_path),
-                        monitor="val_loss" if has_val else "loss",
-                        patience=config.early_stopping_patience, on_epoch=on_epoch)
+    keeper = BestKeeper(
+        lambda: save_model(model, model_path),
+        monitor="val_loss" if has_val else "loss",
+        patience=config.early_stopping_patience,
+        on_epoch=on_epoch,
+    )
     keeper.source = model
     if config.two_phase:
-        phases = [("head", config.head_epochs, config.learning_rate,
-                   head_phase_freeze(config.freeze)),
-                  ("fine-tune", config.epochs, config.fine_tune_learning_rate, config.freeze)]
+        phases = [
+            ("head", config.head_epochs, config.learning_rate, head_phase_freeze(config.freeze)),
+            ("fine-tune", config.epochs, config.fine_tune_learning_rate, config.freeze),
+        ]
     else:
         phases = [("train", config.epochs, config.learning_rate, config.freeze)]
 
@@ -155,32 +180,56 @@ def fit_phases(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
             apply_freeze(backbone_of(model), freeze)
             cut = features.plan_cut(config, model) if fast_path else None
             fitted = cut.trainable if cut else model
-            fitted.compile(optimizer=optimizer(config.optimizer, lr),
-                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            fitted.compile(
+                optimizer=optimizer(config.optimizer, lr),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
         counts = param_counts(model)
         if cut is not None:
             feats = _features(cut, data, config, size, log)
-        log.emit("phase", phase=phase, epochs=last_epoch, first_epoch=done + 1,
-                 learning_rate=lr, trainable_params=counts[0], non_trainable_params=counts[1],
-                 fast_path=cut.name if cut else None, strategy=distribute.describe(strategy))
+        log.emit(
+            "phase",
+            phase=phase,
+            epochs=last_epoch,
+            first_epoch=done + 1,
+            learning_rate=lr,
+            trainable_params=counts[0],
+            non_trainable_params=counts[1],
+            fast_path=cut.name if cut else None,
+            strategy=distribute.describe(strategy),
+        )
         runs.update_status(run_dir, trainable_params=counts[0])
-        hooks = TrainingEvents(log, phase, last_epoch, config.batch_size, should_stop,
-                               first_epoch=done + 1)
+        hooks = TrainingEvents(
+            log, phase, last_epoch, config.batch_size, should_stop, first_epoch=done + 1
+        )
         keeper.model = fitted
         callbacks = [keras_callback(hooks), keras_callback(keeper)]
         if config.tensorboard and _tensorboard_available(log):
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
         inputs = {k: (feats[k] if cut else v[0], v[1]) for k, v in data.items()}
         train_ds = array_dataset(*inputs["train"], config.batch_size, True, config.seed)
-        val_ds = array_dataset(*inputs["val"], config.batch_size, False, config.seed) \
-            if has_val else None
-        fitted.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=done,
-                   verbose=0, shuffle=False, class_weight=weights, callbacks=callbacks)
+        val_ds = (
+            array_dataset(*inputs["val"], config.batch_size, False, config.seed)
+            if has_val
+            else None
+        )
+        fitted.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=last_epoch,
+            initial_epoch=done,
+            verbose=0,
+            shuffle=False,
+            class_weight=weights,
+            callbacks=callbacks,
+        )
         done += len(hooks.epoch_seconds)
         if hooks.nan_at:
             raise TrainingError(
                 f"The loss became NaN (not a number) at epoch {hooks.nan_at[0]}, batch "
-                f"{hooks.nan_at[1]}: the learning rate is probably too high; try 10x lower.")
+                f"{hooks.nan_at[1]}: the learning rate is probably too high; try 10x lower."
+            )
         keeper.flush()
         keeper.restore()  # the next phase starts from the best epoch so far
         if hooks.stopped_by_request or should_stop():
@@ -201,20 +250,30 @@ def _tensorboard_available(log: EventLog) -> bool:
     if importlib.util.find_spec("tensorboard") is not None:
         return True
     # Optional logs must not fail a run: say why there are none and train on.
-    log.emit("warning", message="No TensorBoard logs: the tensorboard package is not "
-             "installed (pip install tensorboard).")
+    log.emit(
+        "warning",
+        message="No TensorBoard logs: the tensorboard package is not "
+        "installed (pip install tensorboard).",
+    )
     return False
 
 
-def _features(cut: features.Cut, data: dict, config: TrainConfig, size: int,
-              log: EventLog) -> dict[str, Any]:
+def _features(
+    cut: features.Cut, data: dict, config: TrainConfig, size: int, log: EventLog
+) -> dict[str, Any]:
     total = sum(len(v[1]) for v in data.values())
     report = log.progress("features")
     feats, offset = {}, 0
     for name, (images, labels, paths) in data.items():
         feats[name] = features.cached_features(
-            cut, paths, images, size, config.resize_mode, config.use_cache,
-            progress=lambda d, _t, base=offset: report(base + d, total))
+            cut,
+            paths,
+            images,
+            size,
+            config.resize_mode,
+            config.use_cache,
+            progress=lambda d, _t, base=offset: report(base + d, total),
+        )
         offset += len(labels)
     return feats
 
@@ -227,9 +286,17 @@ def _predict(model: Any, cut: Any, feats: dict | None, images: Any, name: str) -
     return features.extract(model, images)
 
 
-def _write_metrics(run_dir: Path, model: Any, cut: Any, feats: dict | None, data: dict,
-                   classes: list[str], keeper: BestKeeper, counts: tuple[int, int],
-                   t0: float) -> None:
+def _write_metrics(
+    run_dir: Path,
+    model: Any,
+    cut: Any,
+    feats: dict | None,
+    data: dict,
+    classes: list[str],
+    keeper: BestKeeper,
+    counts: tuple[int, int],
+    t0: float,
+) -> None:
     import time
 
     name = "test" if len(data["test"][1]) else ("val" if len(data["val"][1]) else "train")
@@ -240,14 +307,19 @@ def _write_metrics(run_dir: Path, model: Any, cut: Any, feats: dict | None, data
         val_probs = _predict(model, cut, feats, data["val"][0], "val")
         val_accuracy = evaluate(data["val"][1], val_probs, classes)["accuracy"]
     metrics = {
-        "split": name, **result,
+        "split": name,
+        **result,
         "diagnosis": diagnose(keeper.history, result["confusion_matrix"], classes),
-        "best_epoch": keeper.best_epoch, "epochs_run": len(keeper.history),
-        "seconds": round(time.time() - t0, 2), "trainable_params": counts[0],
-        "non_trainable_params": counts[1], "val_accuracy": val_accuracy,
+        "best_epoch": keeper.best_epoch,
+        "epochs_run": len(keeper.history),
+        "seconds": round(time.time() - t0, 2),
+        "trainable_params": counts[0],
+        "non_trainable_params": counts[1],
+        "val_accuracy": val_accuracy,
         "test_accuracy": result["accuracy"] if name == "test" else None,
         "history": keeper.history,
     }
     fsutil.atomic_write_json(run_dir / "metrics.json", metrics)
-    runs.update_status(run_dir, test_accuracy=metrics["test_accuracy"],
-                       epochs_run=len(keeper.history))
+    runs.update_status(
+        run_dir, test_accuracy=metrics["test_accuracy"], epochs_run=len(keeper.history)
+    )

@@ -32,8 +32,10 @@ def load_model_safely(path: str | Path, compile: bool = False) -> Any:
     if not path.is_file():
         raise ModelFileError(f"The model file '{path}' does not exist.")
     if path.suffix.lower() not in MODEL_SUFFIXES or path.name.endswith(".weights.h5"):
-        raise ModelFileError(f"'{path.name}' is not a Keras model file; give a .keras or .h5 "
-                             "file saved with model.save().")
+        raise ModelFileError(
+            f"'{path.name}' is not a Keras model file; give a .keras or .h5 "
+            "file saved with model.save()."
+        )
     try:
         return keras.models.load_model(path, compile=compile, safe_mode=True)
     except Exception as e:  # Keras raises ValueError/TypeError/OSError/...
@@ -43,13 +45,17 @@ def load_model_safely(path: str | Path, compile: bool = False) -> Any:
 def _explain(path: Path, error: Exception) -> str:
     text = str(error)
     if "Lambda" in text or "safe_mode" in text or "unsafe" in text.lower():
-        return (f"Refused to load '{path.name}': it contains a Lambda layer, i.e. Python code "
-                "that would run when the file is opened. Only models made of built-in Keras "
-                "layers can be loaded; re-save the model without Lambda layers.")
+        return (
+            f"Refused to load '{path.name}': it contains a Lambda layer, i.e. Python code "
+            "that would run when the file is opened. Only models made of built-in Keras "
+            "layers can be loaded; re-save the model without Lambda layers."
+        )
     if "Unknown" in text or "custom" in text.lower() or "Could not locate" in text:
-        return (f"'{path.name}' uses a custom layer or function that is not part of Keras "
-                f"({_first_line(text)}). Only models made of built-in Keras layers can be "
-                "loaded.")
+        return (
+            f"'{path.name}' uses a custom layer or function that is not part of Keras "
+            f"({_first_line(text)}). Only models made of built-in Keras layers can be "
+            "loaded."
+        )
     return f"Could not read the model file '{path.name}' ({_first_line(text)})."
 
 

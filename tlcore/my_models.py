@@ -14,8 +14,9 @@ from tlcore.errors import ConfigError
 def run_id_of(weights: str) -> str:
     """Return ``<id>`` from ``run:<id>``; ``ConfigError`` when it is not that form."""
     if not weights or not weights.startswith("run:") or not weights[4:].strip():
-        raise ConfigError("'One of my models' needs weights of the form run:<id> "
-                          f"(got '{weights}').")
+        raise ConfigError(
+            f"'One of my models' needs weights of the form run:<id> (got '{weights}')."
+        )
     return weights[4:].strip()
 
 
@@ -35,14 +36,17 @@ def run_feature_layers(run_id: str) -> tuple[Any, Any]:
 
     path = workspace.runs_dir() / run_id / "model.keras"
     if not path.is_file():
-        raise ConfigError(f"Run '{run_id}' has no saved model yet (model.keras); pick a "
-                          "finished run.")
+        raise ConfigError(
+            f"Run '{run_id}' has no saved model yet (model.keras); pick a finished run."
+        )
     model = load_model_safely(path)
     try:
         preprocess, backbone = model.get_layer("preprocess"), model.get_layer("backbone")
     except ValueError:
-        raise ConfigError(f"Run '{run_id}''s model has no 'preprocess'/'backbone' part; it "
-                          "was not made by TransferLab.") from None
+        raise ConfigError(
+            f"Run '{run_id}''s model has no 'preprocess'/'backbone' part; it "
+            "was not made by TransferLab."
+        ) from None
     # Fresh copies: a layer's ``.output`` is that of its first call, which for the loaded
     # layers is inside the old model; Grad-CAM and the fast path need the new model's.
     return _fresh_copy(preprocess, backbone.input_shape), _fresh_copy(backbone)
@@ -76,8 +80,9 @@ def check_run_size(run_id: str, backbone: Any, image_size: int) -> None:
     """``ConfigError`` unless a run's backbone takes ``image_size`` px images."""
     size = backbone.input_shape[1]
     if size is not None and size != image_size:
-        raise ConfigError(f"Run '{run_id}' was trained on {size} px images; use image size "
-                          f"{size} with it.")
+        raise ConfigError(
+            f"Run '{run_id}' was trained on {size} px images; use image size {size} with it."
+        )
 
 
 def copy_run_weights(model: Any, key: str, weights: str) -> None:
@@ -88,8 +93,10 @@ def copy_run_weights(model: Any, key: str, weights: str) -> None:
     run_id = run_id_of(weights)
     used = run_config(run_id).get("backbone")
     if used != key:
-        raise ConfigError(f"Run '{run_id}' used the backbone '{used}', not '{key}'; pick "
-                          f"the backbone '{used}' or the backbone 'One of my models'.")
+        raise ConfigError(
+            f"Run '{run_id}' used the backbone '{used}', not '{key}'; pick "
+            f"the backbone '{used}' or the backbone 'One of my models'."
+        )
     _, backbone = run_feature_layers(run_id)
     try:
         model.set_weights(backbone.get_weights())

@@ -44,8 +44,9 @@ def labels_for(items: Sequence[ImageItem], classes: Sequence[str]) -> np.ndarray
     try:
         return np.fromiter((index[i.label] for i in items), dtype=np.int32, count=len(items))
     except KeyError as e:
-        raise DataError(f"Class {e} is not one of the model's classes "
-                        f"({', '.join(classes)}).") from None
+        raise DataError(
+            f"Class {e} is not one of the model's classes ({', '.join(classes)})."
+        ) from None
 
 
 def _arrays_path(cache: ImageCache, entries: list) -> str:
@@ -57,9 +58,14 @@ def _arrays_path(cache: ImageCache, entries: list) -> str:
     return str(folder / f"{h.hexdigest()}-{len(entries)}.u8")
 
 
-def load_arrays(items: Sequence[ImageItem], classes: Sequence[str], size: int,
-                mode: str = "pad", use_cache: bool = True, progress: Progress | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def load_arrays(
+    items: Sequence[ImageItem],
+    classes: Sequence[str],
+    size: int,
+    mode: str = "pad",
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """All images of ``items`` as one (N, size, size, 3) uint8 array-like, plus labels.
 
     The images are a read-only ``np.memmap`` (bounded memory); slice it in batches.
@@ -84,8 +90,9 @@ def load_arrays(items: Sequence[ImageItem], classes: Sequence[str], size: int,
         with tempfile.TemporaryFile() as f:  # unlinked already; the mapping keeps it alive
             images = np.memmap(f, dtype=np.uint8, mode="w+", shape=shape)
         with ThreadPoolExecutor(default_workers()) as pool:
-            for done, (i, pixels) in enumerate(pool.map(
-                    lambda ip: (ip[0], load_image(ip[1], size, mode)), enumerate(paths)), 1):
+            for done, (i, pixels) in enumerate(
+                pool.map(lambda ip: (ip[0], load_image(ip[1], size, mode)), enumerate(paths)), 1
+            ):
                 images[i] = pixels
                 if progress is not None:
                     progress(done, len(paths))
@@ -109,9 +116,17 @@ def load_arrays(items: Sequence[ImageItem], classes: Sequence[str], size: int,
     return np.memmap(target, dtype=np.uint8, mode="r", shape=shape), labels
 
 
-def make_dataset(items: Sequence[ImageItem], classes: Sequence[str], size: int,
-                 mode: str = "pad", batch_size: int = 32, shuffle: bool = True, seed: int = 0,
-                 use_cache: bool = True, progress: Progress | None = None):
+def make_dataset(
+    items: Sequence[ImageItem],
+    classes: Sequence[str],
+    size: int,
+    mode: str = "pad",
+    batch_size: int = 32,
+    shuffle: bool = True,
+    seed: int = 0,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+):
     """A shuffled, batched, prefetched ``tf.data.Dataset`` of (uint8 [B,S,S,3], int32 [B]).
 
     The cold cache is filled first (in parallel, reporting ``progress``); every epoch
@@ -150,6 +165,7 @@ def make_dataset(items: Sequence[ImageItem], classes: Sequence[str], size: int,
         def read(path, label):
             pixels = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
             return tf.ensure_shape(pixels, (size, size, 3)), label
+
     if shuffle and len(paths) > 1:
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE)

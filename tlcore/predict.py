@@ -27,8 +27,12 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form ``predict --json`` prints."""
-        return {"path": self.path, "label": self.label, "probability": self.probability,
-                "top_k": [{"label": lb, "probability": p} for lb, p in self.top_k]}
+        return {
+            "path": self.path,
+            "label": self.label,
+            "probability": self.probability,
+            "top_k": [{"label": lb, "probability": p} for lb, p in self.top_k],
+        }
 
 
 def predict_probs(model: Any, images: Any, batch_size: int = 64) -> np.ndarray:
@@ -41,8 +45,9 @@ def predict_probs(model: Any, images: Any, batch_size: int = 64) -> np.ndarray:
 class Predictor:
     """A loaded model with its class names, input size and resize mode."""
 
-    def __init__(self, model: Any, classes: Sequence[str], resize_mode: str = "pad",
-                 source: str = "") -> None:
+    def __init__(
+        self, model: Any, classes: Sequence[str], resize_mode: str = "pad", source: str = ""
+    ) -> None:
         self.model = model
         self.classes = list(classes)
         self.image_size = int(model.input_shape[1])
@@ -50,8 +55,10 @@ class Predictor:
         self.source = source
         n_out = int(model.output_shape[-1])
         if len(self.classes) != n_out:
-            raise ModelFileError(f"The model predicts {n_out} classes but {len(self.classes)} "
-                                 "class names were found (labels.txt).")
+            raise ModelFileError(
+                f"The model predicts {n_out} classes but {len(self.classes)} "
+                "class names were found (labels.txt)."
+            )
 
     def load(self, path: str | os.PathLike) -> np.ndarray:
         """Decode one image the way training did (uint8 (S,S,3))."""
@@ -59,8 +66,9 @@ class Predictor:
 
         return load_image(path, self.image_size, self.resize_mode)
 
-    def predict_arrays(self, images: Any, top_k: int = 3,
-                       paths: Sequence[str] | None = None) -> list[Prediction]:
+    def predict_arrays(
+        self, images: Any, top_k: int = 3, paths: Sequence[str] | None = None
+    ) -> list[Prediction]:
         """Predict uint8 images (N,S,S,3) or one (S,S,3)."""
         images = np.asarray(images)
         if images.ndim == 3:
@@ -71,12 +79,14 @@ class Predictor:
         for i, p in enumerate(probs):
             order = np.argsort(-p, kind="stable")[:k]
             pairs = [(self.classes[j], float(p[j])) for j in order]
-            out.append(Prediction(str(paths[i]) if paths is not None else str(i),
-                                  pairs[0][0], pairs[0][1], pairs))
+            out.append(
+                Prediction(
+                    str(paths[i]) if paths is not None else str(i), pairs[0][0], pairs[0][1], pairs
+                )
+            )
         return out
 
-    def predict_paths(self, paths: Sequence[str | os.PathLike], top_k: int = 3
-                      ) -> list[Prediction]:
+    def predict_paths(self, paths: Sequence[str | os.PathLike], top_k: int = 3) -> list[Prediction]:
         """Predict image files (``ImageError`` names a file that cannot be read)."""
         if not paths:
             return []
@@ -104,12 +114,15 @@ def load_predictor(ref: str | os.PathLike) -> Predictor:
     path = Path(ref)
     if path.is_file():
         model = load_model_safely(path)
-        return Predictor(model, _labels_beside(path, int(model.output_shape[-1])),
-                         source=str(path))
+        return Predictor(model, _labels_beside(path, int(model.output_shape[-1])), source=str(path))
     from tlcore.training import require_finished_model
 
     model_path = require_finished_model(ref)
     info = runs.load_run(model_path.parent)
     model = load_model_safely(model_path)
-    return Predictor(model, _labels_beside(model_path, int(model.output_shape[-1])),
-                     info.config.resize_mode, source=info.run_id)
+    return Predictor(
+        model,
+        _labels_beside(model_path, int(model.output_shape[-1])),
+        info.config.resize_mode,
+        source=info.run_id,
+    )

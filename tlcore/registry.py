@@ -19,5 +19,6 @@ def lookup(registry: Mapping[str, T], key: str, what: str) -> T:
     try:
         return registry[key]
     except KeyError:
-        raise ConfigError(f"Unknown {what} '{key}'. Choose one of: "
-                          f"{', '.join(registry)}.") from None
+        raise ConfigError(
+            f"Unknown {what} '{key}'. Choose one of: {', '.join(registry)}."
+        ) from None

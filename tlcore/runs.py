@@ -26,8 +26,13 @@ STATUSES = ("queued", "running", "stopped", "finished", "failed", "interrupted")
 ACTIVE = ("queued", "running")
 STOP_FLAG = "stop.flag"
 
-_STRATEGY_TAGS = {"feature-extraction": "fe", "fine-tune": "ft", "full": "full",
-                  "scratch": "scratch", "custom": "custom"}
+_STRATEGY_TAGS = {
+    "feature-extraction": "fe",
+    "fine-tune": "ft",
+    "full": "full",
+    "scratch": "scratch",
+    "custom": "custom",
+}
 
 
 @dataclass(frozen=True)
@@ -59,13 +64,22 @@ class RunInfo:
     def summary(self) -> dict[str, Any]:
         """Return a JSON-ready dict (the ``runs --json`` row)."""
         return {
-            "run_id": self.run_id, "status": self.status, "name": self.name,
-            "group": self.group, "backbone": self.config.backbone,
-            "strategy": self.config.freeze.strategy, "created": self.created,
-            "started": self.started, "ended": self.ended, "error": self.error,
-            "epochs_run": self.epochs_run, "best_val_accuracy": self.best_val_accuracy,
-            "test_accuracy": self.test_accuracy, "seconds": self.seconds,
-            "trainable_params": self.trainable_params, "path": str(self.path),
+            "run_id": self.run_id,
+            "status": self.status,
+            "name": self.name,
+            "group": self.group,
+            "backbone": self.config.backbone,
+            "strategy": self.config.freeze.strategy,
+            "created": self.created,
+            "started": self.started,
+            "ended": self.ended,
+            "error": self.error,
+            "epochs_run": self.epochs_run,
+            "best_val_accuracy": self.best_val_accuracy,
+            "test_accuracy": self.test_accuracy,
+            "seconds": self.seconds,
+            "trainable_params": self.trainable_params,
+            "path": str(self.path),
         }
 
 
@@ -85,8 +99,9 @@ def new_run_id(config: TrainConfig) -> str:
     return f"{stamp}-{config.backbone}-{tag}-{secrets.token_hex(2)}"
 
 
-def create_run(config: TrainConfig, split: Any = None, group: str | None = None,
-               report: Any = None) -> RunInfo:
+def create_run(
+    config: TrainConfig, split: Any = None, group: str | None = None, report: Any = None
+) -> RunInfo:
     """Create a queued run folder with ``spec.json`` and ``status.json``.
 
     Args:
@@ -106,22 +121,39 @@ def create_run(config: TrainConfig, split: Any = None, group: str | None = None,
             break
         except FileExistsError:
             continue
-    classes = list(split.classes) if split is not None else (
-        _class_names(report) if report is not None else None)
+    classes = (
+        list(split.classes)
+        if split is not None
+        else (_class_names(report) if report is not None else None)
+    )
     spec = {
         "config": config.to_dict(),
-        "dataset": {"root": str(getattr(report, "root", config.data)),
-                    "fingerprint": getattr(report, "fingerprint", None),
-                    "classes": classes},
+        "dataset": {
+            "root": str(getattr(report, "root", config.data)),
+            "fingerprint": getattr(report, "fingerprint", None),
+            "classes": classes,
+        },
         "split": split.to_dict() if split is not None else None,
         "group": group,
     }
     fsutil.atomic_write_json(path / "spec.json", spec)
-    fsutil.atomic_write_json(path / "status.json", {
-        "status": "queued", "created": now_iso(), "started": None, "ended": None,
-        "error": None, "pid": None, "group": group, "epochs_run": 0,
-        "best_val_accuracy": None, "test_accuracy": None, "seconds": None,
-        "trainable_params": None})
+    fsutil.atomic_write_json(
+        path / "status.json",
+        {
+            "status": "queued",
+            "created": now_iso(),
+            "started": None,
+            "ended": None,
+            "error": None,
+            "pid": None,
+            "group": group,
+            "epochs_run": 0,
+            "best_val_accuracy": None,
+            "test_accuracy": None,
+            "seconds": None,
+            "trainable_params": None,
+        },
+    )
     return load_run(path)
 
 
@@ -212,14 +244,23 @@ def load_run(ref: str | os.PathLike) -> RunInfo:
     config, group = _spec_summary(path)
     status = _read(path / "status.json")
     return RunInfo(
-        run_id=path.name, path=path, status=effective_status(status), config=config,
-        name=config.name, group=group or status.get("group"),
-        created=status.get("created"), started=status.get("started"),
-        ended=status.get("ended"), error=status.get("error"), pid=status.get("pid"),
+        run_id=path.name,
+        path=path,
+        status=effective_status(status),
+        config=config,
+        name=config.name,
+        group=group or status.get("group"),
+        created=status.get("created"),
+        started=status.get("started"),
+        ended=status.get("ended"),
+        error=status.get("error"),
+        pid=status.get("pid"),
         epochs_run=int(status.get("epochs_run") or 0),
         best_val_accuracy=status.get("best_val_accuracy"),
-        test_accuracy=status.get("test_accuracy"), seconds=status.get("seconds"),
-        trainable_params=status.get("trainable_params"))
+        test_accuracy=status.get("test_accuracy"),
+        seconds=status.get("seconds"),
+        trainable_params=status.get("trainable_params"),
+    )
 
 
 # spec.json holds the whole split (can be megabytes for a big dataset) and changes only

@@ -19,8 +19,13 @@ from tlcore.errors import DataError
 from tlcore.scancache import check_files
 from tlcore.zips import extract_zip
 
-SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "valid": "val",
-                 "test": "test"}
+SPLIT_FOLDERS = {
+    "train": "train",
+    "val": "val",
+    "validation": "val",
+    "valid": "val",
+    "test": "test",
+}
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
 OWN_MARKER_PREFIX = ".transferlab-"
 MIN_CLASS_IMAGES = 10  # fewer than this per class: warn that it is too small to learn from
@@ -77,12 +82,16 @@ class DatasetReport:
     def to_dict(self, include_items: bool = False) -> dict:
         """A JSON-ready dict (``items`` only if asked: it can be long)."""
         out = {
-            "root": self.root, "source": self.source, "layout": self.layout,
-            "classes": dict(self.classes), "num_images": len(self.items),
+            "root": self.root,
+            "source": self.source,
+            "layout": self.layout,
+            "classes": dict(self.classes),
+            "num_images": len(self.items),
             "split_counts": self.split_counts,
             "skipped": [asdict(s) for s in self.skipped],
             "duplicates": [{"kind": d.kind, "paths": list(d.paths)} for d in self.duplicates],
-            "warnings": list(self.warnings), "fingerprint": self.fingerprint,
+            "warnings": list(self.warnings),
+            "fingerprint": self.fingerprint,
         }
         if include_items:
             out["items"] = [asdict(i) for i in self.items]
@@ -111,9 +120,15 @@ def _detect_layout(root: Path) -> str:
 def _class_dirs(root: Path, layout: str) -> dict[tuple[str | None, str], str]:
     """(split, class) -> class folder path relative to root, for every class folder."""
     out = {}
-    splits = ([(None, root)] if layout == "class_folders" else
-              [(SPLIT_FOLDERS[p.name.lower()], p) for p in sorted(root.iterdir())
-               if p.is_dir() and p.name.lower() in SPLIT_FOLDERS])
+    splits = (
+        [(None, root)]
+        if layout == "class_folders"
+        else [
+            (SPLIT_FOLDERS[p.name.lower()], p)
+            for p in sorted(root.iterdir())
+            if p.is_dir() and p.name.lower() in SPLIT_FOLDERS
+        ]
+    )
     for split, folder in splits:
         for d in sorted(folder.iterdir()):
             if d.is_dir() and not _is_hidden(d.name):
@@ -160,19 +175,26 @@ def _duplicates(items: list[ImageItem], digests: list[str], root: Path) -> list[
     return sorted(out, key=lambda g: (list(DUPLICATE_KINDS).index(g.kind), g.paths))
 
 
-def _warnings(classes: dict[str, int], split_counts: dict[str, dict[str, int]],
-              duplicates: list[DuplicateGroup]) -> list[str]:
+def _warnings(
+    classes: dict[str, int],
+    split_counts: dict[str, dict[str, int]],
+    duplicates: list[DuplicateGroup],
+) -> list[str]:
     out = []
     for name, n in classes.items():
         if n < MIN_CLASS_IMAGES:
-            out.append(f"Class '{name}' has only {n} image{'s' if n != 1 else ''}; at least "
-                       f"{MIN_CLASS_IMAGES} per class are needed to learn from "
-                       "(50 or more is better).")
+            out.append(
+                f"Class '{name}' has only {n} image{'s' if n != 1 else ''}; at least "
+                f"{MIN_CLASS_IMAGES} per class are needed to learn from "
+                "(50 or more is better)."
+            )
     big, small = max(classes, key=classes.get), min(classes, key=classes.get)
     if classes[big] >= IMBALANCE_RATIO * classes[small]:
-        out.append(f"The classes are imbalanced: '{big}' has {classes[big]} images but "
-                   f"'{small}' only {classes[small]}. Accuracy can look good while "
-                   f"'{small}' is mostly wrong; add images or use class weights.")
+        out.append(
+            f"The classes are imbalanced: '{big}' has {classes[big]} images but "
+            f"'{small}' only {classes[small]}. Accuracy can look good while "
+            f"'{small}' is mostly wrong; add images or use class weights."
+        )
     for split, counts in split_counts.items():
         missing = sorted(set(classes) - {c for c, n in counts.items() if n})
         if missing:
@@ -181,8 +203,10 @@ def _warnings(classes: dict[str, int], split_counts: dict[str, dict[str, int]],
         groups = [g for g in duplicates if g.kind == kind]
         if groups:
             example = " = ".join(groups[0].paths[:2])
-            out.append(f"{len(groups)} group{'s' if len(groups) != 1 else ''} of exact "
-                       f"duplicates: {text} (e.g. {example}).")
+            out.append(
+                f"{len(groups)} group{'s' if len(groups) != 1 else ''} of exact "
+                f"duplicates: {text} (e.g. {example})."
+            )
     return out
 
 
@@ -207,8 +231,10 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         raise DataError(f"'{source}' does not exist.")
     if source.is_file():
         if source.suffix.lower() != ".zip":
-            raise DataError(f"'{source.name}' is a file; give a folder with one subfolder "
-                            "per class, or a .zip of one.")
+            raise DataError(
+                f"'{source.name}' is a file; give a folder with one subfolder "
+                "per class, or a .zip of one."
+            )
         root = extract_zip(source)
     else:
         root = source.resolve()
@@ -217,8 +243,10 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
     # TransferLab's own marker files (zip extracted, demo generated) are not data.
     files = [p for p in fsutil.iter_files(root) if not p.name.startswith(OWN_MARKER_PREFIX)]
     if not files:
-        raise DataError(f"'{root}' is empty: put the images of each class in its own "
-                        "subfolder, e.g. cats/ and dogs/.")
+        raise DataError(
+            f"'{root}' is empty: put the images of each class in its own "
+            "subfolder, e.g. cats/ and dogs/."
+        )
 
     skipped: list[Skipped] = []
     hidden_dirs: Counter = Counter()
@@ -249,8 +277,10 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         else:
             skipped.append(Skipped(path.relative_to(root).as_posix(), reason))
             reasons[class_dirs.get((split, label), "")][reason] += 1
-    skipped += [Skipped(d, f"hidden folder ({n} file{'s' if n != 1 else ''})")
-                for d, n in hidden_dirs.items()]
+    skipped += [
+        Skipped(d, f"hidden folder ({n} file{'s' if n != 1 else ''})")
+        for d, n in hidden_dirs.items()
+    ]
     skipped.sort(key=lambda s: s.path)
 
     per_dir = Counter((i.split, i.label) for i in items)
@@ -261,17 +291,23 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         if empty:
             raise DataError(_empty_class_error(empty, reasons))
         if not class_dirs:
-            raise DataError(f"No class folders in '{root}': put the images of each class in "
-                            "its own subfolder (e.g. cats/, dogs/); the folder names become "
-                            "the labels.")
+            raise DataError(
+                f"No class folders in '{root}': put the images of each class in "
+                "its own subfolder (e.g. cats/, dogs/); the folder names become "
+                "the labels."
+            )
         only = next(iter(classes))
-        raise DataError(f"Only one class found ('{only}' with {classes[only]} images): a "
-                        "classifier needs at least two classes, each in its own subfolder.")
+        raise DataError(
+            f"Only one class found ('{only}' with {classes[only]} images): a "
+            "classifier needs at least two classes, each in its own subfolder."
+        )
     for d in empty:
         label = d.rstrip("/").split("/")[-1]
         if label not in classes:
-            extra_warnings.append(f"No images found in '{d}' ({_reason_summary(reasons[d])}); "
-                                  f"class '{label}' is left out.")
+            extra_warnings.append(
+                f"No images found in '{d}' ({_reason_summary(reasons[d])}); "
+                f"class '{label}' is left out."
+            )
     split_counts = {}
     if layout == "split_folders":
         for split in ("train", "val", "test"):
@@ -281,11 +317,19 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
     duplicates = _duplicates(items, digests, root)
     fp = hashlib.blake2b(digest_size=8)
     for item, digest in sorted(zip(items, digests, strict=True), key=lambda t: t[0].path):
-        fp.update(f"{Path(item.path).relative_to(root).as_posix()}|{item.label}|"
-                  f"{item.split}|{digest}\n".encode())
+        fp.update(
+            f"{Path(item.path).relative_to(root).as_posix()}|{item.label}|"
+            f"{item.split}|{digest}\n".encode()
+        )
     return DatasetReport(
-        root=str(root), layout=layout, classes=classes, items=items, skipped=skipped,
+        root=str(root),
+        layout=layout,
+        classes=classes,
+        items=items,
+        skipped=skipped,
         duplicates=duplicates,
         warnings=extra_warnings + _warnings(classes, split_counts, duplicates),
-        fingerprint=fp.hexdigest(), split_counts=split_counts, source=str(source.resolve()))
-
+        fingerprint=fp.hexdigest(),
+        split_counts=split_counts,
+        source=str(source.resolve()),
+    )

@@ -30,8 +30,9 @@ class ScanCache:
     """The remembered checks of one dataset root."""
 
     def __init__(self, root: Path) -> None:
-        key = hashlib.blake2b(str(root).encode("utf-8", "surrogateescape"),
-                              digest_size=12).hexdigest()
+        key = hashlib.blake2b(
+            str(root).encode("utf-8", "surrogateescape"), digest_size=12
+        ).hexdigest()
         self.path = workspace.cache_dir("scan") / f"{key}.json"
         self.root = str(root)
         self.old: dict[str, list] = {}
@@ -63,7 +64,8 @@ class ScanCache:
         try:
             data = {"version": CHECK_VERSION, "root": self.root, "files": self.new}
             fsutil.atomic_write_text(
-                self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+                self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            )
         except OSError:
             pass
 
@@ -72,8 +74,9 @@ def check_file(path: Path) -> tuple[str | None, str | None]:
     """(content digest, None) for a usable image, else (digest or None, reason)."""
     ext = path.suffix.lower()
     if ext not in IMAGE_EXTENSIONS:
-        return None, (f"unsupported format ({ext})" if ext in UNSUPPORTED_EXTENSIONS
-                      else "not an image")
+        return None, (
+            f"unsupported format ({ext})" if ext in UNSUPPORTED_EXTENSIONS else "not an image"
+        )
     try:
         h = hashlib.blake2b(digest_size=16)
         with open(path, "rb") as f:
@@ -89,8 +92,9 @@ def check_file(path: Path) -> tuple[str | None, str | None]:
     return digest, None
 
 
-def check_files(paths: list[Path], root: Path, progress: Progress | None
-               ) -> list[tuple[str | None, str | None]]:
+def check_files(
+    paths: list[Path], root: Path, progress: Progress | None
+) -> list[tuple[str | None, str | None]]:
     """``check_file`` for every file, in parallel, reusing checks of unchanged files.
 
     Args:
@@ -116,8 +120,9 @@ def check_files(paths: list[Path], root: Path, progress: Progress | None
         progress(done, len(paths))
     workers = min(8, 2 * (os.cpu_count() or 1))  # hashing waits on the disk: oversubscribe
     with ThreadPoolExecutor(workers) as pool:
-        for i, result in zip(pending, pool.map(check_file, [paths[i] for i in pending]),
-                             strict=True):
+        for i, result in zip(
+            pending, pool.map(check_file, [paths[i] for i in pending]), strict=True
+        ):
             results[i] = result
             cache.put(paths[i].relative_to(root).as_posix(), stats[i], *result)
             done += 1

@@ -51,17 +51,26 @@ class Split:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (absolute paths)."""
-        return {"version": FORMAT_VERSION, "classes": list(self.classes),
-                **{name: [{"path": i.path, "label": i.label} for i in getattr(self, name)]
-                   for name in SPLITS}}
+        return {
+            "version": FORMAT_VERSION,
+            "classes": list(self.classes),
+            **{
+                name: [{"path": i.path, "label": i.label} for i in getattr(self, name)]
+                for name in SPLITS
+            },
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Split":
         """Rebuild a split from ``to_dict`` output."""
         try:
             classes = tuple(d["classes"])
-            parts = {name: tuple(ImageItem(str(e["path"]), str(e["label"]), name)
-                                 for e in d.get(name, [])) for name in SPLITS}
+            parts = {
+                name: tuple(
+                    ImageItem(str(e["path"]), str(e["label"]), name) for e in d.get(name, [])
+                )
+                for name in SPLITS
+            }
         except (KeyError, TypeError) as e:
             raise DataError(f"The split file is not in the expected format ({e}).") from None
         return cls(classes, parts["train"], parts["val"], parts["test"])
@@ -100,8 +109,14 @@ def _units(items: list[ImageItem], report: DatasetReport) -> list[list[ImageItem
     return list(units.values())
 
 
-def _divide(items: list[ImageItem], report: DatasetReport, seed: int, label: str,
-            val_fraction: float, test_fraction: float) -> dict[str, list[ImageItem]]:
+def _divide(
+    items: list[ImageItem],
+    report: DatasetReport,
+    seed: int,
+    label: str,
+    val_fraction: float,
+    test_fraction: float,
+) -> dict[str, list[ImageItem]]:
     units = _units(items, report)
     random.Random(f"{seed}|{label}").shuffle(units)
     n_val, n_test = held_out_counts(len(items), val_fraction, test_fraction)
@@ -125,11 +140,14 @@ def make_split(report: DatasetReport, split_cfg: SplitConfig | None = None) -> S
     cfg = split_cfg or SplitConfig()
     if cfg.split_file:
         split = load_split(cfg.split_file)
-        missing = [i.path for name in SPLITS for i in getattr(split, name)
-                   if not Path(i.path).is_file()]
+        missing = [
+            i.path for name in SPLITS for i in getattr(split, name) if not Path(i.path).is_file()
+        ]
         if missing:
-            raise DataError(f"The saved split lists {len(missing)} file(s) that no longer "
-                            f"exist, e.g. '{missing[0]}'. Scan again and make a new split.")
+            raise DataError(
+                f"The saved split lists {len(missing)} file(s) that no longer "
+                f"exist, e.g. '{missing[0]}'. Scan again and make a new split."
+            )
         return split
     cfg.validate()
     classes = tuple(class_names(report))
@@ -148,13 +166,18 @@ def make_split(report: DatasetReport, split_cfg: SplitConfig | None = None) -> S
                 parts["val"] += carved["val"]
                 parts["train"] += carved["train"]
         else:
-            for name, chosen in _divide(mine, report, cfg.seed, label, cfg.val_fraction,
-                                        cfg.test_fraction).items():
+            for name, chosen in _divide(
+                mine, report, cfg.seed, label, cfg.val_fraction, cfg.test_fraction
+            ).items():
                 parts[name] += chosen
     if not parts["train"]:
         raise DataError("The split has no training images.")
-    final = {name: tuple(sorted((replace(i, split=name) for i in parts[name]),
-                                key=lambda i: (i.label, i.path))) for name in SPLITS}
+    final = {
+        name: tuple(
+            sorted((replace(i, split=name) for i in parts[name]), key=lambda i: (i.label, i.path))
+        )
+        for name in SPLITS
+    }
     return Split(classes, final["train"], final["val"], final["test"])
 
 

@@ -63,8 +63,7 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def train_spec(ref: str | os.PathLike, echo: Callable[[dict], None] | None = None
-               ) -> runs.RunInfo:
+def train_spec(ref: str | os.PathLike, echo: Callable[[dict], None] | None = None) -> runs.RunInfo:
     """Train the queued run whose folder (or ``spec.json``) is ``ref``; return its final info.
 
     Raises:
@@ -73,8 +72,10 @@ def train_spec(ref: str | os.PathLike, echo: Callable[[dict], None] | None = Non
     run_dir = runs.run_path(ref)
     state = runs.read_status(run_dir).get("status")
     if state != "queued":
-        raise RunError(f"Run {run_dir.name} has already run ({state}); start a new run "
-                       "with the same settings instead.")
+        raise RunError(
+            f"Run {run_dir.name} has already run ({state}); start a new run "
+            "with the same settings instead."
+        )
     spec = runs.read_spec(run_dir)
     config = TrainConfig.from_dict(spec["config"])
     split = None
@@ -85,8 +86,13 @@ def train_spec(ref: str | os.PathLike, echo: Callable[[dict], None] | None = Non
     return train(config, run_dir, split=split, echo=echo)
 
 
-def train(config: TrainConfig, run_dir: str | os.PathLike, split: Any = None,
-          echo: Callable[[dict], None] | None = None, fast_path: bool = True) -> runs.RunInfo:
+def train(
+    config: TrainConfig,
+    run_dir: str | os.PathLike,
+    split: Any = None,
+    echo: Callable[[dict], None] | None = None,
+    fast_path: bool = True,
+) -> runs.RunInfo:
     """Train ``config`` into ``run_dir`` (created by ``runs.create_run``).
 
     Args:
@@ -103,18 +109,25 @@ def train(config: TrainConfig, run_dir: str | os.PathLike, split: Any = None,
         return _train(config, Path(run_dir), split, echo, fast_path)
 
 
-def _train(config: TrainConfig, run_dir: Path, split: Any,
-           echo: Callable[[dict], None] | None, fast_path: bool) -> runs.RunInfo:
+def _train(
+    config: TrainConfig,
+    run_dir: Path,
+    split: Any,
+    echo: Callable[[dict], None] | None,
+    fast_path: bool,
+) -> runs.RunInfo:
     t0 = time.time()
     log = EventLog(run_dir / "events.jsonl", t0=t0, echo=echo)
-    runs.update_status(run_dir, status="running", pid=os.getpid(), started=runs.now_iso(),
-                       ended=None, error=None)
+    runs.update_status(
+        run_dir, status="running", pid=os.getpid(), started=runs.now_iso(), ended=None, error=None
+    )
     log.emit("start", run_id=run_dir.name, pid=os.getpid())
     status, error = "failed", None
     try:
         # A queued run stopped before its turn (e.g. in a comparison) never starts.
-        status = "stopped" if _stop_wanted(run_dir) else _run(config, run_dir, split, log,
-                                                                     fast_path)
+        status = (
+            "stopped" if _stop_wanted(run_dir) else _run(config, run_dir, split, log, fast_path)
+        )
     except TransferLabError as e:
         error = str(e)
     except KeyboardInterrupt:
@@ -123,8 +136,13 @@ def _train(config: TrainConfig, run_dir: Path, split: Any,
         error = _explain(e)
         traceback.print_exc(file=sys.stderr)  # the full story goes to worker.log
     finally:
-        runs.update_status(run_dir, status=status, error=error, ended=runs.now_iso(),
-                           seconds=round(time.time() - t0, 2))
+        runs.update_status(
+            run_dir,
+            status=status,
+            error=error,
+            ended=runs.now_iso(),
+            seconds=round(time.time() - t0, 2),
+        )
         log.emit("end", status=status, **({"error": error} if error else {}))
     return runs.load_run(run_dir)
 
@@ -132,8 +150,10 @@ def _train(config: TrainConfig, run_dir: Path, split: Any,
 def _explain(e: BaseException) -> str:
     name = type(e).__name__
     if isinstance(e, MemoryError) or name == "ResourceExhaustedError":
-        return ("Out of memory while training: use a smaller batch size, a smaller image "
-                "size or a smaller backbone.")
+        return (
+            "Out of memory while training: use a smaller batch size, a smaller image "
+            "size or a smaller backbone."
+        )
     first = (str(e).strip().splitlines() or [""])[0][:300]
     return f"Training failed ({name}: {first})."
 
@@ -142,8 +162,9 @@ def _stop_wanted(run_dir: Path) -> bool:
     return signal_received() or runs.stop_requested(run_dir)
 
 
-def _run(config: TrainConfig, run_dir: Path, split: Any, log: EventLog,
-         fast_path: bool = True) -> str:
+def _run(
+    config: TrainConfig, run_dir: Path, split: Any, log: EventLog, fast_path: bool = True
+) -> str:
     from tlcore import distribute
 
     distribute.setup_devices()  # before anything initialises TensorFlow's runtime
@@ -165,8 +186,11 @@ def _make_split(config: TrainConfig, run_dir: Path) -> Any:
     split = make_split(report, config.split)
     spec = runs.read_spec(run_dir)
     spec["split"] = split.to_dict()
-    spec["dataset"] = {"root": str(report.root), "fingerprint": report.fingerprint,
-                       "classes": list(split.classes)}
+    spec["dataset"] = {
+        "root": str(report.root),
+        "fingerprint": report.fingerprint,
+        "classes": list(split.classes),
+    }
     fsutil.atomic_write_json(run_dir / "spec.json", spec)
     return split
 

@@ -32,30 +32,54 @@ _KA = "tensorflow/keras-applications/"
 # Keras' own URLs and checksums for the include_top=False files (keras/src/applications).
 # A 64-character hash is sha256, a 32-character one md5, as keras.utils.get_file reads them.
 IMAGENET_FILES: dict[str, tuple[str, str | None]] = {
-    "mobilenet_v2": (_KA + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_"
-                     "1.0_{rows}_no_top.h5", None),
-    "mobilenet_v3_small": (_KA + "mobilenet_v3/weights_mobilenet_v3_small_224_1.0_float_no_top"
-                           "_v2.h5", "d3e8ec802a04aa4fc771ee12a9a9b836"),
-    "mobilenet_v3_large": (_KA + "mobilenet_v3/weights_mobilenet_v3_large_224_1.0_float_no_top"
-                           "_v2.h5", "07fb09a5933dd0c8eaafa16978110389"),
-    "efficientnet_b0": ("keras-applications/efficientnetb0_notop.h5",
-                        "50bc09e76180e00e4465e1a485ddc09d"),
-    "efficientnet_v2_b0": (_KA + "efficientnet_v2/efficientnetv2-b0_notop.h5",
-                           "893217f2bb855e2983157299931e43ff"),
-    "resnet50": (_KA + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                 "4d473c1dd8becc155b73f8504c6f6626"),
-    "resnet50_v2": (_KA + "resnet/resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                    "fac2f116257151a9d068a22e544a4917"),
-    "vgg16": (_KA + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-              "6d6bbae143d832006294945121d1f1fc"),
-    "xception": (_KA + "xception/xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                 "b0042744bf5b25fce3cb969f33bebb97"),
-    "inception_v3": (_KA + "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_"
-                     "notop.h5", "bcbd6486424b2319ff4ef7d526e38f63"),
-    "densenet121": (_KA + "densenet/densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                    "30ee3e1110167f948a6b9946edeeb738"),
-    "convnext_tiny": (_KA + "convnext/convnext_tiny_notop.h5",
-                      "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1"),
+    "mobilenet_v2": (
+        _KA + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5",
+        None,
+    ),
+    "mobilenet_v3_small": (
+        _KA + "mobilenet_v3/weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
+        "d3e8ec802a04aa4fc771ee12a9a9b836",
+    ),
+    "mobilenet_v3_large": (
+        _KA + "mobilenet_v3/weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5",
+        "07fb09a5933dd0c8eaafa16978110389",
+    ),
+    "efficientnet_b0": (
+        "keras-applications/efficientnetb0_notop.h5",
+        "50bc09e76180e00e4465e1a485ddc09d",
+    ),
+    "efficientnet_v2_b0": (
+        _KA + "efficientnet_v2/efficientnetv2-b0_notop.h5",
+        "893217f2bb855e2983157299931e43ff",
+    ),
+    "resnet50": (
+        _KA + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "4d473c1dd8becc155b73f8504c6f6626",
+    ),
+    "resnet50_v2": (
+        _KA + "resnet/resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "fac2f116257151a9d068a22e544a4917",
+    ),
+    "vgg16": (
+        _KA + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "6d6bbae143d832006294945121d1f1fc",
+    ),
+    "xception": (
+        _KA + "xception/xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "b0042744bf5b25fce3cb969f33bebb97",
+    ),
+    "inception_v3": (
+        _KA + "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "bcbd6486424b2319ff4ef7d526e38f63",
+    ),
+    "densenet121": (
+        _KA + "densenet/densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "30ee3e1110167f948a6b9946edeeb738",
+    ),
+    "convnext_tiny": (
+        _KA + "convnext/convnext_tiny_notop.h5",
+        "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1",
+    ),
 }
 
 _USE_PUBLISHED = object()
@@ -73,8 +97,10 @@ class WeightsSource:
 def imagenet_source(key: str, image_size: int = 224) -> WeightsSource:
     """Return the published file for backbone ``key`` (MobileNetV2 has one per input size)."""
     if key not in IMAGENET_FILES:
-        raise ConfigError(f"There are no ImageNet weights for '{key}'; use weights 'none' "
-                          "(train from scratch) or one of your own models.")
+        raise ConfigError(
+            f"There are no ImageNet weights for '{key}'; use weights 'none' "
+            "(train from scratch) or one of your own models."
+        )
     url_path, file_hash = IMAGENET_FILES[key]
     rows = image_size if image_size in (96, 128, 160, 192, 224) else 224
     url_path = url_path.format(rows=rows)
@@ -87,10 +113,12 @@ def cached_weights_path(filename: str) -> Path:
 
 
 def _alternatives(filename: str) -> str:
-    return ("You can upload a weights file, use one of your own trained models as the "
-            "backbone, or train from scratch with random weights (weights 'none'). For "
-            f"offline use, download the file elsewhere and put it at "
-            f"{cached_weights_path(filename)}.")
+    return (
+        "You can upload a weights file, use one of your own trained models as the "
+        "backbone, or train from scratch with random weights (weights 'none'). For "
+        f"offline use, download the file elsewhere and put it at "
+        f"{cached_weights_path(filename)}."
+    )
 
 
 def file_hash_of(path: str | os.PathLike, algorithm: str = "sha256") -> str:
@@ -102,8 +130,13 @@ def file_hash_of(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def download(url: str, dest: Path, file_hash: str | None = None,
-             progress: Progress | None = None, timeout: float = CONNECT_TIMEOUT) -> Path:
+def download(
+    url: str,
+    dest: Path,
+    file_hash: str | None = None,
+    progress: Progress | None = None,
+    timeout: float = CONNECT_TIMEOUT,
+) -> Path:
     """Download ``url`` to ``dest`` atomically, checking length and checksum.
 
     Raises:
@@ -128,27 +161,34 @@ def download(url: str, dest: Path, file_hash: str | None = None,
         if total and done != total:
             raise WeightsUnavailableError(
                 f"The download of {dest.name} stopped early ({done:,} of {total:,} bytes); "
-                "nothing was kept. Try again, or: " + _alternatives(dest.name))
+                "nothing was kept. Try again, or: " + _alternatives(dest.name)
+            )
         if file_hash and digest.hexdigest() != file_hash.lower():
             raise WeightsUnavailableError(
                 f"The downloaded {dest.name} does not match its published checksum, so it "
                 "was deleted (a corrupted or wrong file). Try again, or: "
-                + _alternatives(dest.name))
+                + _alternatives(dest.name)
+            )
         os.replace(part, dest)
         return dest
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
         reason = getattr(e, "reason", None) or e
         raise WeightsUnavailableError(
             f"Could not download the pretrained weights {dest.name} from {url} ({reason}); "
-            "this computer may be offline or the server unreachable. "
-            + _alternatives(dest.name)) from None
+            "this computer may be offline or the server unreachable. " + _alternatives(dest.name)
+        ) from None
     finally:
         part.unlink(missing_ok=True)
 
 
-def imagenet_weights_path(key: str, image_size: int = 224, progress: Progress | None = None,
-                          base_url: str | None = None, file_hash: Any = _USE_PUBLISHED,
-                          timeout: float = CONNECT_TIMEOUT) -> Path:
+def imagenet_weights_path(
+    key: str,
+    image_size: int = 224,
+    progress: Progress | None = None,
+    base_url: str | None = None,
+    file_hash: Any = _USE_PUBLISHED,
+    timeout: float = CONNECT_TIMEOUT,
+) -> Path:
     """Return the cached ImageNet weights file for ``key``, downloading it on first use.
 
     Args:
@@ -179,8 +219,11 @@ def load_weights_file(model: Any, path: str | os.PathLike) -> None:
     if not path.is_file():
         raise WeightsUnavailableError(f"The weights file '{path}' does not exist.")
     try:
-        if path.name.endswith(".h5") and not path.name.endswith(".weights.h5") \
-                and _is_keras3_weights(path):
+        if (
+            path.name.endswith(".h5")
+            and not path.name.endswith(".weights.h5")
+            and _is_keras3_weights(path)
+        ):
             # Keras picks the loader by file name; give a Keras 3 file the name it expects.
             link = workspace.cache_dir("weights") / f".{os.getpid()}-{path.stem}.weights.h5"
             link.unlink(missing_ok=True)
@@ -196,7 +239,8 @@ def load_weights_file(model: Any, path: str | os.PathLike) -> None:
     except Exception as e:  # h5py/Keras raise many types for a bad file
         raise WeightsUnavailableError(
             f"The weights in '{path.name}' do not fit this {model.name} network ({e}). "
-            "Use a file saved from the same backbone, or delete it if it is damaged.") from None
+            "Use a file saved from the same backbone, or delete it if it is damaged."
+        ) from None
 
 
 def _is_keras3_weights(path: Path) -> bool:
@@ -209,16 +253,16 @@ def _is_keras3_weights(path: Path) -> bool:
         return False
 
 
-def load_backbone_weights(model: Any, spec: Any, weights: str, image_size: int,
-                          progress: Progress | None = None) -> None:
+def load_backbone_weights(
+    model: Any, spec: Any, weights: str, image_size: int, progress: Progress | None = None
+) -> None:
     """Put ``weights`` (see module doc) into a freshly built backbone ``model``."""
     weights = (weights or "none").strip()
     if weights.lower() in ("none", "random"):
         return
     if weights.lower() == "imagenet":
         if not spec.pretrained:
-            raise ConfigError(f"{spec.display_name} has no ImageNet weights; use weights "
-                              "'none'.")
+            raise ConfigError(f"{spec.display_name} has no ImageNet weights; use weights 'none'.")
         load_weights_file(model, imagenet_weights_path(spec.key, image_size, progress))
         if spec.key == "efficientnet_b0":
             _efficientnet_imagenet_scaling(model)

@@ -27,13 +27,18 @@ _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 def _launch(args: list[str], log_path: Path) -> int:
     env = dict(os.environ)
     env[workspace.ENV_VAR] = str(workspace.home())  # the same workspace, whatever the cwd
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, *args], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True, env=env, cwd=_PACKAGE_PARENT)
+            [sys.executable, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env=env,
+            cwd=_PACKAGE_PARENT,
+        )
     return proc.pid
 
 
@@ -47,22 +52,26 @@ def _launch_or_fail(args: list[str], infos: list[runs.RunInfo]) -> int:
         return _launch(args, infos[0].path / "worker.log")
     except OSError as e:  # no process was started: do not leave runs queued forever
         for info in infos:
-            runs.update_status(info.path, status="failed", ended=runs.now_iso(),
-                               error=f"Could not start the training process ({e}).")
+            runs.update_status(
+                info.path,
+                status="failed",
+                ended=runs.now_iso(),
+                error=f"Could not start the training process ({e}).",
+            )
         raise RunError(f"Could not start the training process ({e}).") from None
 
 
 def start_run(config: TrainConfig, split: object = None) -> str:
     """Create a run and train it in a background process; return the run id at once."""
     info = runs.create_run(config, split=split)
-    pid = _launch_or_fail(["-m", "tlcore", "train", "--spec", str(info.path / "spec.json")],
-                          [info])
+    pid = _launch_or_fail(["-m", "tlcore", "train", "--spec", str(info.path / "spec.json")], [info])
     _record_pid(info.path, pid)
     return info.run_id
 
 
-def comparison_configs(config: TrainConfig, freezes: list[FreezeConfig],
-                       names: list[str] | None = None) -> list[TrainConfig]:
+def comparison_configs(
+    config: TrainConfig, freezes: list[FreezeConfig], names: list[str] | None = None
+) -> list[TrainConfig]:
     """Return one config per freezing plan (same everything else, named)."""
     if not freezes:
         raise ConfigError("Choose at least one strategy to compare.")
@@ -76,8 +85,9 @@ def comparison_configs(config: TrainConfig, freezes: list[FreezeConfig],
     return configs
 
 
-def prepare_comparison(config: TrainConfig, freezes: list[FreezeConfig],
-                       names: list[str] | None = None) -> tuple[str, list[runs.RunInfo]]:
+def prepare_comparison(
+    config: TrainConfig, freezes: list[FreezeConfig], names: list[str] | None = None
+) -> tuple[str, list[runs.RunInfo]]:
     """Scan once, split once, and create every run of a comparison (queued, one group)."""
     from tlcore.scan import scan
     from tlcore.split import make_split
@@ -93,8 +103,9 @@ def prepare_comparison(config: TrainConfig, freezes: list[FreezeConfig],
     return group, infos
 
 
-def start_comparison(config: TrainConfig, freezes: list[FreezeConfig],
-                     names: list[str] | None = None) -> str:
+def start_comparison(
+    config: TrainConfig, freezes: list[FreezeConfig], names: list[str] | None = None
+) -> str:
     """Create the runs of a comparison and train them one after another in the background.
 
     Returns:
@@ -132,8 +143,7 @@ def _train_all(specs: list[str]) -> None:
     for spec in specs:
         run_dir = Path(spec).resolve().parent
         if _signalled():  # a signal (not a stop flag on one run) stops the whole group
-            runs.update_status(run_dir, status="stopped", ended=runs.now_iso(),
-                               error=None)
+            runs.update_status(run_dir, status="stopped", ended=runs.now_iso(), error=None)
             continue
         try:
             train_spec(run_dir)

@@ -36,29 +36,36 @@ EXTRACTED_MARKER = ".transferlab-extracted"  # scan ignores it
 def _is_skipped(parts: tuple[str, ...]) -> bool:
     """__MACOSX resource forks, hidden files/folders (.DS_Store, ._x) and Thumbs.db."""
     return any(p == "__MACOSX" or p.startswith(".") for p in parts) or (
-        parts[-1].lower() in ("thumbs.db", "desktop.ini"))
+        parts[-1].lower() in ("thumbs.db", "desktop.ini")
+    )
 
 
 def _safe_parts(name: str) -> tuple[str, ...]:
     """The member's path parts; DataError if it would escape the target folder."""
     clean = name.replace("\\", "/")
     if clean.startswith("/") or re.match(r"^[A-Za-z]:", clean):
-        raise DataError(f"The zip was refused: member '{name}' has an absolute path, "
-                        "which would be written outside the target folder.")
+        raise DataError(
+            f"The zip was refused: member '{name}' has an absolute path, "
+            "which would be written outside the target folder."
+        )
     parts = tuple(p for p in PurePosixPath(clean).parts if p not in ("", "."))
     if ".." in parts:
-        raise DataError(f"The zip was refused: member '{name}' contains '..', "
-                        "which would be written outside the target folder.")
+        raise DataError(
+            f"The zip was refused: member '{name}' contains '..', "
+            "which would be written outside the target folder."
+        )
     return parts
 
 
-def _plan(zf: zipfile.ZipFile, max_total: int, max_ratio: float
-          ) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
+def _plan(
+    zf: zipfile.ZipFile, max_total: int, max_ratio: float
+) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
     """Check every member from the central directory; return (member, parts) to extract."""
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
-        raise DataError(f"The zip was refused: it has {len(infos)} members "
-                        f"(the limit is {MAX_MEMBERS}).")
+        raise DataError(
+            f"The zip was refused: it has {len(infos)} members (the limit is {MAX_MEMBERS})."
+        )
     plan, total = [], 0
     for info in infos:
         parts = _safe_parts(info.filename)  # checked for every member, even skipped ones
@@ -72,20 +79,23 @@ def _plan(zf: zipfile.ZipFile, max_total: int, max_ratio: float
                 raise DataError(
                     f"The zip was refused: member '{info.filename}' would expand "
                     f"{ratio:.0f} times ({info.file_size:,} bytes), which looks like a zip "
-                    f"bomb (the limit is {max_ratio:.0f} times).")
+                    f"bomb (the limit is {max_ratio:.0f} times)."
+                )
         total += info.file_size
         if total > max_total:
             raise DataError(
                 f"The zip was refused: at member '{info.filename}' it would expand to more "
-                f"than {max_total:,} bytes (the limit).")
+                f"than {max_total:,} bytes (the limit)."
+            )
         plan.append((info, parts))
     if not plan:
         raise DataError("The zip contains no files (only folders, hidden or system files).")
     return _strip_wrapper(plan)
 
 
-def _strip_wrapper(plan: list[tuple[zipfile.ZipInfo, tuple[str, ...]]]
-                   ) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
+def _strip_wrapper(
+    plan: list[tuple[zipfile.ZipInfo, tuple[str, ...]]],
+) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
     """Drop one top folder shared by every member, if folders remain below it."""
     tops = {parts[0] for _, parts in plan}
     if len(tops) == 1 and all(len(p) >= 2 for _, p in plan) and any(len(p) >= 3 for _, p in plan):
@@ -93,8 +103,14 @@ def _strip_wrapper(plan: list[tuple[zipfile.ZipInfo, tuple[str, ...]]]
     return plan
 
 
-def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
-                 written: int, max_total: int, max_ratio: float) -> int:
+def _copy_member(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    target: Path,
+    written: int,
+    max_total: int,
+    max_ratio: float,
+) -> int:
     """Stream one member to ``target`` enforcing the limits on real bytes; return total."""
     size = 0
     limit = max(RATIO_MIN_BYTES, info.compress_size * max_ratio)
@@ -103,8 +119,10 @@ def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
             while chunk := src.read(_CHUNK):
                 size += len(chunk)
                 if size > limit or written + size > max_total:
-                    raise DataError(f"The zip was refused: member '{info.filename}' expands "
-                                    "beyond its declared size or the size limit.")
+                    raise DataError(
+                        f"The zip was refused: member '{info.filename}' expands "
+                        "beyond its declared size or the size limit."
+                    )
                 dst.write(chunk)
     except zipfile.BadZipFile as e:
         raise DataError(f"The zip is damaged at member '{info.filename}' ({e}).") from None
@@ -120,9 +138,13 @@ def zip_digest(zip_path: Path) -> str:
     return h.hexdigest()
 
 
-def extract_zip(zip_path: str | os.PathLike, dest: str | os.PathLike | None = None, *,
-                max_total_bytes: int = MAX_TOTAL_BYTES, max_ratio: float = MAX_RATIO
-                ) -> Path:
+def extract_zip(
+    zip_path: str | os.PathLike,
+    dest: str | os.PathLike | None = None,
+    *,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    max_ratio: float = MAX_RATIO,
+) -> Path:
     """Safely extract a dataset zip and return the folder holding its contents.
 
     Args:
@@ -160,8 +182,10 @@ def extract_zip(zip_path: str | os.PathLike, dest: str | os.PathLike | None = No
                 target = tmp.joinpath(*parts)
                 # Belt and braces: the joined path must stay inside the temporary folder.
                 if not target.resolve().is_relative_to(tmp.resolve()):
-                    raise DataError(f"The zip was refused: member '{info.filename}' would be "
-                                    "written outside the target folder.")
+                    raise DataError(
+                        f"The zip was refused: member '{info.filename}' would be "
+                        "written outside the target folder."
+                    )
                 target.parent.mkdir(parents=True, exist_ok=True)
                 written = _copy_member(zf, info, target, written, max_total_bytes, max_ratio)
             (tmp / EXTRACTED_MARKER).write_text(zip_path.name + "\n", encoding="utf-8")

@@ -14,20 +14,29 @@ PREVIEW_SIZE = 128
 
 def render(report: Any) -> None:
     """Draw one toggle (+ strength) per augmentation and the live preview."""
-    st.caption("Small random changes to the training images (a mirrored or slightly turned "
-               "cat is still a cat) teach the model what does *not* matter, so it overfits "
-               "less. They are used only while training.")
+    st.caption(
+        "Small random changes to the training images (a mirrored or slightly turned "
+        "cat is still a cat) teach the model what does *not* matter, so it overfits "
+        "less. They are used only while training."
+    )
     chosen: dict[str, float] = {}
     current = st.session_state["augment"]
     cols = st.columns(4)
     for i, (key, aug) in enumerate(AUGMENTATIONS.items()):
         with cols[i % 4]:
-            on = st.toggle(aug.display_name, value=key in current, key=f"aug_on_{key}",
-                           help=aug.description)
+            on = st.toggle(
+                aug.display_name, value=key in current, key=f"aug_on_{key}", help=aug.description
+            )
             if on and aug.uses_strength:
-                chosen[key] = st.slider("strength", 0.05, 0.5, step=0.05,
-                                        value=float(current.get(key, aug.default_strength)),
-                                        key=f"aug_s_{key}", label_visibility="collapsed")
+                chosen[key] = st.slider(
+                    "strength",
+                    0.05,
+                    0.5,
+                    step=0.05,
+                    value=float(current.get(key, aug.default_strength)),
+                    key=f"aug_s_{key}",
+                    label_visibility="collapsed",
+                )
             elif on:
                 chosen[key] = 1.0
     st.session_state["augment"] = chosen

@@ -31,8 +31,9 @@ def scan_with_progress(path: str) -> Any:
     bar = st.progress(0.0, text="Looking at your images…")
 
     def progress(done: int, total: int) -> None:
-        bar.progress(min(1.0, done / max(total, 1)), text=f"Looking at your images… "
-                     f"{done} of {total}")
+        bar.progress(
+            min(1.0, done / max(total, 1)), text=f"Looking at your images… {done} of {total}"
+        )
 
     try:
         report = scan.scan(path, progress=progress)
@@ -75,7 +76,10 @@ def current_report() -> Any:
 
 def _remember_summary(path: str, report: Any) -> None:
     st.session_state["report_summary"] = {
-        "path": path, "classes": len(report.classes), "images": sum(report.classes.values())}
+        "path": path,
+        "classes": len(report.classes),
+        "images": sum(report.classes.values()),
+    }
 
 
 @st.cache_data(max_entries=400, show_spinner=False)
@@ -118,9 +122,11 @@ def split_counts(split: Any) -> dict[str, dict[str, int]]:
 def split_config() -> config.SplitConfig:
     """The split settings chosen on the Data page."""
     s = st.session_state
-    return config.SplitConfig(val_fraction=s["val_percent"] / 100,
-                              test_fraction=s["test_percent"] / 100,
-                              seed=int(s["split_seed"]))
+    return config.SplitConfig(
+        val_fraction=s["val_percent"] / 100,
+        test_fraction=s["test_percent"] / 100,
+        seed=int(s["split_seed"]),
+    )
 
 
 def relative(path: str, root: Any) -> str:

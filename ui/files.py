@@ -84,15 +84,20 @@ def built_classes(dataset: str) -> dict[str, int]:
     root = workspace.datasets_dir() / safe_name(dataset)
     if not root.is_dir():
         return {}
-    return {d.name: sum(1 for f in d.iterdir() if f.is_file())
-            for d in sorted(root.iterdir()) if d.is_dir()}
+    return {
+        d.name: sum(1 for f in d.iterdir() if f.is_file())
+        for d in sorted(root.iterdir())
+        if d.is_dir()
+    }
 
 
 def subfolders(path: Path, limit: int = 60) -> list[Path]:
     """Visible subfolders of ``path``, sorted, at most ``limit`` (unreadable -> empty)."""
     try:
-        found = sorted((p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                       key=lambda p: p.name.lower())
+        found = sorted(
+            (p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
+            key=lambda p: p.name.lower(),
+        )
     except OSError:
         return []
     return found[:limit]

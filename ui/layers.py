@@ -33,8 +33,10 @@ def layer_rows(key: str, size: int, weights: str) -> list[dict[str, Any]]:
     """Every layer of the backbone as a plain dict (index, name, type, block, params)."""
     from tlcore.freezing import list_layers
 
-    return [dict(layer.to_dict(), output_shape=str(tuple(layer.output_shape[1:])))
-            for layer in list_layers(backbone(key, size, weights))]
+    return [
+        dict(layer.to_dict(), output_shape=str(tuple(layer.output_shape[1:])))
+        for layer in list_layers(backbone(key, size, weights))
+    ]
 
 
 def plan(key: str, size: int, weights: str, freeze: FreezeConfig) -> list[bool]:
@@ -44,8 +46,9 @@ def plan(key: str, size: int, weights: str, freeze: FreezeConfig) -> list[bool]:
     rows = layer_rows(key, size, weights)
     trains = trainable_plan(backbone(key, size, weights), freeze)
     bn_trains = batchnorm_trains(freeze)
-    return [t and (bn_trains or r["type"] not in _BN_TYPES) for t, r in
-            zip(trains, rows, strict=True)]
+    return [
+        t and (bn_trains or r["type"] not in _BN_TYPES) for t, r in zip(trains, rows, strict=True)
+    ]
 
 
 def counts(rows: list[dict[str, Any]], trains: list[bool], head: int) -> tuple[int, int]:

@@ -20,9 +20,12 @@ def _live(run_id: str) -> None:
     head.subheader(results.status_line(run))
     slot = stop.empty()
     stopping = (run.path / runs.STOP_FLAG).exists()
-    if not stopping and slot.button("Stop", icon=":material/stop_circle:", key="stop_run",
-                                    help="Stop after the current batch; the best model so "
-                                    "far is kept."):
+    if not stopping and slot.button(
+        "Stop",
+        icon=":material/stop_circle:",
+        key="stop_run",
+        help="Stop after the current batch; the best model so far is kept.",
+    ):
         worker.request_stop(run_id)
         stopping = True
     if stopping:
@@ -31,9 +34,11 @@ def _live(run_id: str) -> None:
     if plots.epoch_points(evts) or plots.batch_points(evts):
         # No key: a keyed chart keeps its first figure; this one must redraw every second.
         st.plotly_chart(plots.training_curves_figure(evts))
-        st.caption("Thick lines: after each epoch. Thin line: each batch while it runs. "
-                   "When validation gets worse while training keeps improving, the model "
-                   "is memorising (overfitting).")
+        st.caption(
+            "Thick lines: after each epoch. Thin line: each batch while it runs. "
+            "When validation gets worse while training keeps improving, the model "
+            "is memorising (overfitting)."
+        )
 
 
 def _progress(evts: list[dict], total_epochs: int) -> None:
@@ -43,13 +48,18 @@ def _progress(evts: list[dict], total_epochs: int) -> None:
         return
     if batch["type"] == "prepare":
         stage = batch.get("stage")
-        what = {"decode": "Reading and resizing your images",
-                "features": "Running the frozen network over your images once",
-                "weights": "Downloading the pretrained weights"}.get(stage, "Preparing")
+        what = {
+            "decode": "Reading and resizing your images",
+            "features": "Running the frozen network over your images once",
+            "weights": "Downloading the pretrained weights",
+        }.get(stage, "Preparing")
         total = max(int(batch.get("total") or 1), 1)
         done = int(batch.get("done") or 0)
-        amount = (f"{done / 1e6:.0f} of {total / 1e6:.0f} MB" if stage == "weights"
-                  else f"{done} of {total}")
+        amount = (
+            f"{done / 1e6:.0f} of {total / 1e6:.0f} MB"
+            if stage == "weights"
+            else f"{done} of {total}"
+        )
         st.progress(min(done / total, 1.0), text=f"{what}… {amount}")
         return
     # Epochs are numbered across phases; the last phase ends at the run's total.
@@ -58,13 +68,14 @@ def _progress(evts: list[dict], total_epochs: int) -> None:
     if batch["type"] == "batch":
         frac_in = batch["batch"] / max(batch.get("batches") or 1, 1)
         done = (epoch - 1 + frac_in) / epochs
-        text = (f"Epoch {epoch} of {epochs} · batch {batch['batch']} of "
-                f"{batch.get('batches', '?')}")
+        text = f"Epoch {epoch} of {epochs} · batch {batch['batch']} of {batch.get('batches', '?')}"
     else:
         done = epoch / epochs
         text = f"Epoch {epoch} of {epochs} done"
-    phase = {"head": "Phase 1, the new head only", "fine-tune": "Phase 2, retraining "
-             "the chosen layers"}.get(batch.get("phase"))
+    phase = {
+        "head": "Phase 1, the new head only",
+        "fine-tune": "Phase 2, retraining the chosen layers",
+    }.get(batch.get("phase"))
     if phase:
         text = f"{phase} · {text}"
     if batch.get("eta_seconds") is not None:

@@ -13,15 +13,20 @@ def freeze_config() -> FreezeConfig:
     """The freezing plan chosen on the Model page (custom when the table was edited)."""
     s = st.session_state
     if s.get("frozen_layers") is not None:
-        return FreezeConfig(strategy="custom", frozen_layers=tuple(s["frozen_layers"]),
-                            train_batchnorm=bool(s["train_batchnorm"]))
+        return FreezeConfig(
+            strategy="custom",
+            frozen_layers=tuple(s["frozen_layers"]),
+            train_batchnorm=bool(s["train_batchnorm"]),
+        )
     strategy = s["strategy"]
     return FreezeConfig(
         strategy=strategy,
         unfreeze_top=s["unfreeze_top"] if strategy == "fine-tune" else None,
-        unfreeze_from=s["unfreeze_from"] if strategy == "fine-tune" and
-        s["unfreeze_top"] is None else None,
-        train_batchnorm=bool(s["train_batchnorm"]))
+        unfreeze_from=s["unfreeze_from"]
+        if strategy == "fine-tune" and s["unfreeze_top"] is None
+        else None,
+        train_batchnorm=bool(s["train_batchnorm"]),
+    )
 
 
 def augment_config() -> AugmentConfig:
@@ -45,15 +50,24 @@ def build_config(name: str = "") -> TrainConfig:
     if s["strategy"] == "scratch" and s.get("frozen_layers") is None:
         weights = "none"
     return TrainConfig(
-        data=s["data_path"] or "", backbone=s["backbone"], weights=weights,
-        image_size=t["image_size"], resize_mode=t["resize_mode"], freeze=freeze_config(),
-        augment=augment_config(), two_phase=bool(t["two_phase"]),
-        head_epochs=int(t["head_epochs"]), epochs=int(t["epochs"]),
-        batch_size=int(t["batch_size"]), learning_rate=float(t["learning_rate"]),
+        data=s["data_path"] or "",
+        backbone=s["backbone"],
+        weights=weights,
+        image_size=t["image_size"],
+        resize_mode=t["resize_mode"],
+        freeze=freeze_config(),
+        augment=augment_config(),
+        two_phase=bool(t["two_phase"]),
+        head_epochs=int(t["head_epochs"]),
+        epochs=int(t["epochs"]),
+        batch_size=int(t["batch_size"]),
+        learning_rate=float(t["learning_rate"]),
         fine_tune_learning_rate=float(t["fine_tune_learning_rate"]),
         dropout=float(t["dropout"]),
         early_stopping_patience=int(t["early_stopping_patience"]),
-        split=dataset.split_config(), name=name)
+        split=dataset.split_config(),
+        name=name,
+    )
 
 
 def apply_config(cfg: TrainConfig) -> None:
@@ -67,16 +81,21 @@ def apply_config(cfg: TrainConfig) -> None:
     s["strategy"] = cfg.freeze.strategy if cfg.freeze.strategy != "custom" else "fine-tune"
     s["unfreeze_top"] = cfg.freeze.unfreeze_top
     s["unfreeze_from"] = cfg.freeze.unfreeze_from
-    s["frozen_layers"] = list(cfg.freeze.frozen_layers) if cfg.freeze.strategy == "custom" \
-        else None
+    s["frozen_layers"] = list(cfg.freeze.frozen_layers) if cfg.freeze.strategy == "custom" else None
     s["train_batchnorm"] = cfg.freeze.train_batchnorm
     s["augment"] = cfg.augment.as_dict()
     s["training"] = {
-        "epochs": cfg.epochs, "batch_size": cfg.batch_size,
-        "learning_rate": cfg.learning_rate, "two_phase": cfg.two_phase,
-        "head_epochs": cfg.head_epochs, "fine_tune_learning_rate": cfg.fine_tune_learning_rate,
-        "early_stopping_patience": cfg.early_stopping_patience, "dropout": cfg.dropout,
-        "image_size": cfg.image_size, "resize_mode": cfg.resize_mode}
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "learning_rate": cfg.learning_rate,
+        "two_phase": cfg.two_phase,
+        "head_epochs": cfg.head_epochs,
+        "fine_tune_learning_rate": cfg.fine_tune_learning_rate,
+        "early_stopping_patience": cfg.early_stopping_patience,
+        "dropout": cfg.dropout,
+        "image_size": cfg.image_size,
+        "resize_mode": cfg.resize_mode,
+    }
 
 
 def backbone_changed(_name: str = "backbone") -> None:
@@ -103,22 +122,30 @@ def recommend_strategy(n_images: int, everyday_photos: bool) -> tuple[str, str]:
     if n_images < 1000 and everyday_photos:
         return "feature-extraction", (
             f"With {n_images} images of everyday things, the pretrained features already fit: "
-            "train only the head (fast, hard to overfit).")
+            "train only the head (fast, hard to overfit)."
+        )
     if n_images < 1000:
         return "fine-tune", (
             f"Your {n_images} images look unlike everyday photos, so let the top layers adapt, "
-            "but keep the rest frozen: there are too few images to retrain everything.")
+            "but keep the rest frozen: there are too few images to retrain everything."
+        )
     if n_images < 10000 or everyday_photos:
         return "fine-tune", (
-            f"With {n_images} images there is enough to adapt the top layers to your data.")
-    return "full", (f"With {n_images} images that differ from everyday photos, retraining the "
-                    "whole network (at a low learning rate) pays off.")
+            f"With {n_images} images there is enough to adapt the top layers to your data."
+        )
+    return "full", (
+        f"With {n_images} images that differ from everyday photos, retraining the "
+        "whole network (at a low learning rate) pays off."
+    )
 
 
 def describe(cfg: TrainConfig) -> dict[str, Any]:
     """A short, readable summary of a config for captions."""
     from tlcore.backbones import get_backbone
 
-    return {"backbone": get_backbone(cfg.backbone).display_name,
-            "strategy": cfg.freeze.strategy, "weights": cfg.weights,
-            "epochs": cfg.epochs}
+    return {
+        "backbone": get_backbone(cfg.backbone).display_name,
+        "strategy": cfg.freeze.strategy,
+        "weights": cfg.weights,
+        "epochs": cfg.epochs,
+    }

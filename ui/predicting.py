@@ -68,8 +68,10 @@ def predictions_csv(items: list[Any], preds: list[Any]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     k = max((len(p.top_k) for p in preds), default=0)
-    writer.writerow(["file", "predicted", "probability"] +
-                    [c for i in range(1, k + 1) for c in (f"top{i}", f"top{i}_probability")])
+    writer.writerow(
+        ["file", "predicted", "probability"]
+        + [c for i in range(1, k + 1) for c in (f"top{i}", f"top{i}_probability")]
+    )
     for item, p in zip(items, preds, strict=True):
         row = [item.name, p.label, f"{p.probability:.4f}"]
         for label, prob in p.top_k:

@@ -57,7 +57,8 @@ def short_progress(run: Any) -> str:
         return f"{what} {e.get('done', 0)}/{e.get('total', '?')}"
     left = e.get("eta_seconds")
     return f"epoch {e.get('epoch')} of {run.config.epochs}" + (
-        f", about {duration(left)} left" if left else "")
+        f", about {duration(left)} left" if left else ""
+    )
 
 
 def duration(seconds: float | None) -> str:

@@ -44,5 +44,6 @@ def _run_status() -> None:
     for run in active[:3]:
         line = runinfo.short_progress(run)
         st.markdown(f"**{run.name or run.run_id}** — {line}")
-    st.page_link("pages/train.py", label="Follow it on the Train page",
-                 icon=":material/monitoring:")
+    st.page_link(
+        "pages/train.py", label="Follow it on the Train page", icon=":material/monitoring:"
+    )

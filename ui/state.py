@@ -56,8 +56,13 @@ def init() -> None:
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
             # Copy containers so sessions never share one mutable default.
-            st.session_state[key] = (dict(value) if isinstance(value, dict)
-                                     else list(value) if isinstance(value, list) else value)
+            st.session_state[key] = (
+                dict(value)
+                if isinstance(value, dict)
+                else list(value)
+                if isinstance(value, list)
+                else value
+            )
 
 
 def bound(name: str) -> dict[str, Any]:

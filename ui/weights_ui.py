@@ -47,9 +47,12 @@ def download_imagenet(key: str, size: int) -> bool:
 
     def progress(done: int, total: int) -> None:
         frac = done / total if total else 0.0
-        bar.progress(min(frac, 1.0), text=f"Downloading the pretrained weights… "
-                     f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else
-                     f"Downloading… {done / 1e6:.1f} MB")
+        bar.progress(
+            min(frac, 1.0),
+            text=f"Downloading the pretrained weights… {done / 1e6:.1f} of {total / 1e6:.1f} MB"
+            if total
+            else f"Downloading… {done / 1e6:.1f} MB",
+        )
 
     try:
         weights_mod.imagenet_weights_path(key, size, progress=progress)
@@ -71,29 +74,43 @@ def _set(value: str) -> None:
 def offline_help(key: str, size: int) -> None:
     """The download failed: say so plainly and offer the other starting points right here."""
     message = st.session_state["weights_error"]
-    st.error("**The pretrained weights could not be downloaded** — this computer seems to be "
-             "offline, or the download server cannot be reached. Choose another way to start "
-             "below, or try again later.")
+    st.error(
+        "**The pretrained weights could not be downloaded** — this computer seems to be "
+        "offline, or the download server cannot be reached. Choose another way to start "
+        "below, or try again later."
+    )
     with st.expander("Details"):
         st.write(message)
     st.markdown("**What you can do instead:**")
     c1, c2 = st.columns(2)
-    c1.button(":material/casino: Start from random weights", on_click=_set, args=(RANDOM,),
-              key="offline_random", help="Works offline; needs more images and epochs.")
+    c1.button(
+        ":material/casino: Start from random weights",
+        on_click=_set,
+        args=(RANDOM,),
+        key="offline_random",
+        help="Works offline; needs more images and epochs.",
+    )
     runs = finished_runs(key)
     if runs:
-        c2.button(":material/recycling: Start from my earlier model", on_click=_set,
-                  args=(f"run:{runs[0].run_id}",), key="offline_run",
-                  help=f"Uses the {runs[0].name or runs[0].run_id} run's network.")
+        c2.button(
+            ":material/recycling: Start from my earlier model",
+            on_click=_set,
+            args=(f"run:{runs[0].run_id}",),
+            key="offline_run",
+            help=f"Uses the {runs[0].name or runs[0].run_id} run's network.",
+        )
     else:
         c2.caption("No earlier model of this network yet — train one first to reuse it.")
-    up = st.file_uploader("…or upload the weights file (.h5)", type=["h5"],
-                          key="offline_weights_upload")
+    up = st.file_uploader(
+        "…or upload the weights file (.h5)", type=["h5"], key="offline_weights_upload"
+    )
     if up is not None:
         _save_weights_upload(up)
     source = weights_mod.imagenet_source(key, size)
-    st.caption(f"Or copy the file `{source.filename}` to "
-               f"`{weights_mod.cached_weights_path(source.filename)}` and reload this page.")
+    st.caption(
+        f"Or copy the file `{source.filename}` to "
+        f"`{weights_mod.cached_weights_path(source.filename)}` and reload this page."
+    )
 
 
 def _save_weights_upload(up) -> None:
@@ -120,10 +137,16 @@ def choose(key: str, size: int, pretrained: bool) -> None:
     if current not in options:
         current = options[0]
         s["weights"] = IMAGENET if pretrained else RANDOM
-    kind = st.radio("Start from", options, index=options.index(current),
-                    format_func=LABELS.get, horizontal=True, key="weights_kind",
-                    help="Pretrained weights already know shapes, textures and objects from "
-                    "1.3 million photos: your model needs far fewer images.")
+    kind = st.radio(
+        "Start from",
+        options,
+        index=options.index(current),
+        format_func=LABELS.get,
+        horizontal=True,
+        key="weights_kind",
+        help="Pretrained weights already know shapes, textures and objects from "
+        "1.3 million photos: your model needs far fewer images.",
+    )
     if kind == IMAGENET:
         s["weights"] = IMAGENET
         if imagenet_ready(key, size):
@@ -137,13 +160,16 @@ def choose(key: str, size: int, pretrained: bool) -> None:
                 st.rerun()
     elif kind == RANDOM:
         s["weights"] = RANDOM
-        st.caption("Every weight starts random: the network learns everything from your "
-                   "images (slow to learn, needs many images).")
+        st.caption(
+            "Every weight starts random: the network learns everything from your "
+            "images (slow to learn, needs many images)."
+        )
     elif kind == FILE:
         if kind_of(s["weights"]) == FILE:
             st.caption(f"Using `{Path(s['weights']).name}`.")
-        up = st.file_uploader("A weights file saved from the same network (.h5)",
-                              type=["h5"], key="weights_upload")
+        up = st.file_uploader(
+            "A weights file saved from the same network (.h5)", type=["h5"], key="weights_upload"
+        )
         if up is not None:
             _save_weights_upload(up)
     else:
@@ -153,22 +179,36 @@ def choose(key: str, size: int, pretrained: bool) -> None:
 def _choose_run(backbone: str | None) -> None:
     runs = finished_runs(backbone)
     if not runs:
-        st.warning("You have no finished model" + (" with this network" if backbone else "")
-                   + " yet. Train one first (pages 3 or 4), then come back.")
+        st.warning(
+            "You have no finished model"
+            + (" with this network" if backbone else "")
+            + " yet. Train one first (pages 3 or 4), then come back."
+        )
         return
     ids = [r.run_id for r in runs]
-    current = st.session_state["weights"][4:] if st.session_state["weights"].startswith(
-        "run:") else ids[0]
+    current = (
+        st.session_state["weights"][4:]
+        if st.session_state["weights"].startswith("run:")
+        else ids[0]
+    )
     labels = {r.run_id: runinfo.label(r) for r in runs}
-    pick = st.selectbox("Which model", ids, index=ids.index(current) if current in ids else 0,
-                        format_func=labels.get, key="weights_run")
+    pick = st.selectbox(
+        "Which model",
+        ids,
+        index=ids.index(current) if current in ids else 0,
+        format_func=labels.get,
+        key="weights_run",
+    )
     st.session_state["weights"] = f"run:{pick}"
 
 
 def _choose_model_file() -> None:
-    up = st.file_uploader("Your Keras model file (.keras or .h5)", type=["keras", "h5"],
-                          key="model_file_upload",
-                          help="Loaded in Keras' safe mode, so a file cannot run code.")
+    up = st.file_uploader(
+        "Your Keras model file (.keras or .h5)",
+        type=["keras", "h5"],
+        key="model_file_upload",
+        help="Loaded in Keras' safe mode, so a file cannot run code.",
+    )
     if up is not None:
         folder = workspace.cache_dir("models")
         path = folder / files.safe_name(Path(up.name).name)

@@ -18,20 +18,32 @@ STRATEGY_HELP = "feature-extraction | fine-tune | full | scratch | custom"
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backbone", default="mobilenet_v2",
-                   help="backbone key, e.g. mobilenet_v2, efficientnet_b0, small_cnn")
-    p.add_argument("--weights", default="imagenet",
-                   help="imagenet | none | PATH to a weights file | run:<id>")
+    p.add_argument(
+        "--backbone",
+        default="mobilenet_v2",
+        help="backbone key, e.g. mobilenet_v2, efficientnet_b0, small_cnn",
+    )
+    p.add_argument(
+        "--weights", default="imagenet", help="imagenet | none | PATH to a weights file | run:<id>"
+    )
     p.add_argument("--strategy", default="feature-extraction", help=STRATEGY_HELP)
     unfreeze = p.add_mutually_exclusive_group()
-    unfreeze.add_argument("--unfreeze", type=int, metavar="N",
-                          help="fine-tune: unfreeze the top N backbone layers")
-    unfreeze.add_argument("--unfreeze-from", metavar="LAYER",
-                          help="fine-tune: unfreeze from this layer or block upwards")
-    p.add_argument("--train-batchnorm", action="store_true",
-                   help="let BatchNorm layers train too (off by default)")
-    p.add_argument("--image-size", type=int, help="square input size in px "
-                   "(default: the backbone's)")
+    unfreeze.add_argument(
+        "--unfreeze", type=int, metavar="N", help="fine-tune: unfreeze the top N backbone layers"
+    )
+    unfreeze.add_argument(
+        "--unfreeze-from",
+        metavar="LAYER",
+        help="fine-tune: unfreeze from this layer or block upwards",
+    )
+    p.add_argument(
+        "--train-batchnorm",
+        action="store_true",
+        help="let BatchNorm layers train too (off by default)",
+    )
+    p.add_argument(
+        "--image-size", type=int, help="square input size in px (default: the backbone's)"
+    )
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -40,26 +52,41 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    p.add_argument("--fine-tune-lr", type=float, default=1e-5,
-                   help="learning rate of the second phase (with --two-phase)")
+    p.add_argument(
+        "--fine-tune-lr",
+        type=float,
+        default=1e-5,
+        help="learning rate of the second phase (with --two-phase)",
+    )
     p.add_argument("--optimizer", default="adam", help="adam | sgd | rmsprop")
-    p.add_argument("--augment", default="",
-                   help="comma list, each optionally NAME=STRENGTH, e.g. flip,rotate=0.1,zoom")
-    p.add_argument("--two-phase", action="store_true",
-                   help="train the head first, then unfreeze at --fine-tune-lr")
-    p.add_argument("--head-epochs", type=int, default=2,
-                   help="epochs of the first phase (with --two-phase)")
+    p.add_argument(
+        "--augment",
+        default="",
+        help="comma list, each optionally NAME=STRENGTH, e.g. flip,rotate=0.1,zoom",
+    )
+    p.add_argument(
+        "--two-phase",
+        action="store_true",
+        help="train the head first, then unfreeze at --fine-tune-lr",
+    )
+    p.add_argument(
+        "--head-epochs", type=int, default=2, help="epochs of the first phase (with --two-phase)"
+    )
     p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument("--patience", type=int, default=3,
-                   help="early-stopping patience in epochs (0 = off)")
+    p.add_argument(
+        "--patience", type=int, default=3, help="early-stopping patience in epochs (0 = off)"
+    )
     p.add_argument("--class-weights", default="auto", choices=["auto", "on", "off"])
     p.add_argument("--resize", default="pad", choices=["pad", "crop", "stretch"])
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--val-split", type=float, default=0.2)
     p.add_argument("--test-split", type=float, default=0.1)
     p.add_argument("--split-file", help="reuse a split saved earlier (split.json)")
-    p.add_argument("--no-cache", action="store_true",
-                   help="decode images every time instead of using the workspace cache")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="decode images every time instead of using the workspace cache",
+    )
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs")
     p.add_argument("--json", action="store_true", help="print a JSON object as the last line")
 
@@ -68,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the parser for all commands."""
     parser = argparse.ArgumentParser(
         prog="python -m tlcore",
-        description="TransferLab: train an image classifier on your own photos.")
+        description="TransferLab: train an image classifier on your own photos.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("scan", help="check a dataset: classes, problems, duplicates")
@@ -96,8 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a run's model for use elsewhere")
     p.add_argument("run", metavar="RUN")
-    p.add_argument("--format", default="keras",
-                   choices=["keras", "savedmodel", "tflite", "tflite-int8"])
+    p.add_argument(
+        "--format", default="keras", choices=["keras", "savedmodel", "tflite", "tflite-int8"]
+    )
     p.add_argument("--out", help="where to write (default: the run's export/ folder)")
     p.add_argument("--json", action="store_true")
 

@@ -8,8 +8,16 @@ from tlcore.cli.train_cmd import config_from_args, echo_event
 from tlcore.config import FreezeConfig
 from tlcore.errors import ConfigError
 
-COLUMNS = ["strategy", "trainable_params", "epochs", "best_val_accuracy", "test_accuracy",
-           "seconds", "status", "run_id"]
+COLUMNS = [
+    "strategy",
+    "trainable_params",
+    "epochs",
+    "best_val_accuracy",
+    "test_accuracy",
+    "seconds",
+    "status",
+    "run_id",
+]
 
 
 def _pct(x: float | None) -> str:
@@ -22,15 +30,26 @@ def run(args: argparse.Namespace) -> int:
 
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
     if not names:
-        raise ConfigError("Give at least one strategy, e.g. --strategies "
-                          "feature-extraction,fine-tune,full.")
+        raise ConfigError(
+            "Give at least one strategy, e.g. --strategies feature-extraction,fine-tune,full."
+        )
     config = config_from_args(args, strategy=names[0])
-    freezes = [FreezeConfig(strategy=n, unfreeze_top=args.unfreeze,
-                            unfreeze_from=args.unfreeze_from,
-                            train_batchnorm=args.train_batchnorm) for n in names]
-    rows = compare(config, freezes, names,
-                   on_start=None if args.json else lambda i: say(f"--- {i.name}: {i.run_id}"),
-                   echo=None if args.json else echo_event)
+    freezes = [
+        FreezeConfig(
+            strategy=n,
+            unfreeze_top=args.unfreeze,
+            unfreeze_from=args.unfreeze_from,
+            train_batchnorm=args.train_batchnorm,
+        )
+        for n in names
+    ]
+    rows = compare(
+        config,
+        freezes,
+        names,
+        on_start=None if args.json else lambda i: say(f"--- {i.name}: {i.run_id}"),
+        echo=None if args.json else echo_event,
+    )
     failed = [r for r in rows if r["status"] == "failed"]
     if args.json:
         emit_json(rows)
@@ -39,15 +58,29 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         from tlcore.runs import load_run
 
-        print(f"error: {len(failed)} of {len(rows)} runs failed; the first said: "
-              f"{load_run(failed[0]['run_id']).error}", file=sys.stderr)
+        print(
+            f"error: {len(failed)} of {len(rows)} runs failed; the first said: "
+            f"{load_run(failed[0]['run_id']).error}",
+            file=sys.stderr,
+        )
         return 2
     return 0
 
 
 def _print(rows: list[dict]) -> None:
     say()
-    say(table([{**r, "best_val_accuracy": _pct(r["best_val_accuracy"]),
-                "test_accuracy": _pct(r["test_accuracy"]),
-                "trainable_params": f"{r['trainable_params'] or 0:,}",
-                "seconds": f"{r['seconds'] or 0:.1f}"} for r in rows], COLUMNS))
+    say(
+        table(
+            [
+                {
+                    **r,
+                    "best_val_accuracy": _pct(r["best_val_accuracy"]),
+                    "test_accuracy": _pct(r["test_accuracy"]),
+                    "trainable_params": f"{r['trainable_params'] or 0:,}",
+                    "seconds": f"{r['seconds'] or 0:.1f}",
+                }
+                for r in rows
+            ],
+            COLUMNS,
+        )
+    )

@@ -17,6 +17,8 @@ def run(args: argparse.Namespace) -> int:
     if result.agreement is None:
         say("parity: not checked (the run has no test or validation images)")
     else:
-        say(f"parity: the exported model agrees with the Keras model on "
-            f"{result.agreement:.1%} of {result.n_images} held-out images")
+        say(
+            f"parity: the exported model agrees with the Keras model on "
+            f"{result.agreement:.1%} of {result.n_images} held-out images"
+        )
     return 0

@@ -9,10 +9,17 @@ from tlcore.config import FreezeConfig, TrainConfig
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The model part of a ``TrainConfig`` from the shared model options."""
     return TrainConfig(
-        data="-", backbone=args.backbone, weights=args.weights, image_size=args.image_size,
-        freeze=FreezeConfig(strategy=args.strategy, unfreeze_top=args.unfreeze,
-                            unfreeze_from=args.unfreeze_from,
-                            train_batchnorm=args.train_batchnorm))
+        data="-",
+        backbone=args.backbone,
+        weights=args.weights,
+        image_size=args.image_size,
+        freeze=FreezeConfig(
+            strategy=args.strategy,
+            unfreeze_top=args.unfreeze,
+            unfreeze_from=args.unfreeze_from,
+            train_batchnorm=args.train_batchnorm,
+        ),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,20 +42,44 @@ def run(args: argparse.Namespace) -> int:
     layers = list_layers(backbone)
     trainable, frozen = param_counts(backbone)
 
-    rows = [{"#": li.index, "name": li.name, "type": li.type,
-             "output": "x".join(str(d) for d in li.output_shape[1:]), "params": li.params,
-             "trainable": "yes" if li.trainable else "-", "block": li.block} for li in layers]
+    rows = [
+        {
+            "#": li.index,
+            "name": li.name,
+            "type": li.type,
+            "output": "x".join(str(d) for d in li.output_shape[1:]),
+            "params": li.params,
+            "trainable": "yes" if li.trainable else "-",
+            "block": li.block,
+        }
+        for li in layers
+    ]
     say(table(rows, ["#", "name", "type", "output", "params", "trainable", "block"]))
     say()
-    say(f"{spec.display_name} at {size} px, weights {weights}, strategy "
+    say(
+        f"{spec.display_name} at {size} px, weights {weights}, strategy "
         f"{strategy.display_name}: {trainable:,} trainable and {frozen:,} frozen backbone "
-        "parameters (the new classification head trains as well).")
+        "parameters (the new classification head trains as well)."
+    )
     if args.json:
-        emit_json({
-            "backbone": spec.key, "image_size": size, "weights": weights,
-            "strategy": strategy.key,
-            "layers": [{"name": li.name, "type": li.type, "params": li.params,
-                        "trainable": li.trainable, "block": li.block} for li in layers],
-            "trainable_params": trainable, "non_trainable_params": frozen,
-        })
+        emit_json(
+            {
+                "backbone": spec.key,
+                "image_size": size,
+                "weights": weights,
+                "strategy": strategy.key,
+                "layers": [
+                    {
+                        "name": li.name,
+                        "type": li.type,
+                        "params": li.params,
+                        "trainable": li.trainable,
+                        "block": li.block,
+                    }
+                    for li in layers
+                ],
+                "trainable_params": trainable,
+                "non_trainable_params": frozen,
+            }
+        )
     return 0

@@ -18,12 +18,29 @@ def run(args: argparse.Namespace) -> int:
         if not rows:
             say("No runs yet. Start one with `python -m tlcore train DATA --backbone NAME`.")
         else:
-            shown = [{**r, "best_val_accuracy": _pct(r["best_val_accuracy"]),
-                      "test_accuracy": _pct(r["test_accuracy"]),
-                      "created": (r["created"] or "").replace("T", " ")[:19]}
-                     for r in rows]
-            say(table(shown, ["run_id", "status", "backbone", "strategy",
-                              "best_val_accuracy", "test_accuracy", "created"]))
+            shown = [
+                {
+                    **r,
+                    "best_val_accuracy": _pct(r["best_val_accuracy"]),
+                    "test_accuracy": _pct(r["test_accuracy"]),
+                    "created": (r["created"] or "").replace("T", " ")[:19],
+                }
+                for r in rows
+            ]
+            say(
+                table(
+                    shown,
+                    [
+                        "run_id",
+                        "status",
+                        "backbone",
+                        "strategy",
+                        "best_val_accuracy",
+                        "test_accuracy",
+                        "created",
+                    ],
+                )
+            )
         return 0
     emit_json(rows)
     return 0

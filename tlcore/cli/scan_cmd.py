@@ -13,25 +13,39 @@ MAX_LISTED = 20  # skipped files / duplicate groups listed in the text report
 def _progress(done: int, total: int) -> None:
     # Only for big folders, on stderr, so stdout stays the report.
     if total >= 500 and (done % 250 == 0 or done == total):
-        print(f"\rchecking images: {done}/{total}", end="" if done < total else "\n",
-              file=sys.stderr, flush=True)
+        print(
+            f"\rchecking images: {done}/{total}",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def render(report: DatasetReport) -> str:
     """The report as plain text for a person."""
-    lines = [f"Dataset: {report.root}"
-             + (f" (from {report.source})" if report.source != report.root else ""),
-             f"Layout: {report.layout.replace('_', ' ')}; {len(report.classes)} classes, "
-             f"{len(report.items)} images, fingerprint {report.fingerprint}", ""]
+    lines = [
+        f"Dataset: {report.root}"
+        + (f" (from {report.source})" if report.source != report.root else ""),
+        f"Layout: {report.layout.replace('_', ' ')}; {len(report.classes)} classes, "
+        f"{len(report.items)} images, fingerprint {report.fingerprint}",
+        "",
+    ]
     columns = ["class", "images", *report.split_counts]
-    rows = [{"class": name, "images": n,
-             **{s: counts.get(name, 0) for s, counts in report.split_counts.items()}}
-            for name, n in report.classes.items()]
+    rows = [
+        {
+            "class": name,
+            "images": n,
+            **{s: counts.get(name, 0) for s, counts in report.split_counts.items()},
+        }
+        for name, n in report.classes.items()
+    ]
     lines += [table(rows, columns), ""]
     if report.skipped:
         reasons = Counter(s.reason for s in report.skipped)
-        lines.append(f"Skipped {len(report.skipped)} file(s): "
-                     + ", ".join(f"{n} {r}" for r, n in reasons.most_common()))
+        lines.append(
+            f"Skipped {len(report.skipped)} file(s): "
+            + ", ".join(f"{n} {r}" for r, n in reasons.most_common())
+        )
         lines += [f"  {s.path}: {s.reason}" for s in report.skipped[:MAX_LISTED]]
         if len(report.skipped) > MAX_LISTED:
             lines.append(f"  ... and {len(report.skipped) - MAX_LISTED} more (see --json)")
@@ -39,8 +53,9 @@ def render(report: DatasetReport) -> str:
     if report.duplicates:
         lines.append(f"Exact duplicates: {len(report.duplicates)} group(s)")
         for group in report.duplicates[:MAX_LISTED]:
-            lines.append(f"  {DUPLICATE_KINDS[group.kind].split(' (')[0]}: "
-                         + " = ".join(group.paths))
+            lines.append(
+                f"  {DUPLICATE_KINDS[group.kind].split(' (')[0]}: " + " = ".join(group.paths)
+            )
         if len(report.duplicates) > MAX_LISTED:
             lines.append(f"  ... and {len(report.duplicates) - MAX_LISTED} more (see --json)")
         lines.append("")

@@ -23,23 +23,44 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
         raise ConfigError("Give the dataset (a folder or a .zip), or --spec for a saved run.")
     if not Path(args.data).exists():
         # Checked before a run folder is made, so a typo leaves no failed run behind.
-        raise DataError(f"'{args.data}' does not exist: give a folder with one subfolder per "
-                        "class, or a .zip of one.")
+        raise DataError(
+            f"'{args.data}' does not exist: give a folder with one subfolder per "
+            "class, or a .zip of one."
+        )
     return TrainConfig(
-        data=args.data, backbone=args.backbone, weights=args.weights,
-        image_size=args.image_size, resize_mode=args.resize,
-        freeze=FreezeConfig(strategy=strategy or args.strategy, unfreeze_top=args.unfreeze,
-                            unfreeze_from=args.unfreeze_from,
-                            train_batchnorm=args.train_batchnorm),
-        augment=parse_augment(args.augment or ""), two_phase=args.two_phase,
-        head_epochs=args.head_epochs, epochs=args.epochs, batch_size=args.batch_size,
-        optimizer=args.optimizer, learning_rate=args.lr, fine_tune_learning_rate=args.fine_tune_lr,
-        dropout=args.dropout, early_stopping_patience=args.patience,
+        data=args.data,
+        backbone=args.backbone,
+        weights=args.weights,
+        image_size=args.image_size,
+        resize_mode=args.resize,
+        freeze=FreezeConfig(
+            strategy=strategy or args.strategy,
+            unfreeze_top=args.unfreeze,
+            unfreeze_from=args.unfreeze_from,
+            train_batchnorm=args.train_batchnorm,
+        ),
+        augment=parse_augment(args.augment or ""),
+        two_phase=args.two_phase,
+        head_epochs=args.head_epochs,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        fine_tune_learning_rate=args.fine_tune_lr,
+        dropout=args.dropout,
+        early_stopping_patience=args.patience,
         class_weighting=args.class_weights,
-        split=SplitConfig(val_fraction=args.val_split, test_fraction=args.test_split,
-                          seed=args.seed, split_file=args.split_file),
-        seed=args.seed, use_cache=not args.no_cache, tensorboard=args.tensorboard,
-        name=getattr(args, "name", "") or "")
+        split=SplitConfig(
+            val_fraction=args.val_split,
+            test_fraction=args.test_split,
+            seed=args.seed,
+            split_file=args.split_file,
+        ),
+        seed=args.seed,
+        use_cache=not args.no_cache,
+        tensorboard=args.tensorboard,
+        name=getattr(args, "name", "") or "",
+    )
 
 
 def _pct(x: float | None) -> str:
@@ -50,11 +71,16 @@ def echo_event(event: dict[str, Any]) -> None:
     """Print the events a person follows in a terminal (phases, epochs, progress)."""
     kind = event["type"]
     if kind == "phase":
-        say(f"phase {event['phase']}: epochs {event['first_epoch']}-{event['epochs']}, "
+        say(
+            f"phase {event['phase']}: epochs {event['first_epoch']}-{event['epochs']}, "
             f"learning rate {event['learning_rate']:g}, "
             f"{event['trainable_params']:,} trainable parameters"
-            + (f" (fast path: frozen layers run once, cached up to '{event['fast_path']}')"
-               if event.get("fast_path") else ""))
+            + (
+                f" (fast path: frozen layers run once, cached up to '{event['fast_path']}')"
+                if event.get("fast_path")
+                else ""
+            )
+        )
     elif kind == "warning":
         say(f"warning: {event['message']}")
     elif kind == "prepare" and event["done"] == event["total"]:
@@ -62,22 +88,28 @@ def echo_event(event: dict[str, Any]) -> None:
     elif kind == "epoch":
         val = ""
         if event.get("val_loss") is not None:
-            val = (f"  val_loss {event['val_loss']:.4f}  "
-                   f"val_accuracy {_pct(event['val_accuracy'])}")
-        say(f"epoch {event['epoch']}/{event['epochs']}  loss {event['loss']:.4f}  "
-            f"accuracy {_pct(event['accuracy'])}{val}  ({event['seconds']:.1f}s)")
+            val = f"  val_loss {event['val_loss']:.4f}  val_accuracy {_pct(event['val_accuracy'])}"
+        say(
+            f"epoch {event['epoch']}/{event['epochs']}  loss {event['loss']:.4f}  "
+            f"accuracy {_pct(event['accuracy'])}{val}  ({event['seconds']:.1f}s)"
+        )
 
 
 def result_row(info: Any) -> dict[str, Any]:
     """The JSON object ``train --json`` prints (also the compare rows' base)."""
     metrics = _metrics(info)
     return {
-        "run_id": info.run_id, "name": info.name, "status": info.status,
-        "strategy": info.config.freeze.strategy, "epochs_run": info.epochs_run,
-        "seconds": info.seconds, "trainable_params": info.trainable_params,
+        "run_id": info.run_id,
+        "name": info.name,
+        "status": info.status,
+        "strategy": info.config.freeze.strategy,
+        "epochs_run": info.epochs_run,
+        "seconds": info.seconds,
+        "trainable_params": info.trainable_params,
         "best_val_accuracy": info.best_val_accuracy,
         "val_accuracy": metrics.get("val_accuracy"),
-        "test_accuracy": metrics.get("test_accuracy"), "error": info.error,
+        "test_accuracy": metrics.get("test_accuracy"),
+        "error": info.error,
         "path": str(info.path),
     }
 
@@ -104,9 +136,11 @@ def run(args: argparse.Namespace) -> int:
         info = train(config, created.path, echo=echo)
     row = result_row(info)
     if not args.json:
-        say(f"{info.status}: {info.epochs_run} epochs in {info.seconds or 0:.1f}s, "
+        say(
+            f"{info.status}: {info.epochs_run} epochs in {info.seconds or 0:.1f}s, "
             f"val accuracy {_pct(row['val_accuracy'])}, test accuracy "
-            f"{_pct(row['test_accuracy'])} (run {info.run_id})")
+            f"{_pct(row['test_accuracy'])} (run {info.run_id})"
+        )
     else:
         emit_json(row)
     if info.status == "failed":
