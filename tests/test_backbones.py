@@ -9,14 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlcore.backbones import (
-    BACKBONES,
-    PREPROCESS_KINDS,
-    build_backbone,
-    file_input_size,
-    get_backbone,
-    small_cnn,
-)
+from tlcore.backbone_models import build_backbone, file_input_size, small_cnn
+from tlcore.backbones import BACKBONES, PREPROCESS_KINDS, get_backbone
 from tlcore.classifier import build_classifier, image_size_for
 from tlcore.config import TrainConfig
 from tlcore.errors import ConfigError, ModelFileError

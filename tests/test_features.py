@@ -7,7 +7,7 @@ import pytest
 from run_helpers import events_of, train_tiny
 
 from tlcore import runs, workspace
-from tlcore.backbones import build_backbone
+from tlcore.backbone_models import build_backbone
 from tlcore.config import FreezeConfig
 from tlcore.features import backbone_cut_index, cache_path, plan_cut
 from tlcore.freezing import apply_freeze

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from tlcore.backbones import build_backbone
+from tlcore.backbone_models import build_backbone
 from tlcore.config import FreezeConfig, TrainConfig
 from tlcore.errors import ConfigError
 from tlcore.freezing import (

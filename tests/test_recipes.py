@@ -3,7 +3,8 @@
 import pytest
 
 from tlcore.augment import AUGMENTATIONS
-from tlcore.backbones import BACKBONES, build_backbone
+from tlcore.backbone_models import build_backbone
+from tlcore.backbones import BACKBONES
 from tlcore.config import TrainConfig
 from tlcore.errors import ConfigError
 from tlcore.freezing import STRATEGIES, batchnorm_trains, trainable_plan

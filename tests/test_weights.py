@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tlcore import weights as W
-from tlcore.backbones import build_backbone
+from tlcore.backbone_models import build_backbone
 from tlcore.errors import ConfigError, WeightsUnavailableError
 
 

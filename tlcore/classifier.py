@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tlcore.backbones import BackboneSpec, build_backbone, get_backbone
+from tlcore.backbone_models import build_backbone
+from tlcore.backbones import BackboneSpec, get_backbone
 from tlcore.config import TrainConfig
 from tlcore.errors import ConfigError
 from tlcore.freezing import (
@@ -46,7 +47,7 @@ def image_size_for(config: TrainConfig) -> int:
             return int(earlier["image_size"])
         return get_backbone(earlier.get("backbone", "mobilenet_v2")).default_size
     if spec.key == "keras_file":
-        from tlcore.backbones import file_input_size
+        from tlcore.backbone_models import file_input_size
 
         return file_input_size(config.weights) or spec.default_size
     return spec.default_size

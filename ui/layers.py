@@ -20,7 +20,7 @@ _NEVER_TRAINS = ("Normalization", "Rescaling", "InputLayer")
 @st.cache_resource(max_entries=3, show_spinner=False)
 def backbone(key: str, size: int, weights: str) -> Any:
     """Build the backbone once per (key, size, weights) for listing its layers."""
-    from tlcore.backbones import build_backbone
+    from tlcore.backbone_models import build_backbone
 
     # ImageNet weights do not change the layer list: build with random weights
     # (no download). "One of my models" / a model file need their weights to exist.

@@ -24,7 +24,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     """List the layers with trainable flags and blocks; print the parameter counts."""
-    from tlcore.backbones import build_backbone, get_backbone
+    from tlcore.backbone_models import build_backbone
+    from tlcore.backbones import get_backbone
     from tlcore.classifier import effective_weights, image_size_for
     from tlcore.freezing import apply_freeze, get_strategy, list_layers, param_counts
 
