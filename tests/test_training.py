@@ -230,3 +230,14 @@ def test_a_file_broken_after_the_scan_ends_the_run_failed_naming_it(tiny_dataset
         "status": "failed",
         "error": final.error,
     }
+
+
+def test_tensorboard_logs_are_written_into_the_run_folder(tiny_dataset: Path) -> None:
+    info = train_tiny(tiny_dataset, tensorboard=True)
+    assert info.status == "finished"
+    logs = sorted(
+        p.relative_to(info.path / "tensorboard").parts[0]
+        for p in (info.path / "tensorboard").rglob("events.out.tfevents.*")
+    )
+    assert logs == ["train", "validation"]
+    assert not [e for e in events_of(info) if e["type"] == "warning"]
