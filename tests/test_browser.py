@@ -32,10 +32,12 @@ ARGS = [
 ]
 
 # Defaults keep the journey small and fast; the README's screenshots come from a longer
-# run of the same journey (e.g. JOURNEY_EPOCHS=12 JOURNEY_DEMO_PER_CLASS=60 JOURNEY_DEMO_SIZE=96).
+# run of the same journey (e.g. JOURNEY_EPOCHS=12 JOURNEY_DEMO_PER_CLASS=60 JOURNEY_DEMO_SIZE=96
+# JOURNEY_LIVE_EPOCH=8).
 EPOCHS = int(os.environ.get("JOURNEY_EPOCHS", "2"))
 DEMO_PER_CLASS = os.environ.get("JOURNEY_DEMO_PER_CLASS", "24")
 DEMO_SIZE = os.environ.get("JOURNEY_DEMO_SIZE", "48")
+LIVE_EPOCH = os.environ.get("JOURNEY_LIVE_EPOCH", r"\d+")  # when the live screenshot is taken
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -132,7 +134,8 @@ def _live_shot(page) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        page.get_by_text(re.compile(r"Epoch \d+ of \d+ · batch")).first.wait_for(timeout=30_000)
+        pattern = re.compile(rf"Epoch {LIVE_EPOCH} of \d+ · batch")
+        page.get_by_text(pattern).first.wait_for(timeout=60_000)
         page.wait_for_timeout(1500)
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / "3-train-live.png"), full_page=True)

@@ -21,8 +21,7 @@ def active_runs() -> list[Any]:
 
 def list_runs(group: str | None = None) -> list[Any]:
     """All runs (optionally of one comparison group), newest first."""
-    found = runs.list_runs(group=group)
-    return sorted(found, key=lambda r: r.created or "", reverse=True)
+    return runs.list_runs(group=group)
 
 
 def events(run_id: str) -> list[dict[str, Any]]:
