@@ -241,3 +241,24 @@ def test_tensorboard_logs_are_written_into_the_run_folder(tiny_dataset: Path) ->
     )
     assert logs == ["train", "validation"]
     assert not [e for e in events_of(info) if e["type"] == "warning"]
+
+
+def test_out_of_memory_ends_failed_with_advice_a_person_can_act_on(
+    tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tensorflow as tf
+
+    import tlcore.loop
+
+    def out_of_memory(*args: object, **kwargs: object) -> str:
+        # What TensorFlow raises when an allocation fails (cannot be provoked safely here).
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    monkeypatch.setattr(tlcore.loop, "fit_phases", out_of_memory)
+    info = train_tiny(tiny_dataset)
+    assert info.status == "failed"
+    assert info.error.startswith("Out of memory while training: use a smaller batch size")
+    status = fsutil.read_json(info.path / "status.json")
+    assert (status["status"], status["error"]) == ("failed", info.error)
+    assert events_of(info)[-1] == {**events_of(info)[-1], "type": "end", "error": info.error}
+    assert runs.load_run(info.run_id).status == "failed"  # not left 'running'
