@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tlcore import distribute, runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,8 +18,13 @@ def test_one_device_uses_the_default_strategy() -> None:
     assert distribute.describe(strategy) == {"name": "_DefaultDistributionStrategy", "replicas": 1}
 
 
+# A head alone on random features needs more (cheap, cached-feature) steps than a full run.
+@pytest.mark.parametrize(
+    ("strategy", "fast_path", "epochs", "lr"),
+    [("full", None, 2, "0.001"), ("feature-extraction", "pool", 10, "0.01")],
+)
 def test_a_run_trains_with_mirrored_strategy_over_two_logical_cpus(
-    tiny_dataset: Path, workspace: Path
+    tiny_dataset: Path, workspace: Path, strategy: str, fast_path: str | None, epochs: int, lr: str
 ) -> None:
     # Logical devices must be configured before TensorFlow starts: a fresh process.
     env = {**os.environ, distribute.CPU_DEVICES_ENV: "2", distribute.STRATEGY_ENV: "mirrored"}
@@ -35,9 +42,13 @@ def test_a_run_trains_with_mirrored_strategy_over_two_logical_cpus(
             "--image-size",
             "32",
             "--strategy",
-            "full",
+            strategy,
             "--epochs",
-            "2",
+            str(epochs),
+            "--lr",
+            lr,
+            "--patience",
+            "0",
             "--batch-size",
             "8",
             "--json",
@@ -50,8 +61,9 @@ def test_a_run_trains_with_mirrored_strategy_over_two_logical_cpus(
     )
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert (result["status"], result["epochs_run"]) == ("finished", 2)
+    assert (result["status"], result["epochs_run"]) == ("finished", epochs)
     events = runs.read_events(result["run_id"])[0]
     phase = next(e for e in events if e["type"] == "phase")
     assert phase["strategy"] == {"name": "MirroredStrategy", "replicas": 2}
+    assert phase["fast_path"] == fast_path  # feature extraction trains the head on features
     assert result["test_accuracy"] == 1.0
