@@ -12,6 +12,7 @@ import argparse
 import sys
 from importlib import import_module
 
+from tlcore.config import FreezeConfig, TrainConfig
 from tlcore.errors import TransferLabError
 
 STRATEGY_HELP = "feature-extraction | fine-tune | full | scratch | custom"
@@ -43,6 +44,24 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--image-size", type=int, help="square input size in px (default: the backbone's)"
+    )
+
+
+def model_config(
+    args: argparse.Namespace, data: str = "-", strategy: str | None = None
+) -> TrainConfig:
+    """The ``TrainConfig`` the model options (``_add_model_options``) describe."""
+    return TrainConfig(
+        data=data,
+        backbone=args.backbone,
+        weights=args.weights,
+        image_size=args.image_size,
+        freeze=FreezeConfig(
+            strategy=strategy or args.strategy,
+            unfreeze_top=args.unfreeze,
+            unfreeze_from=args.unfreeze_from,
+            train_batchnorm=args.train_batchnorm,
+        ),
     )
 
 

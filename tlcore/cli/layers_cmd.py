@@ -2,24 +2,8 @@
 
 import argparse
 
+from tlcore.cli import model_config
 from tlcore.cli.output import emit_json, say, table
-from tlcore.config import FreezeConfig, TrainConfig
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The model part of a ``TrainConfig`` from the shared model options."""
-    return TrainConfig(
-        data="-",
-        backbone=args.backbone,
-        weights=args.weights,
-        image_size=args.image_size,
-        freeze=FreezeConfig(
-            strategy=args.strategy,
-            unfreeze_top=args.unfreeze,
-            unfreeze_from=args.unfreeze_from,
-            train_batchnorm=args.train_batchnorm,
-        ),
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
     from tlcore.classifier import effective_weights, image_size_for
     from tlcore.freezing import apply_freeze, get_strategy, list_layers, param_counts
 
-    config = config_from_args(args)
+    config = model_config(args)
     spec = get_backbone(config.backbone)
     strategy = get_strategy(config.freeze.strategy)
     config.freeze.validate()

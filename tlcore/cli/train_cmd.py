@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tlcore.cli import model_config
 from tlcore.cli.output import emit_json, say
-from tlcore.config import FreezeConfig, SplitConfig, TrainConfig
+from tlcore.config import SplitConfig, TrainConfig
 from tlcore.errors import ConfigError, DataError
 
 
@@ -27,18 +28,8 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
             f"'{args.data}' does not exist: give a folder with one subfolder per "
             "class, or a .zip of one."
         )
-    return TrainConfig(
-        data=args.data,
-        backbone=args.backbone,
-        weights=args.weights,
-        image_size=args.image_size,
+    return model_config(args, args.data, strategy).replace(
         resize_mode=args.resize,
-        freeze=FreezeConfig(
-            strategy=strategy or args.strategy,
-            unfreeze_top=args.unfreeze,
-            unfreeze_from=args.unfreeze_from,
-            train_batchnorm=args.train_batchnorm,
-        ),
         augment=parse_augment(args.augment or ""),
         two_phase=args.two_phase,
         head_epochs=args.head_epochs,
