@@ -28,3 +28,13 @@ def test_importing_tlcore_and_its_cli_does_not_import_tensorflow() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0].strip() for b in readme.split("```bash\n")[1:]]
+    run_app, run_tests = blocks[0], blocks[1]
+    assert run_app.endswith("streamlit run app.py")
+    assert "pytest" in run_tests
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert run_tests in ci_lines
