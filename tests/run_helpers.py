@@ -18,6 +18,14 @@ RUN_FILES = {
 }
 
 
+def tiny_cli_args(epochs: int = 2) -> list[str]:
+    """The CLI options of a tiny run: small_cnn at 32 px, random weights, batch 8."""
+    return [
+        "--backbone", "small_cnn", "--weights", "none", "--image-size", "32",
+        "--epochs", str(epochs), "--batch-size", "8",
+    ]  # fmt: skip
+
+
 def tiny_config(data: Path, strategy: str = "full", **changes: Any) -> TrainConfig:
     """small_cnn at 32 px, random weights, 2 epochs, no early stopping."""
     base = TrainConfig(

@@ -5,24 +5,12 @@ import json
 from pathlib import Path
 
 import pytest
+from run_helpers import tiny_cli_args
 
 from tlcore import runs, workspace
 from tlcore.cli import main
 
-TINY = [
-    "--backbone",
-    "small_cnn",
-    "--weights",
-    "none",
-    "--image-size",
-    "32",
-    "--epochs",
-    "2",
-    "--batch-size",
-    "8",
-    "--strategy",
-    "full",
-]
+TINY = [*tiny_cli_args(epochs=2), "--strategy", "full"]
 
 
 def test_train_json_last_line(tiny_dataset: Path, capsys: pytest.CaptureFixture) -> None:

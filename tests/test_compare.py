@@ -4,23 +4,13 @@ import json
 from pathlib import Path
 
 import pytest
+from run_helpers import tiny_cli_args
 
 from tlcore import runs
 from tlcore.cli import main
 from tlcore.compare import comparison_rows
 
-TINY = [
-    "--backbone",
-    "small_cnn",
-    "--weights",
-    "none",
-    "--image-size",
-    "32",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-]
+TINY = tiny_cli_args(epochs=1)
 
 
 def test_compare_three_strategies_cli_json(
