@@ -82,7 +82,9 @@ def test_predict_arrays_matches_predict_paths(run_dir: Path, tmp_path: Path) -> 
     by_path = predictor.predict_paths([path], top_k=2)[0]
     by_array = predictor.predict_arrays(predictor.load(path), top_k=2)[0]
     assert by_array.label == by_path.label == "green"
-    assert by_array.top_k == pytest.approx(by_path.top_k) and len(by_array.top_k) == 2
+    assert [lb for lb, _ in by_array.top_k] == [lb for lb, _ in by_path.top_k]
+    assert [p for _, p in by_array.top_k] == pytest.approx([p for _, p in by_path.top_k])
+    assert len(by_array.top_k) == 2
 
 
 def test_predict_cli_json(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
