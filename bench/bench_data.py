@@ -6,7 +6,7 @@
    ``image_dataset_from_directory`` does per file), alternating image by image in one
    process so both see the same machine load; wall-clock median and CPU time. Run on
    two kinds of content (see ``CONTENT``). Target: >= 1.5x.
-2. Input pipeline over N epochs: ``tlcore.pipeline.make_dataset`` with an empty cache at
+2. Input pipeline over N epochs: ``tlcore.data.pipeline.make_dataset`` with an empty cache at
    the start (the cold decode is inside the timing) vs ``image_dataset_from_directory``
    + ``prefetch`` without ``.cache()`` (decodes every epoch). Runs alternate
    (``--repeats`` each) and the best of each side is compared. Target: >= 8x.
@@ -111,7 +111,7 @@ def cpu_seconds() -> float:
 def phase_per_image(folder: Path, size: int, passes: int = 2) -> dict:
     import tensorflow as tf
 
-    from tlcore.images import load_image
+    from tlcore.data.images import load_image
 
     @tf.function
     def keras_path(path):
@@ -155,8 +155,8 @@ def phase_pipeline_tlcore(folder: Path, size: int, epochs: int, cold: bool) -> d
     os.environ["TRANSFERLAB_HOME"] = str(ws)
     import tensorflow as tf  # noqa: F401 - imported before the clock starts, like Keras below
 
-    from tlcore.pipeline import make_dataset
-    from tlcore.scan import ImageItem
+    from tlcore.data.pipeline import make_dataset
+    from tlcore.data.scan import ImageItem
 
     items = [ImageItem(p, Path(p).parent.name) for p in image_paths(folder)]
     t, c = time.perf_counter(), cpu_seconds()
@@ -197,11 +197,11 @@ def phase_pipeline_keras(folder: Path, size: int, epochs: int) -> dict:
 
 
 def phase_scan(folder: Path) -> dict:
-    """``tlcore.scan`` of the set: first time (hash + check every file), then again."""
+    """``tlcore.data.scan`` of the set: first time (hash + check every file), then again."""
     ws = OUT / "workspace-scan"
     shutil.rmtree(ws, ignore_errors=True)
     os.environ["TRANSFERLAB_HOME"] = str(ws)
-    from tlcore.scan import scan
+    from tlcore.data.scan import scan
 
     t = time.perf_counter()
     report = scan(folder)

@@ -8,7 +8,7 @@
    are separate processes timed from start to exit (both pay Python + TF start-up).
    A second tlcore run reuses the caches (warm), as a comparison of head settings does.
 2. Overhead of live events on a full fine-tune: the same model, data and epochs fitted
-   by plain ``model.fit`` (no callbacks) and by ``tlcore.training.train`` (events per
+   by plain ``model.fit`` (no callbacks) and by ``tlcore.runs.job.train`` (events per
    batch, status per epoch, best model saved); we compare the fit phase (tlcore: from its
    ``phase`` event to its last ``epoch`` event). Alternating, three times each; medians.
 
@@ -59,7 +59,7 @@ print("VAL_ACCURACY", history.history["val_accuracy"][-1])
 def make_data(n_images: int, size: int) -> Path:
     """~n_images generated JPEG/PNG images (the demo shapes, 4 classes) at ``size`` px."""
     sys.path.insert(0, str(ROOT))
-    from tlcore.demo import make_demo_dataset
+    from tlcore.data.demo import make_demo_dataset
 
     dest = DATA / f"train_{n_images}_{size}"
     return make_demo_dataset(dest, per_class=n_images // 4, size=size, seed=1)
@@ -132,15 +132,14 @@ def overhead(data: Path, size: int, epochs: int, n_images: int) -> dict:
     sys.path.insert(0, str(ROOT))
     os.environ["TRANSFERLAB_HOME"] = tempfile.mkdtemp(prefix="tl-bench-ovh-")
     import keras
-
-    from tlcore import runs
-    from tlcore.classifier import build_classifier
     from tlcore.config import FreezeConfig, SplitConfig, TrainConfig
-    from tlcore.loop import array_dataset
-    from tlcore.pipeline import load_arrays
-    from tlcore.scan import scan
-    from tlcore.split import make_split
-    from tlcore.training import train
+    from tlcore.data.pipeline import load_arrays
+    from tlcore.data.scan import scan
+    from tlcore.data.split import make_split
+    from tlcore.models.classifier import build_classifier
+    from tlcore.runs import store
+    from tlcore.runs.job import train
+    from tlcore.training.loop import array_dataset
 
     config = TrainConfig(
         data=str(data),
@@ -175,10 +174,10 @@ def overhead(data: Path, size: int, epochs: int, n_images: int) -> dict:
 
     def tlcore() -> tuple[float, float]:
         t = time.perf_counter()
-        info = runs.create_run(config, split=split)
+        info = store.create_run(config, split=split)
         info = train(config, info.path, split=split)
         total = time.perf_counter() - t
-        events = runs.read_events(info.run_id)[0]
+        events = store.read_events(info.run_id)[0]
         start = next(e["time"] for e in events if e["type"] == "phase")
         end = [e["time"] for e in events if e["type"] == "epoch"][-1]
         assert info.status == "finished", info.error
@@ -205,7 +204,7 @@ def callback_cost(n: int = 20000) -> dict:
     """Part 3: microseconds per batch spent in tlcore's event hooks (stop check, throttled
     batch event, NaN check), measured directly with fake logs (no TensorFlow)."""
     sys.path.insert(0, str(ROOT))
-    from tlcore.events import EventLog, TrainingEvents
+    from tlcore.training.events import EventLog, TrainingEvents
 
     class Model:
         stop_training = False

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from tlcore import compare, plots, runs, worker
 from tlcore.config import FreezeConfig
 from tlcore.errors import TransferLabError
-from tlcore.freezing import STRATEGIES
-from ui import modelcfg, runinfo
+from tlcore.models.freezing import STRATEGIES
+from tlcore.results import plots
+from tlcore.runs import compare, store, worker
+from ui import model_config, run_status
 
 st.title("4 · Compare strategies")
 st.markdown(
@@ -18,7 +19,7 @@ st.markdown(
 # --- Choose and start ---------------------------------------------------------------------------
 with st.container(border=True):
     s = st.session_state
-    from tlcore.backbones import get_backbone
+    from tlcore.models.backbones import get_backbone
 
     if not get_backbone(s["backbone"]).pretrained and s["backbone"] not in (
         "my_model",
@@ -53,7 +54,7 @@ with st.container(border=True):
             value=True,
             key="cmp_custom",
         ):
-            choices["Custom"] = modelcfg.freeze_config()
+            choices["Custom"] = model_config.freeze_config()
     else:
         st.caption("Tip: edit the layer table on the Model page to add your own selection.")
     if st.button(
@@ -68,7 +69,7 @@ with st.container(border=True):
             try:
                 with st.spinner("Preparing the runs (same split for all)…"):
                     s["compare_group"] = worker.start_comparison(
-                        modelcfg.build_config(), list(choices.values()), list(choices)
+                        model_config.build_config(), list(choices.values()), list(choices)
                     )
             except TransferLabError as e:
                 st.error(str(e))
@@ -76,7 +77,7 @@ with st.container(border=True):
                 st.rerun()
 
 # --- Which runs to show --------------------------------------------------------------------------
-all_runs = runinfo.list_runs()
+all_runs = run_status.list_runs()
 groups = list(dict.fromkeys(r.group for r in all_runs if r.group))
 if not groups and not all_runs:
     st.info("Nothing to compare yet: start a comparison above.")
@@ -94,7 +95,7 @@ if groups:
     )
     s["compare_group"] = group
 others = [r for r in all_runs if (group is None or r.group != group) and not r.active]
-labels = {r.run_id: runinfo.label(r) for r in others}
+labels = {r.run_id: run_status.label(r) for r in others}
 extra = st.multiselect(
     "Add other runs to the comparison",
     list(labels),
@@ -107,8 +108,8 @@ s["compare_extra"] = extra
 
 def _runs_shown() -> list:
     # Oldest first: the order they were ticked, which is the order they train in.
-    shown = list(reversed(runs.list_runs(group=group))) if group else []
-    return shown + [runs.load_run(i) for i in extra]
+    shown = list(reversed(store.list_runs(group=group))) if group else []
+    return shown + [store.load_run(i) for i in extra]
 
 
 def _view(polling: bool) -> None:
@@ -122,11 +123,11 @@ def _view(polling: bool) -> None:
     if active:
         st.info(
             "Training: "
-            + " · ".join(f"**{r.name or r.run_id}** {runinfo.short_progress(r)}" for r in active)
+            + " · ".join(f"**{r.name or r.run_id}** {run_status.short_progress(r)}" for r in active)
         )
     names = {r.run_id: r.name or r.config.freeze.strategy for r in shown}
     st.plotly_chart(
-        plots.comparison_figure({names[r.run_id]: runinfo.events(r.run_id) for r in shown})
+        plots.comparison_figure({names[r.run_id]: run_status.events(r.run_id) for r in shown})
     )  # no key: redraws live
     table = [compare.row(r) for r in shown]
     st.dataframe(
@@ -138,13 +139,13 @@ def _view(polling: bool) -> None:
                 "epochs": t["epochs"],
                 "best validation accuracy": _pct(t["best_val_accuracy"]),
                 "test accuracy": _pct(t["test_accuracy"]),
-                "time": runinfo.duration(t["seconds"]) if t["seconds"] else "",
+                "time": run_status.duration(t["seconds"]) if t["seconds"] else "",
             }
             for t in table
         ],
         hide_index=True,
     )
-    done = [(r, runs.read_metrics(r.run_id)) for r in shown if not r.active]
+    done = [(r, store.read_metrics(r.run_id)) for r in shown if not r.active]
     done = [(r, m) for r, m in done if m and m.get("confusion_matrix")]
     if done:
         st.markdown("**Where each one goes wrong** (rows: true class, columns: predicted)")

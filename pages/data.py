@@ -5,10 +5,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from tlcore import plots, workspace
+from tlcore import workspace
+from tlcore.data.images import IMAGE_EXTENSIONS
+from tlcore.data.scan import DUPLICATE_KINDS
 from tlcore.errors import TransferLabError
-from tlcore.images import IMAGE_EXTENSIONS
-from tlcore.scan import DUPLICATE_KINDS
+from tlcore.results import plots
 from ui import dataset, files
 from ui.state import bound
 
@@ -91,7 +92,7 @@ with tab_upload:
     )
     up_zip = st.file_uploader("A .zip of the dataset folder", type=["zip"], key="zip_upload")
     if up_zip is not None and st.button("Use this .zip", key="use_zip", type="primary"):
-        from tlcore import zips
+        from tlcore.data import zips
 
         try:
             with st.spinner("Unpacking the .zip…"):
@@ -152,7 +153,7 @@ with tab_demo:
         "this computer in a few seconds. Good for a first try of the whole app."
     )
     if st.button(":material/auto_awesome: Use the demo dataset", key="use_demo", type="primary"):
-        from tlcore import demo
+        from tlcore.data import demo
 
         per_class = int(os.environ.get("TRANSFERLAB_DEMO_PER_CLASS", "60"))
         size = int(os.environ.get("TRANSFERLAB_DEMO_SIZE", "96"))
@@ -263,7 +264,7 @@ c3.number_input(
     **bound("split_seed"),
 )
 try:
-    from tlcore import split as split_mod
+    from tlcore.data import split as split_mod
 
     split = split_mod.make_split(report, dataset.split_config())
 except TransferLabError as e:

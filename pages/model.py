@@ -2,10 +2,17 @@
 
 import streamlit as st
 
-from tlcore import plots
-from tlcore.backbones import BACKBONES, get_backbone
 from tlcore.errors import TransferLabError
-from ui import augment_ui, dataset, layer_table, modelcfg, settings_ui, weights_ui
+from tlcore.models.backbones import BACKBONES, get_backbone
+from tlcore.results import plots
+from ui import (
+    augment_preview,
+    dataset,
+    layer_table,
+    model_config,
+    training_settings,
+    weights_choice,
+)
 from ui.state import bound
 
 st.title("2 · Your model")
@@ -29,14 +36,14 @@ n_images = sum(report.classes.values())
 
 # --- One-click recipes -------------------------------------------------------------------
 with st.expander(":material/menu_book: Start from a classic recipe (optional)"):
-    from tlcore.recipes import RECIPES
+    from tlcore.training.recipes import RECIPES
 
     recipe = st.selectbox(
         "Recipe", list(RECIPES), format_func=lambda k: RECIPES[k].display_name, key="recipe_pick"
     )
     st.caption(RECIPES[recipe].when)
     if st.button("Use this recipe", key="recipe_apply"):
-        modelcfg.apply_config(RECIPES[recipe].config(st.session_state["data_path"]))
+        model_config.apply_config(RECIPES[recipe].config(st.session_state["data_path"]))
         st.session_state["recipe"] = recipe
         st.rerun()
 
@@ -48,7 +55,7 @@ st.selectbox(
     keys,
     format_func=lambda k: BACKBONES[k].display_name,
     help="Bigger networks are usually more accurate but slower to train on a CPU.",
-    **{**bound("backbone"), "on_change": modelcfg.backbone_changed},
+    **{**bound("backbone"), "on_change": model_config.backbone_changed},
 )
 spec = get_backbone(st.session_state["backbone"])
 c1, c2, c3 = st.columns([4, 1, 1])
@@ -69,13 +76,13 @@ with st.expander("Compare the networks"):
         ],
         hide_index=True,
     )
-size = modelcfg.image_size()
-weights_ui.choose(spec.key, size, spec.pretrained)
+size = model_config.image_size()
+weights_choice.choose(spec.key, size, spec.pretrained)
 needs_source = spec.key in ("my_model", "keras_file")
 
 # --- Strategy ----------------------------------------------------------------------------
 st.subheader("What to retrain")
-from tlcore.freezing import STRATEGIES  # noqa: E402  (registry, no TensorFlow)
+from tlcore.models.freezing import STRATEGIES  # noqa: E402  (registry, no TensorFlow)
 
 everyday = st.toggle(
     "My photos look like everyday photos (animals, objects, scenes)",
@@ -83,7 +90,7 @@ everyday = st.toggle(
     help="X-rays, microscope slides or drawings differ from everyday photos; "
     "then more layers need retraining.",
 )
-rec, why = modelcfg.recommend_strategy(n_images, everyday)
+rec, why = model_config.recommend_strategy(n_images, everyday)
 if spec.weights_hint == "none":
     rec, why = (
         "scratch",
@@ -128,10 +135,10 @@ else:
 
 # --- Augmentation ------------------------------------------------------------------------
 st.subheader("Augmentation")
-augment_ui.render(report)
+augment_preview.render(report)
 
 # --- Training settings ------------------------------------------------------------------
-settings_ui.render(spec)
+training_settings.render(spec)
 left, right = st.columns(2)
 left.page_link("pages/train.py", label="Next: train it", icon=":material/arrow_forward:")
 right.page_link("pages/compare.py", label="…or compare strategies", icon=":material/balance:")

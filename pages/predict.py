@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from tlcore import plots
 from tlcore.errors import TransferLabError
-from ui import predicting, runinfo, weights_ui
+from tlcore.results import plots
+from ui import prediction, run_status, weights_choice
 
 st.title("5 · Try your model")
 st.markdown(
@@ -12,12 +12,12 @@ st.markdown(
     "it is, and **where in the image it looked**."
 )
 
-usable = weights_ui.finished_runs()
+usable = weights_choice.finished_runs()
 if not usable:
     st.warning("There is no trained model yet. Train one first.")
     st.page_link("pages/train.py", label="Go to 3 · Train", icon=":material/monitoring:")
     st.stop()
-labels = {r.run_id: runinfo.label(r) for r in usable}
+labels = {r.run_id: run_status.label(r) for r in usable}
 ids = list(labels)
 current = st.session_state.get("predict_run")
 if current not in labels:
@@ -29,7 +29,7 @@ st.session_state["predict_run"] = run_id
 
 try:
     with st.spinner("Loading the model (the first time takes a few seconds)…"):
-        predictor, lock = predicting.predictor(run_id, predicting.model_stamp(run_id))
+        predictor, lock = prediction.predictor(run_id, prediction.model_stamp(run_id))
 except TransferLabError as e:
     st.error(f"{e} Pick another model.")
     st.stop()
@@ -40,7 +40,7 @@ with tab_files:
     uploads = st.file_uploader(
         "Drop one or many images",
         accept_multiple_files=True,
-        type=predicting.IMAGE_TYPES,
+        type=prediction.IMAGE_TYPES,
         key="predict_upload",
     )
 with tab_camera:
@@ -61,8 +61,8 @@ else:
     )
     try:
         with st.spinner(f"Looking at {len(items)} image(s)…"):
-            paths = predicting.save_uploads(items)
-            preds = predicting.predict(predictor, lock, paths)
+            paths = prediction.save_uploads(items)
+            preds = prediction.predict(predictor, lock, paths)
     except TransferLabError as e:
         st.error(f"{e} Try another image (JPEG, PNG, BMP, GIF, WEBP or TIFF).")
         st.stop()
@@ -79,7 +79,7 @@ else:
             if explain:
                 try:
                     c3.image(
-                        predicting.gradcam_overlay(predictor, lock, image),
+                        prediction.gradcam_overlay(predictor, lock, image),
                         caption="where it looked",
                         width="stretch",
                     )
@@ -87,7 +87,7 @@ else:
                     c3.caption(f"No heatmap: {e}")
     st.download_button(
         ":material/download: Download these predictions (CSV)",
-        predicting.predictions_csv(items, preds),
+        prediction.predictions_csv(items, preds),
         "predictions.csv",
         "text/csv",
         key="download_csv",
@@ -108,7 +108,7 @@ for col, fmt, text, note in (
         if st.button(f"Prepare {text}", key=f"export_{fmt}", help=note):
             try:
                 with st.spinner(f"Exporting {text} and checking it predicts the same…"):
-                    st.session_state[f"export_{fmt}_{run_id}"] = predicting.export_zip(run_id, fmt)
+                    st.session_state[f"export_{fmt}_{run_id}"] = prediction.export_zip(run_id, fmt)
             except TransferLabError as e:
                 st.error(str(e))
         ready = st.session_state.get(f"export_{fmt}_{run_id}")

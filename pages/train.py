@@ -1,10 +1,9 @@
 """Train page: start a run in the background and follow it live; results when it ends."""
 
 import streamlit as st
-
-from tlcore import runs, worker
 from tlcore.errors import TransferLabError
-from ui import dataset, live, modelcfg, results, runinfo, weights_ui
+from tlcore.runs import store, worker
+from ui import dataset, live_training, model_config, run_results, run_status, weights_choice
 
 st.title("3 · Train")
 st.markdown(
@@ -19,21 +18,21 @@ with st.container(border=True):
         st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     else:
         try:
-            cfg = modelcfg.build_config()
+            cfg = model_config.build_config()
             cfg.validate()
-            from tlcore.backbones import get_backbone
+            from tlcore.models.backbones import get_backbone
 
             spec = get_backbone(cfg.backbone)
             st.markdown(
                 f"**{len(dataset.current_report().classes)} classes** from "
                 f"`{cfg.data}` · **{spec.display_name}** · start from "
-                f"**{weights_ui.LABELS.get(weights_ui.kind_of(cfg.weights), cfg.weights)}** · "
+                f"**{weights_choice.LABELS.get(weights_choice.kind_of(cfg.weights), cfg.weights)}** · "
                 f"**{cfg.freeze.strategy.replace('-', ' ')}** · {cfg.epochs} epochs"
             )
             missing_weights = (
                 cfg.weights == "imagenet"
                 and spec.pretrained
-                and not weights_ui.imagenet_ready(cfg.backbone, modelcfg.image_size())
+                and not weights_choice.imagenet_ready(cfg.backbone, model_config.image_size())
             )
         except TransferLabError as e:
             st.error(f"{e} Fix it on the Model page.")
@@ -50,10 +49,10 @@ with st.container(border=True):
         )
         c2.write("")
         if c2.button("▶️ Start training", type="primary", key="start_train", width="stretch"):
-            if missing_weights and not weights_ui.download_imagenet(
-                cfg.backbone, modelcfg.image_size()
+            if missing_weights and not weights_choice.download_imagenet(
+                cfg.backbone, model_config.image_size()
             ):
-                weights_ui.offline_help(cfg.backbone, modelcfg.image_size())
+                weights_choice.offline_help(cfg.backbone, model_config.image_size())
                 st.page_link(
                     "pages/model.py",
                     label="Choose the starting point on the Model page",
@@ -61,7 +60,7 @@ with st.container(border=True):
                 )
                 st.stop()
             try:
-                from tlcore.split import make_split
+                from tlcore.data.split import make_split
 
                 split = make_split(dataset.current_report(), cfg.split)
                 with st.spinner("Starting…"):
@@ -74,7 +73,7 @@ with st.container(border=True):
                 st.rerun()
 
 # --- Which run to show -------------------------------------------------------------------------
-all_runs = runinfo.list_runs()
+all_runs = run_status.list_runs()
 if not all_runs:
     st.info("No training yet. Press **Start training** above.")
     st.stop()
@@ -84,13 +83,13 @@ if run_id not in {r.run_id for r in all_runs}:
     active = [r for r in all_runs if r.active]
     run_id = (active or all_runs)[0].run_id
 try:
-    run = runs.load_run(run_id)
+    run = store.load_run(run_id)
 except TransferLabError as e:
     st.error(str(e))
     st.stop()
 # The list was read a moment earlier: show this run's fresh status in it too.
 all_runs = [run if r.run_id == run_id else r for r in all_runs]
-labels = {r.run_id: runinfo.label(r) for r in all_runs}
+labels = {r.run_id: run_status.label(r) for r in all_runs}
 ids = list(labels)
 picked = st.selectbox(
     "Run",
@@ -106,12 +105,12 @@ if picked != run_id:
 st.session_state["run_id"] = run_id
 
 if run.active:
-    live.follow(run_id)
+    live_training.follow(run_id)
 else:
-    st.subheader(results.status_line(run))
-    results.failure_help(run)
-    evts = runinfo.events(run_id)
-    from tlcore import plots
+    st.subheader(run_results.status_line(run))
+    run_results.failure_help(run)
+    evts = run_status.events(run_id)
+    from tlcore.results import plots
 
     if plots.epoch_points(evts):
         st.plotly_chart(plots.training_curves_figure(evts), key="curves_done")
@@ -122,15 +121,15 @@ else:
         help="Fills in the Data and Model pages with what "
         "this run used, e.g. to train again with one thing changed.",
     ):
-        modelcfg.apply_config(run.config)
+        model_config.apply_config(run.config)
         st.session_state["data_path"] = run.config.data
         st.session_state["val_percent"] = round(run.config.split.val_fraction * 100)
         st.session_state["test_percent"] = round(run.config.split.test_fraction * 100)
         st.session_state["split_seed"] = run.config.split.seed
         st.switch_page("pages/model.py")
-    metrics = runs.read_metrics(run_id)
+    metrics = store.read_metrics(run_id)
     if metrics:
-        results.metrics_view(metrics, key=run_id)
+        run_results.metrics_view(metrics, key=run_id)
         st.page_link(
             "pages/predict.py", label="Next: try it on new images", icon=":material/arrow_forward:"
         )

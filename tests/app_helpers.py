@@ -33,8 +33,8 @@ def texts(at: AppTest) -> str:
 
 def finished_run(data: Path, status: str = "finished", error: str | None = None) -> str:
     """A run folder that says it ended, without training (for pages that only read runs)."""
-    from tlcore import runs
     from tlcore.config import FreezeConfig, TrainConfig
+    from tlcore.runs import store
 
     config = TrainConfig(
         data=str(data),
@@ -45,12 +45,12 @@ def finished_run(data: Path, status: str = "finished", error: str | None = None)
         image_size=32,
         name="earlier",
     )
-    info = runs.create_run(config)
-    runs.update_status(
+    info = store.create_run(config)
+    store.update_status(
         info.path,
         status=status,
         error=error,
-        ended=runs.now_iso(),
+        ended=store.now_iso(),
         epochs_run=1,
         best_val_accuracy=0.5,
     )

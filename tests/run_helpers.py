@@ -5,8 +5,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tlcore import runs
 from tlcore.config import FreezeConfig, TrainConfig
+from tlcore.runs import store
 
 RUN_FILES = {
     "spec.json",
@@ -43,18 +43,18 @@ def tiny_config(data: Path, strategy: str = "full", **changes: Any) -> TrainConf
 
 def train_tiny(
     data: Path, strategy: str = "full", fast_path: bool = True, split: Any = None, **changes: Any
-) -> runs.RunInfo:
+) -> store.RunInfo:
     """Create and train a tiny run in this process; return its final info."""
-    from tlcore.training import train
+    from tlcore.runs.job import train
 
     config = tiny_config(data, strategy, **changes)
-    info = runs.create_run(config, split=split)
+    info = store.create_run(config, split=split)
     return train(config, info.path, split=split, fast_path=fast_path)
 
 
-def events_of(info: runs.RunInfo) -> list[dict]:
+def events_of(info: store.RunInfo) -> list[dict]:
     """All events of a run."""
-    return runs.read_events(info.path)[0]
+    return store.read_events(info.path)[0]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 120.0, every: float = 0.2) -> Any:

@@ -44,7 +44,7 @@ def test_finished_runs_can_be_added_to_the_table(tiny_dataset: Path) -> None:
 def test_a_comparison_trains_each_strategy_and_fills_the_table(tiny_dataset: Path) -> None:
     import time
 
-    from tlcore import runs
+    from tlcore.runs import store
 
     at = app(
         "compare",
@@ -60,9 +60,9 @@ def test_a_comparison_trains_each_strategy_and_fills_the_table(tiny_dataset: Pat
     assert not at.exception and errors(at) == []
     group = at.session_state["compare_group"]
     deadline = time.time() + 200
-    while any(r.active for r in runs.list_runs(group=group)) and time.time() < deadline:
+    while any(r.active for r in store.list_runs(group=group)) and time.time() < deadline:
         time.sleep(2)
-    assert [r.status for r in runs.list_runs(group=group)] == ["finished"] * 3
+    assert [r.status for r in store.list_runs(group=group)] == ["finished"] * 3
     at.run()
     table = at.dataframe[0].value
     assert list(table["strategy"]) == ["Feature extraction", "Full fine-tune", "From scratch"]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from app_helpers import app, errors, texts
 
-from tlcore.backbones import BACKBONES
+from tlcore.models.backbones import BACKBONES
 
 SMALL = {
     "backbone": "small_cnn",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from app_helpers import app, errors, finished_run, texts
 
-from tlcore import runs
+from tlcore.runs import store
 
 
 def test_without_a_trained_model_it_says_where_to_go() -> None:
@@ -15,7 +15,7 @@ def test_without_a_trained_model_it_says_where_to_go() -> None:
 
 def test_a_damaged_model_file_is_an_error_not_an_exception(tiny_dataset: Path) -> None:
     run_id = finished_run(tiny_dataset)
-    (runs.run_path(run_id) / "model.keras").write_bytes(b"not a model")
+    (store.run_path(run_id) / "model.keras").write_bytes(b"not a model")
     at = app("predict", data_path=str(tiny_dataset))
     assert not at.exception
     assert len(errors(at)) == 1 and errors(at)[0].endswith("Pick another model.")
@@ -24,10 +24,10 @@ def test_a_damaged_model_file_is_an_error_not_an_exception(tiny_dataset: Path) -
 def test_a_trained_model_offers_upload_camera_and_export(tiny_dataset: Path) -> None:
     import keras
 
-    from tlcore.classifier import build_classifier
+    from tlcore.models.classifier import build_classifier
 
     run_id = finished_run(tiny_dataset)
-    info = runs.load_run(run_id)
+    info = store.load_run(run_id)
     model = build_classifier(info.config, 3)
     keras.models.Model.save(model, info.path / "model.keras")
     (info.path / "labels.txt").write_text("blue\ngreen\nred\n")
@@ -51,10 +51,10 @@ class _Upload:
 
 
 def test_uploads_are_saved_by_content_and_predictions_become_csv(workspace: Path) -> None:
-    from tlcore.predict import Prediction
-    from ui import predicting
+    from tlcore.results.predict import Prediction
+    from ui import prediction
 
-    paths = predicting.save_uploads(
+    paths = prediction.save_uploads(
         [_Upload("cat.JPG", b"1"), _Upload("same.png", b"1"), _Upload("image.png", b"2")]
     )
     assert [Path(p).suffix for p in paths] == [".jpg", ".png", ".png"]
@@ -64,7 +64,7 @@ def test_uploads_are_saved_by_content_and_predictions_become_csv(workspace: Path
         Prediction("a", "cat", 0.9, [("cat", 0.9), ("dog", 0.1)]),
         Prediction("b", "dog", 0.6, [("dog", 0.6), ("cat", 0.4)]),
     ]
-    csv = predicting.predictions_csv([_Upload("a.jpg", b""), _Upload("b.jpg", b"")], preds)
+    csv = prediction.predictions_csv([_Upload("a.jpg", b""), _Upload("b.jpg", b"")], preds)
     assert csv.decode().splitlines() == [
         "file,predicted,probability,top1,top1_probability,top2,top2_probability",
         "a.jpg,cat,0.9000,cat,0.9000,dog,0.1000",

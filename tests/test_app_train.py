@@ -5,7 +5,7 @@ from pathlib import Path
 
 from app_helpers import app, errors, finished_run, texts
 
-from tlcore import runs
+from tlcore.runs import store
 
 SMALL = {
     "backbone": "small_cnn",
@@ -53,9 +53,9 @@ def test_start_a_run_and_see_it_finish(tiny_dataset: Path) -> None:
     assert not at.exception and errors(at) == []
     run_id = at.session_state["run_id"]
     deadline = time.time() + 150
-    while runs.load_run(run_id).active and time.time() < deadline:
+    while store.load_run(run_id).active and time.time() < deadline:
         time.sleep(2)
-    assert runs.load_run(run_id).status == "finished"
+    assert store.load_run(run_id).status == "finished"
     at.run()
     assert not at.exception
     assert next(s.value for s in at.subheader).endswith(" Finished")
@@ -77,15 +77,15 @@ def test_stop_button_stops_the_run(tiny_dataset: Path) -> None:
     at.button(key="start_train").click().run()
     run_id = at.session_state["run_id"]
     deadline = time.time() + 120
-    while runs.load_run(run_id).epochs_run < 1 and time.time() < deadline:
+    while store.load_run(run_id).epochs_run < 1 and time.time() < deadline:
         time.sleep(1)
     at.run()
     assert at.button(key="stop_run").label == "Stop"
     at.button(key="stop_run").click().run()
     assert not at.exception
-    while runs.load_run(run_id).active and time.time() < deadline:
+    while store.load_run(run_id).active and time.time() < deadline:
         time.sleep(1)
-    assert runs.load_run(run_id).status == "stopped"
+    assert store.load_run(run_id).status == "stopped"
     at.run()
     assert next(s.value for s in at.subheader).endswith(
         "Stopped by you (the best model so far was kept)"
@@ -116,7 +116,7 @@ def test_offline_start_explains_and_starts_nothing(tiny_dataset: Path, monkeypat
     at.button(key="start_train").click().run()
     assert not at.exception
     assert len(errors(at)) == 1 and "could not be downloaded" in errors(at)[0]
-    assert runs.list_runs() == []
+    assert store.list_runs() == []
 
 
 def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
@@ -129,7 +129,7 @@ def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
     # A stand-in worker: any live process whose command line mentions tlcore.
     fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "tlcore"])
     try:
-        info = runs.create_run(
+        info = store.create_run(
             TrainConfig(
                 data=str(tiny_dataset),
                 backbone="small_cnn",
@@ -140,7 +140,7 @@ def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
                 image_size=32,
             )
         )
-        runs.update_status(info.path, status="running", pid=fake.pid)
+        store.update_status(info.path, status="running", pid=fake.pid)
         for event in (
             {"type": "start"},
             {"type": "phase", "phase": "head", "epochs": 2},

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from tlcore.augment import (
+from tlcore.config import AugmentConfig
+from tlcore.errors import ConfigError
+from tlcore.models.augment import (
     AUGMENTATIONS,
     build_augmentation,
     format_augment,
     parse_augment,
     preview_augmentation,
 )
-from tlcore.config import AugmentConfig
-from tlcore.errors import ConfigError
 
 
 def _images(n: int = 4, size: int = 16) -> np.ndarray:

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlcore.backbone_models import build_backbone, file_input_size, small_cnn
-from tlcore.backbones import BACKBONES, PREPROCESS_KINDS, get_backbone
-from tlcore.classifier import build_classifier, image_size_for
 from tlcore.config import TrainConfig
 from tlcore.errors import ConfigError, ModelFileError
-from tlcore.freezing import layer_blocks
-from tlcore.model_files import load_model_safely
+from tlcore.models.backbone_models import build_backbone, file_input_size, small_cnn
+from tlcore.models.backbones import BACKBONES, PREPROCESS_KINDS, get_backbone
+from tlcore.models.classifier import build_classifier, image_size_for
+from tlcore.models.freezing import layer_blocks
+from tlcore.models.model_files import load_model_safely
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,8 +55,9 @@ BLOCK_EXAMPLES = {
 
 def test_registry_modules_import_without_tensorflow() -> None:
     code = (
-        "import sys, tlcore.backbones, tlcore.recipes, tlcore.freezing, tlcore.augment, "
-        "tlcore.weights, tlcore.my_models, tlcore.model_files, tlcore.classifier, "
+        "import sys, tlcore.models.backbones, tlcore.training.recipes, "
+        "tlcore.models.freezing, tlcore.models.augment, tlcore.models.weights, "
+        "tlcore.models.my_models, tlcore.models.model_files, tlcore.models.classifier, "
         "tlcore.cli.layers_cmd; "
         "print(any(m in sys.modules for m in ('tensorflow', 'keras')))"
     )

@@ -9,17 +9,17 @@ import textwrap
 import numpy as np
 import pytest
 
-from tlcore.backbones import BACKBONES
-from tlcore.classifier import (
+from tlcore.config import AugmentConfig, FreezeConfig, TrainConfig
+from tlcore.errors import ConfigError
+from tlcore.models.backbones import BACKBONES
+from tlcore.models.classifier import (
     build_classifier,
     effective_weights,
     image_size_for,
     plan_summary,
     preprocess_layer,
 )
-from tlcore.config import AugmentConfig, FreezeConfig, TrainConfig
-from tlcore.errors import ConfigError
-from tlcore.freezing import param_counts
+from tlcore.models.freezing import param_counts
 
 # keras.applications module holding each backbone's preprocess_input.
 PREPROCESS_MODULES = {

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from run_helpers import tiny_cli_args
 
-from tlcore import runs, workspace
+from tlcore import workspace
 from tlcore.cli import main
+from tlcore.runs import store
 
 TINY = [*tiny_cli_args(epochs=2), "--strategy", "full"]
 
@@ -27,7 +28,7 @@ def test_train_json_last_line(tiny_dataset: Path, capsys: pytest.CaptureFixture)
         "test_accuracy",
     }
     assert (got["status"], got["epochs_run"], got["test_accuracy"]) == ("finished", 2, 1.0)
-    info = runs.load_run(got["run_id"])
+    info = store.load_run(got["run_id"])
     assert (info.name, info.config.epochs, info.config.freeze.strategy) == ("first", 2, "full")
     assert got["trainable_params"] == info.trainable_params > 0
 
@@ -38,15 +39,15 @@ def test_train_text_output_and_spec_rerun(
     assert main(["train", str(tiny_dataset), *TINY, "--augment", "flip", "--tensorboard"]) == 0
     out = capsys.readouterr().out
     assert "epoch 1/2" in out and "epoch 2/2" in out and "finished:" in out
-    info = runs.list_runs()[0]
+    info = store.list_runs()[0]
     if importlib.util.find_spec("tensorboard"):
         assert any((info.path / "tensorboard").rglob("events.out.tfevents.*"))
     else:  # optional logs: the run still trains and says why there are none
-        warnings = [e for e in runs.read_events(info.run_id)[0] if e["type"] == "warning"]
+        warnings = [e for e in store.read_events(info.run_id)[0] if e["type"] == "warning"]
         assert "tensorboard package is not installed" in warnings[0]["message"]
         assert not (info.path / "tensorboard").exists()
     assert info.config.augment.as_dict() == {"flip_horizontal": 1.0}
-    fresh = runs.create_run(info.config)
+    fresh = store.create_run(info.config)
     assert main(["train", "--spec", str(fresh.path / "spec.json"), "--json"]) == 0
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (got["run_id"], got["status"]) == (fresh.run_id, "finished")

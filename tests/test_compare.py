@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from run_helpers import tiny_cli_args
 
-from tlcore import runs
 from tlcore.cli import main
-from tlcore.compare import comparison_rows
+from tlcore.runs import store
+from tlcore.runs.compare import comparison_rows
 
 TINY = tiny_cli_args(epochs=1)
 
@@ -49,10 +49,10 @@ def test_compare_three_strategies_cli_json(
         }
         for r in rows
     )
-    infos = [runs.load_run(r["run_id"]) for r in rows]
+    infos = [store.load_run(r["run_id"]) for r in rows]
     groups = {i.group for i in infos}
     assert len(groups) == 1 and None not in groups
-    specs = [runs.read_spec(i.run_id) for i in infos]
+    specs = [store.read_spec(i.run_id) for i in infos]
     assert all(s["split"] == specs[0]["split"] for s in specs)
     assert {i.config.seed for i in infos} == {42}
     assert comparison_rows(groups.pop()) == rows

@@ -1,4 +1,4 @@
-"""tlcore.demo: a deterministic, idempotent procedural dataset that scans cleanly."""
+"""tlcore.data.demo: a deterministic, idempotent procedural dataset that scans cleanly."""
 
 import time
 from pathlib import Path
@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from tlcore import workspace
-from tlcore.demo import DEMO_CLASSES, make_demo_dataset
+from tlcore.data.demo import DEMO_CLASSES, make_demo_dataset
+from tlcore.data.scan import scan
 from tlcore.errors import DataError
-from tlcore.scan import scan
 
 
 def pixels(folder: Path) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-from tlcore.diagnose import diagnose
+from tlcore.training.diagnose import diagnose
 
 
 def _h(losses, val_losses, acc, val_acc):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tlcore.evaluate import confusion_matrix, evaluate
+from tlcore.training.evaluate import confusion_matrix, evaluate
 
 
 def test_metrics_match_hand_computed_values() -> None:

@@ -1,7 +1,7 @@
 import math
 
-from tlcore import events
 from tlcore.fsutil import read_jsonl
+from tlcore.training import events
 
 
 class FakeModel:

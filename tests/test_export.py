@@ -7,10 +7,10 @@ import pytest
 from conftest import write_class_images
 from run_helpers import train_tiny
 
-from tlcore import runs
 from tlcore.cli import main
 from tlcore.errors import ConfigError, RunError
-from tlcore.export import export_run
+from tlcore.results.export import export_run
+from tlcore.runs import store
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_export_writes_the_model_and_labels_and_checks_parity(
     run_dir: Path, fmt: str, suffix: str, minimum: float
 ) -> None:
     result = export_run(run_dir, fmt)
-    n_test = len(runs.read_split(run_dir).test)
+    n_test = len(store.read_split(run_dir).test)
     assert result.path == str(run_dir / "export" / f"{run_dir.name}{suffix}")
     assert Path(result.path).exists() and result.format == fmt
     assert (run_dir / "export" / "labels.txt").read_text() == "blue\ngreen\nred\n"

@@ -6,17 +6,18 @@ import numpy as np
 import pytest
 from run_helpers import events_of, train_tiny
 
-from tlcore import runs, workspace
-from tlcore.backbone_models import build_backbone
+from tlcore import workspace
 from tlcore.config import FreezeConfig
-from tlcore.features import backbone_cut_index, cache_path, plan_cut
-from tlcore.freezing import apply_freeze
-from tlcore.model_files import load_model_safely
-from tlcore.pipeline import load_arrays
+from tlcore.data.pipeline import load_arrays
+from tlcore.models.backbone_models import build_backbone
+from tlcore.models.freezing import apply_freeze
+from tlcore.models.model_files import load_model_safely
+from tlcore.runs import store
+from tlcore.training.features import backbone_cut_index, cache_path, plan_cut
 
 
-def _test_images(info: runs.RunInfo) -> tuple[np.ndarray, list[str]]:
-    split = runs.read_split(info.run_id)
+def _test_images(info: store.RunInfo) -> tuple[np.ndarray, list[str]]:
+    split = store.read_split(info.run_id)
     images, _ = load_arrays(split.test, list(split.classes), 32, "pad")
     return np.asarray(images), [i.path for i in split.test]
 
@@ -43,12 +44,12 @@ def test_fast_path_trains_the_same_model_as_the_slow_path(
     tiny_dataset: Path, strategy: str, cut: str
 ) -> None:
     fast = train_tiny(tiny_dataset, strategy, dropout=0.3)
-    split = runs.read_split(fast.run_id)
+    split = store.read_split(fast.run_id)
     slow = train_tiny(tiny_dataset, strategy, fast_path=False, split=split, dropout=0.3)
     assert [e["fast_path"] for e in events_of(fast) if e["type"] == "phase"] == [cut]
     assert [e["fast_path"] for e in events_of(slow) if e["type"] == "phase"] == [None]
 
-    def curve(info: runs.RunInfo) -> list[float]:
+    def curve(info: store.RunInfo) -> list[float]:
         return [e["val_loss"] for e in events_of(info) if e["type"] == "epoch"]
 
     np.testing.assert_allclose(curve(fast), curve(slow), rtol=1e-4)
@@ -69,7 +70,7 @@ def test_features_are_computed_once_and_reused_by_the_next_run(tiny_dataset: Pat
         "feature-extraction",
         epochs=1,
         dropout=0.5,
-        split=runs.read_split(first.run_id),
+        split=store.read_split(first.run_id),
     )
     assert second.status == "finished"
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
@@ -106,8 +107,8 @@ def test_cut_is_the_deepest_single_tensor_below_the_first_trainable_layer(
 
 
 def test_no_cut_where_the_cached_tensor_would_be_larger_than_the_image() -> None:
-    from tlcore.classifier import build_classifier
     from tlcore.config import TrainConfig
+    from tlcore.models.classifier import build_classifier
 
     frozen = ("block1_conv", "block1_norm", "block2_conv", "block2_norm")
     config = TrainConfig(

@@ -6,10 +6,10 @@ import re
 import numpy as np
 import pytest
 
-from tlcore.backbone_models import build_backbone
 from tlcore.config import FreezeConfig, TrainConfig
 from tlcore.errors import ConfigError
-from tlcore.freezing import (
+from tlcore.models.backbone_models import build_backbone
+from tlcore.models.freezing import (
     STRATEGIES,
     apply_freeze,
     block_names,
@@ -132,7 +132,7 @@ def test_bad_plans_are_config_errors(backbone) -> None:
     ],
 )
 def test_counts_match_keras_own_for_the_whole_classifier(freeze) -> None:
-    from tlcore.classifier import build_classifier
+    from tlcore.models.classifier import build_classifier
 
     model = build_classifier(TrainConfig(data="x", weights="none", image_size=32, freeze=freeze), 3)
     trainable, frozen = param_counts(model)

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from tlcore.classifier import build_classifier
 from tlcore.config import FreezeConfig, TrainConfig
-from tlcore.gradcam import _feature_layer_index, colormap, gradcam, overlay
+from tlcore.models.classifier import build_classifier
+from tlcore.results.gradcam import _feature_layer_index, colormap, gradcam, overlay
 
 
 def _model() -> object:

@@ -1,4 +1,4 @@
-"""tlcore.images: every format and mode -> upright RGB uint8; bad files refused with a reason."""
+"""data.images: every format and mode -> upright RGB uint8; bad files refused with a reason."""
 
 import struct
 import zlib
@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 import tlcore
-from tlcore.errors import ImageError
-from tlcore.images import (
+from tlcore.data.images import (
     FULL_CHECK_PIXELS,
     MAX_PIXELS,
     check_image,
@@ -18,6 +17,7 @@ from tlcore.images import (
     open_rgb,
     resize_square,
 )
+from tlcore.errors import ImageError
 
 RED, BLUE, GREEN, WHITE, GREY = (255, 0, 0), (0, 0, 255), (0, 255, 0), (255,) * 3, (128,) * 3
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tlcore.errors import ModelFileError
-from tlcore.model_files import load_model_safely
+from tlcore.models.model_files import load_model_safely
 
 
 def _conv_model(extra_lambda: bool = False):

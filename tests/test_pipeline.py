@@ -1,4 +1,4 @@
-"""tlcore.imagecache + tlcore.pipeline: decode once, bounded memory, seeded tf.data batches."""
+"""data.imagecache + data.pipeline: decode once, bounded memory, seeded tf.data batches."""
 
 import os
 import threading
@@ -9,12 +9,12 @@ import pytest
 from conftest import write_class_images
 from PIL import Image
 
-import tlcore.imagecache as imagecache
+import tlcore.data.imagecache as imagecache
 from tlcore import workspace
+from tlcore.data.images import load_image
+from tlcore.data.pipeline import labels_for, load_arrays, make_dataset
+from tlcore.data.scan import ImageItem, class_names, scan
 from tlcore.errors import DataError, ImageError
-from tlcore.images import load_image
-from tlcore.pipeline import labels_for, load_arrays, make_dataset
-from tlcore.scan import ImageItem, class_names, scan
 
 
 class Decodes(list):

@@ -1,8 +1,8 @@
-"""tlcore.plots: figures built from plain data, checked trace by trace."""
+"""tlcore.results.plots: figures built from plain data, checked trace by trace."""
 
 import plotly.graph_objects as go
 
-from tlcore import plots
+from tlcore.results import plots
 
 
 def _events(epochs: int = 2, batches: int = 2, phase: str = "train") -> list[dict]:

@@ -10,7 +10,7 @@ from run_helpers import train_tiny
 
 from tlcore.cli import main
 from tlcore.errors import RunError
-from tlcore.predict import load_predictor
+from tlcore.results.predict import load_predictor
 
 
 @pytest.fixture(scope="module")

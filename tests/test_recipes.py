@@ -2,13 +2,13 @@
 
 import pytest
 
-from tlcore.augment import AUGMENTATIONS
-from tlcore.backbone_models import build_backbone
-from tlcore.backbones import BACKBONES
 from tlcore.config import TrainConfig
 from tlcore.errors import ConfigError
-from tlcore.freezing import STRATEGIES, batchnorm_trains, trainable_plan
-from tlcore.recipes import RECIPES, get_recipe
+from tlcore.models.augment import AUGMENTATIONS
+from tlcore.models.backbone_models import build_backbone
+from tlcore.models.backbones import BACKBONES
+from tlcore.models.freezing import STRATEGIES, batchnorm_trains, trainable_plan
+from tlcore.training.recipes import RECIPES, get_recipe
 
 
 def test_the_six_recipes_exist_with_a_line_each() -> None:

@@ -1,4 +1,4 @@
-"""tlcore.scan: every file used or skipped with a reason; duplicates; warnings; clear errors."""
+"""data.scan: every file used or skipped with a reason; duplicates; warnings; clear errors."""
 
 import os
 import shutil
@@ -11,8 +11,8 @@ from conftest import write_class_images
 from PIL import Image
 from test_images import png_with_size
 
+from tlcore.data.scan import ImageItem, Skipped, class_names, scan
 from tlcore.errors import DataError
-from tlcore.scan import ImageItem, Skipped, class_names, scan
 
 
 def noisy(path: Path, seed: int, size=(24, 24), fmt=None) -> Path:

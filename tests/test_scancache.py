@@ -1,4 +1,4 @@
-"""tlcore.scancache: a second scan of an unchanged folder reads no file again."""
+"""tlcore.data.scancache: a second scan of an unchanged folder reads no file again."""
 
 import os
 from pathlib import Path
@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from conftest import write_class_images
 
-import tlcore.scancache as scancache
+import tlcore.data.scancache as scancache
 from tlcore import workspace
-from tlcore.scan import scan
+from tlcore.data.scan import scan
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""tlcore.split: stratified, seeded, reproducible; given folders kept; save and reload."""
+"""tlcore.data.split: stratified, seeded, reproducible; given folders kept; save and reload."""
 
 import json
 import shutil
@@ -8,9 +8,9 @@ import pytest
 from conftest import write_class_images
 
 from tlcore.config import SplitConfig
+from tlcore.data.scan import scan
+from tlcore.data.split import Split, held_out_counts, load_split, make_split, save_split
 from tlcore.errors import DataError
-from tlcore.scan import scan
-from tlcore.split import Split, held_out_counts, load_split, make_split, save_split
 
 
 def paths(items) -> list[str]:

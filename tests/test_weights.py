@@ -13,9 +13,9 @@ import h5py
 import numpy as np
 import pytest
 
-from tlcore import weights as W
-from tlcore.backbone_models import build_backbone
 from tlcore.errors import ConfigError, WeightsUnavailableError
+from tlcore.models import weights as W
+from tlcore.models.backbone_models import build_backbone
 
 
 def _mobilenet(size: int = 32):
@@ -213,8 +213,8 @@ def test_efficientnet_imagenet_matches_keras_own_imagenet_architecture(
     from keras.src.legacy.saving import legacy_h5_format
     from keras.src.utils import file_utils
 
-    from tlcore.classifier import build_classifier
     from tlcore.config import TrainConfig
+    from tlcore.models.classifier import build_classifier
 
     keras.utils.set_random_seed(3)
     source = keras.applications.EfficientNetB0(

@@ -6,24 +6,24 @@ from pathlib import Path
 
 from run_helpers import RUN_FILES, events_of, tiny_config, wait_for
 
-from tlcore import runs, worker
 from tlcore.config import FreezeConfig
-from tlcore.predict import load_predictor
+from tlcore.results.predict import load_predictor
+from tlcore.runs import store, worker
 
 
 def _epochs(info_or_id: object) -> list[dict]:
-    return [e for e in runs.read_events(info_or_id)[0] if e["type"] == "epoch"]
+    return [e for e in store.read_events(info_or_id)[0] if e["type"] == "epoch"]
 
 
-def _final(run_id: str) -> runs.RunInfo:
+def _final(run_id: str) -> store.RunInfo:
     return wait_for(
-        lambda: (i := runs.load_run(run_id)).status not in runs.ACTIVE and i, timeout=180
+        lambda: (i := store.load_run(run_id)).status not in store.ACTIVE and i, timeout=180
     )
 
 
 def test_start_run_returns_at_once_and_the_worker_finishes(tiny_dataset: Path) -> None:
     run_id = worker.start_run(tiny_config(tiny_dataset))
-    info = runs.load_run(run_id)
+    info = store.load_run(run_id)
     assert info.status in ("queued", "running") and info.pid
     info = _final(run_id)
     assert (info.status, info.error, info.epochs_run) == ("finished", None, 2)
@@ -38,7 +38,7 @@ def test_stop_request_stops_after_the_current_batch(tiny_dataset: Path) -> None:
     info = _final(run_id)
     assert (info.status, info.error) == ("stopped", None)
     assert 1 <= info.epochs_run < 500
-    assert {p.name for p in info.path.iterdir()} == RUN_FILES | {"worker.log", runs.STOP_FLAG}
+    assert {p.name for p in info.path.iterdir()} == RUN_FILES | {"worker.log", store.STOP_FLAG}
     assert events_of(info)[-1]["status"] == "stopped"
 
 
@@ -46,16 +46,16 @@ def test_sigkill_mid_epoch_leaves_an_interrupted_run_with_a_usable_model(
     tiny_dataset: Path,
 ) -> None:
     run_id = worker.start_run(tiny_config(tiny_dataset, epochs=500, batch_size=2))
-    path = runs.run_path(run_id)
+    path = store.run_path(run_id)
     wait_for(lambda: (path / "model.keras").is_file() and _epochs(run_id), timeout=180)
-    os.kill(runs.load_run(run_id).pid, signal.SIGKILL)
-    info = wait_for(lambda: (i := runs.load_run(run_id)).status == "interrupted" and i, 30)
-    assert runs.read_status(run_id)["status"] == "running"  # what the dead worker left
+    os.kill(store.load_run(run_id).pid, signal.SIGKILL)
+    info = wait_for(lambda: (i := store.load_run(run_id)).status == "interrupted" and i, 30)
+    assert store.read_status(run_id)["status"] == "running"  # what the dead worker left
     assert info.epochs_run >= 1 and _epochs(run_id)
     assert "end" not in [e["type"] for e in events_of(info)]
     predictor = load_predictor(run_id)
     assert predictor.classes == ["blue", "green", "red"]
-    assert [r.status for r in runs.list_runs()] == ["interrupted"]
+    assert [r.status for r in store.list_runs()] == ["interrupted"]
 
 
 def test_comparison_trains_runs_in_one_process_and_sigterm_stops_them_all(
@@ -65,13 +65,13 @@ def test_comparison_trains_runs_in_one_process_and_sigterm_stops_them_all(
     group = worker.start_comparison(
         config, [FreezeConfig("full"), FreezeConfig("scratch")], ["all layers", "from scratch"]
     )
-    infos = sorted(runs.list_runs(group=group), key=lambda i: i.created or "")
+    infos = sorted(store.list_runs(group=group), key=lambda i: i.created or "")
     assert [i.name for i in sorted(infos, key=lambda i: i.config.freeze.strategy)] == [
         "all layers",
         "from scratch",
     ]
     assert len({i.pid for i in infos}) == 1 and infos[0].pid
-    splits = [runs.read_spec(i.run_id)["split"] for i in infos]
+    splits = [store.read_spec(i.run_id)["split"] for i in infos]
     assert splits[0] == splits[1] and splits[0] is not None
     first = wait_for(lambda: next((i for i in infos if _epochs(i.run_id)), None), 180)
     os.kill(first.pid, signal.SIGTERM)

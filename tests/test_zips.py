@@ -1,4 +1,4 @@
-"""tlcore.zips: safe extraction; unsafe members and zip bombs are refused before writing."""
+"""tlcore.data.zips: safe extraction; unsafe members and zip bombs are refused before writing."""
 
 import struct
 import zipfile
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tlcore import workspace
+from tlcore.data.zips import EXTRACTED_MARKER, extract_zip
 from tlcore.errors import DataError
-from tlcore.zips import EXTRACTED_MARKER, extract_zip
 
 
 def make_zip(path: Path, members: dict[str, bytes]) -> Path:

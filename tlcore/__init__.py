@@ -15,8 +15,8 @@ __version__ = "0.1.0"
 
 # Public names -> the module that defines them, imported on first use.
 _LAZY = {
-    "load_image": "tlcore.images",
-    "scan_dataset": "tlcore.scan",
+    "load_image": "tlcore.data.images",
+    "scan_dataset": "tlcore.data.scan",
     "TrainConfig": "tlcore.config",
     "FreezeConfig": "tlcore.config",
     "AugmentConfig": "tlcore.config",
@@ -25,7 +25,7 @@ _LAZY = {
 }
 
 
-# The function is ``tlcore.scan.scan``; ``tlcore.scan`` itself is the module.
+# The function is ``tlcore.data.scan.scan``; ``tlcore.data.scan`` itself is the module.
 _ALIASES = {"scan_dataset": "scan"}
 
 

@@ -51,7 +51,7 @@ class SplitConfig:
 class FreezeConfig:
     """Which backbone layers train: a strategy name plus its arguments.
 
-    ``strategy`` is a key of ``tlcore.freezing.STRATEGIES``: ``feature-extraction``,
+    ``strategy`` is a key of ``tlcore.models.freezing.STRATEGIES``: ``feature-extraction``,
     ``fine-tune`` (with ``unfreeze_top`` or ``unfreeze_from``), ``full``, ``scratch``,
     ``custom`` (with ``frozen_layers``). BatchNorm layers stay frozen and in inference
     mode unless ``train_batchnorm``.
@@ -78,7 +78,7 @@ class FreezeConfig:
 class AugmentConfig:
     """Data augmentation: operation name -> strength, only the enabled ones.
 
-    Names are keys of ``tlcore.augment.AUGMENTATIONS`` (``flip_horizontal``,
+    Names are keys of ``tlcore.models.augment.AUGMENTATIONS`` (``flip_horizontal``,
     ``flip_vertical``, ``rotation``, ``zoom``, ``translation``, ``contrast``,
     ``brightness``). Strength is a fraction (e.g. rotation 0.1 = up to 10% of a full turn);
     flips ignore it. Stored as sorted pairs so the config stays hashable and stable.

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from tlcore import config, scan
+from tlcore import config
+from tlcore.data import scan
 from tlcore.errors import TransferLabError
 
 
@@ -85,7 +86,7 @@ def _remember_summary(path: str, report: Any) -> None:
 @st.cache_data(max_entries=400, show_spinner=False)
 def thumbnail(path: str, mtime: float, size: int = 112) -> np.ndarray | None:
     """A small square preview of one image (None if it cannot be read)."""
-    from tlcore import images
+    from tlcore.data import images
 
     try:
         return images.load_image(path, size, mode="pad")
@@ -111,7 +112,7 @@ def thumbnails(report: Any, per_class: int = 5) -> dict[str, list[np.ndarray]]:
 
 
 def split_counts(split: Any) -> dict[str, dict[str, int]]:
-    """``{"train"|"val"|"test": {class: n}}`` for a ``tlcore.split.Split``."""
+    """``{"train"|"val"|"test": {class: n}}`` for a ``tlcore.data.split.Split``."""
     out = {}
     for part in ("train", "val", "test"):
         counts = Counter(item.label for item in getattr(split, part))

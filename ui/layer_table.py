@@ -2,11 +2,10 @@
 
 import pandas as pd
 import streamlit as st
-
-from tlcore import plots
 from tlcore.config import FreezeConfig
 from tlcore.errors import TransferLabError
-from ui import layers, modelcfg
+from tlcore.results import plots
+from ui import layers, model_config
 
 
 def render(key: str, size: int, weights: str, num_classes: int) -> None:
@@ -26,7 +25,7 @@ def render(key: str, size: int, weights: str, num_classes: int) -> None:
         s["frozen_layers"] = None  # a selection made for another network
     if s["strategy"] == "fine-tune" and s.get("frozen_layers") is None:
         _fine_tune_options(rows)
-    freeze = modelcfg.freeze_config()
+    freeze = model_config.freeze_config()
     try:
         trains = layers.plan(key, size, weights, freeze)
     except TransferLabError as e:

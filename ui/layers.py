@@ -9,7 +9,6 @@ cached copy can serve every session.
 from typing import Any
 
 import streamlit as st
-
 from tlcore.config import FreezeConfig
 
 # Keras' BatchNormalization: gamma and beta train, the moving mean and variance never do.
@@ -20,7 +19,7 @@ _NEVER_TRAINS = ("Normalization", "Rescaling", "InputLayer")
 @st.cache_resource(max_entries=3, show_spinner=False)
 def backbone(key: str, size: int, weights: str) -> Any:
     """Build the backbone once per (key, size, weights) for listing its layers."""
-    from tlcore.backbone_models import build_backbone
+    from tlcore.models.backbone_models import build_backbone
 
     # ImageNet weights do not change the layer list: build with random weights
     # (no download). "One of my models" / a model file need their weights to exist.
@@ -31,7 +30,7 @@ def backbone(key: str, size: int, weights: str) -> Any:
 @st.cache_data(max_entries=8, show_spinner=False)
 def layer_rows(key: str, size: int, weights: str) -> list[dict[str, Any]]:
     """Every layer of the backbone as a plain dict (index, name, type, block, params)."""
-    from tlcore.freezing import list_layers
+    from tlcore.models.freezing import list_layers
 
     return [
         dict(layer.to_dict(), output_shape=str(tuple(layer.output_shape[1:])))
@@ -41,7 +40,7 @@ def layer_rows(key: str, size: int, weights: str) -> list[dict[str, Any]]:
 
 def plan(key: str, size: int, weights: str, freeze: FreezeConfig) -> list[bool]:
     """Whether each layer trains under ``freeze`` (BatchNorm rule applied)."""
-    from tlcore.freezing import batchnorm_trains, trainable_plan
+    from tlcore.models.freezing import batchnorm_trains, trainable_plan
 
     rows = layer_rows(key, size, weights)
     trains = trainable_plan(backbone(key, size, weights), freeze)

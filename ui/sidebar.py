@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import runinfo
+from ui import run_status
 
 
 def render() -> None:
@@ -24,7 +24,7 @@ def render() -> None:
 
 
 def _model_summary() -> str:
-    from tlcore.backbones import BACKBONES
+    from tlcore.models.backbones import BACKBONES
 
     spec = BACKBONES.get(st.session_state.get("backbone"))
     name = spec.display_name if spec else st.session_state.get("backbone")
@@ -37,12 +37,12 @@ def _model_summary() -> str:
 @st.fragment(run_every=3)
 def _run_status() -> None:
     # Polled so a run started in another tab (or finishing) shows up without a click.
-    active = runinfo.active_runs()
+    active = run_status.active_runs()
     if not active:
         return
     st.markdown("### Training now")
     for run in active[:3]:
-        line = runinfo.short_progress(run)
+        line = run_status.short_progress(run)
         st.markdown(f"**{run.name or run.run_id}** — {line}")
     st.page_link(
         "pages/train.py", label="Follow it on the Train page", icon=":material/monitoring:"

@@ -26,7 +26,7 @@ def _pct(x: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Train each strategy in turn (foreground) and print the comparison table."""
-    from tlcore.compare import compare
+    from tlcore.runs.compare import compare
 
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
     if not names:
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print(rows)
     if failed:
-        from tlcore.runs import load_run
+        from tlcore.runs.store import load_run
 
         print(
             f"error: {len(failed)} of {len(rows)} runs failed; the first said: "

@@ -7,7 +7,7 @@ from tlcore.cli.output import emit_json, say
 
 def run(args: argparse.Namespace) -> int:
     """Export; print where and how well the export agrees with the Keras model."""
-    from tlcore.export import export_run
+    from tlcore.results.export import export_run
 
     result = export_run(args.run, args.format, args.out)
     if args.json:

@@ -8,10 +8,10 @@ from tlcore.cli.output import emit_json, say, table
 
 def run(args: argparse.Namespace) -> int:
     """List the layers with trainable flags and blocks; print the parameter counts."""
-    from tlcore.backbone_models import build_backbone
-    from tlcore.backbones import get_backbone
-    from tlcore.classifier import effective_weights, image_size_for
-    from tlcore.freezing import apply_freeze, get_strategy, list_layers, param_counts
+    from tlcore.models.backbone_models import build_backbone
+    from tlcore.models.backbones import get_backbone
+    from tlcore.models.classifier import effective_weights, image_size_for
+    from tlcore.models.freezing import apply_freeze, get_strategy, list_layers, param_counts
 
     config = model_config(args)
     spec = get_backbone(config.backbone)

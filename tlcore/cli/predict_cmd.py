@@ -7,7 +7,7 @@ from tlcore.cli.output import emit_json, say
 
 def run(args: argparse.Namespace) -> int:
     """Print each image's top-k labels; with --json, the list of predictions."""
-    from tlcore.predict import load_predictor
+    from tlcore.results.predict import load_predictor
 
     predictor = load_predictor(args.model)
     predictions = predictor.predict_paths(args.images, top_k=args.top_k)

@@ -2,8 +2,8 @@
 
 import argparse
 
-from tlcore import runs
 from tlcore.cli.output import emit_json, say, table
+from tlcore.runs import store
 
 
 def _pct(value: float | None) -> str:
@@ -12,7 +12,7 @@ def _pct(value: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """List runs (id, status, backbone, strategy, accuracies, when)."""
-    infos = runs.list_runs()
+    infos = store.list_runs()
     rows = [i.summary() for i in infos]
     if not args.json:
         if not rows:

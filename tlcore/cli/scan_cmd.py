@@ -5,7 +5,7 @@ import sys
 from collections import Counter
 
 from tlcore.cli.output import emit_json, say, table
-from tlcore.scan import DUPLICATE_KINDS, DatasetReport, scan
+from tlcore.data.scan import DUPLICATE_KINDS, DatasetReport, scan
 
 MAX_LISTED = 20  # skipped files / duplicate groups listed in the text report
 

@@ -18,7 +18,7 @@ from tlcore.errors import ConfigError, DataError
 
 def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> TrainConfig:
     """Build the ``TrainConfig`` the training options describe."""
-    from tlcore.augment import parse_augment
+    from tlcore.models.augment import parse_augment
 
     if not args.data:
         raise ConfigError("Give the dataset (a folder or a .zip), or --spec for a saved run.")
@@ -106,22 +106,22 @@ def result_row(info: Any) -> dict[str, Any]:
 
 
 def _metrics(info: Any) -> dict[str, Any]:
-    from tlcore.runs import read_metrics
+    from tlcore.runs.store import read_metrics
 
     return read_metrics(info.path) or {}
 
 
 def run(args: argparse.Namespace) -> int:
     """Train; print progress and a summary; exit 2 when the run failed."""
-    from tlcore import runs
-    from tlcore.training import train, train_spec
+    from tlcore.runs import store
+    from tlcore.runs.job import train, train_spec
 
     echo = None if args.json else echo_event
     if args.spec:
         info = train_spec(args.spec, echo=echo)
     else:
         config = config_from_args(args)
-        created = runs.create_run(config)
+        created = store.create_run(config)
         if not args.json:
             say(f"run {created.run_id} -> {created.path}")
         info = train(config, created.path, echo=echo)

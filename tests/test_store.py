@@ -1,0 +1,127 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tlcore import fsutil, workspace
+from tlcore.cli import main
+from tlcore.config import FreezeConfig, TrainConfig
+from tlcore.errors import RunError
+from tlcore.runs import store
+
+
+def _config(**kw: object) -> TrainConfig:
+    return TrainConfig(data="/data/x", backbone="small_cnn", weights="none", **kw)
+
+
+def test_create_run_writes_spec_and_queued_status() -> None:
+    cfg = _config(freeze=FreezeConfig(strategy="fine-tune", unfreeze_top=2), name="mine")
+    info = store.create_run(cfg, group="g1")
+    assert info.path.parent == workspace.runs_dir()
+    assert info.run_id.split("-")[2:4] == ["small_cnn", "ft"]
+    assert sorted(p.name for p in info.path.iterdir()) == ["spec.json", "status.json"]
+    spec = fsutil.read_json(info.path / "spec.json")
+    assert spec == {
+        "config": cfg.to_dict(),
+        "dataset": {"root": "/data/x", "fingerprint": None, "classes": None},
+        "split": None,
+        "group": "g1",
+    }
+    assert TrainConfig.from_dict(spec["config"]) == cfg
+    assert (info.status, info.name, info.group, info.pid, info.epochs_run) == (
+        "queued",
+        "mine",
+        "g1",
+        None,
+        0,
+    )
+    assert info.config == cfg
+
+
+def test_runs_created_within_one_second_list_in_creation_order() -> None:
+    strategies = ["full", "scratch", "feature-extraction", "fine-tune", "custom"]
+    made = [
+        store.create_run(_config(freeze=FreezeConfig(strategy=s)), group="g").run_id
+        for s in strategies
+    ]
+    assert [r.run_id for r in reversed(store.list_runs(group="g"))] == made
+
+
+def test_list_load_delete_and_missing_runs() -> None:
+    a = store.create_run(_config(), group="g")
+    b = store.create_run(_config())
+    store.update_status(a.path, created="2020-01-01T00:00:00+00:00")
+    assert [r.run_id for r in store.list_runs()] == [b.run_id, a.run_id]
+    assert [r.run_id for r in store.list_runs(group="g")] == [a.run_id]
+    assert store.load_run(str(a.path)).run_id == a.run_id
+    store.delete_run(a.run_id)
+    assert not a.path.exists()
+    with pytest.raises(RunError, match="No run 'nope'"):
+        store.load_run("nope")
+
+
+def test_dead_or_foreign_pid_lists_as_interrupted() -> None:
+    info = store.create_run(_config())
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    store.update_status(info.path, status="running", pid=proc.pid)
+    assert store.load_run(info.run_id).status == "interrupted"
+    # A live process that is not a TransferLab worker (pid reused): interrupted too.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        store.update_status(info.path, status="queued", pid=other.pid)
+        assert store.load_run(info.run_id).status == "interrupted"
+    finally:
+        other.kill()
+        other.wait()
+    store.update_status(info.path, status="finished")
+    assert store.load_run(info.run_id).status == "finished"
+
+
+def test_live_worker_lists_as_running_and_cannot_be_deleted() -> None:
+    info = store.create_run(_config())
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "tlcore"])
+    try:
+        store.update_status(info.path, status="running", pid=fake.pid)
+        assert store.load_run(info.run_id).status == "running"
+        with pytest.raises(RunError, match="stop it before deleting"):
+            store.delete_run(info.run_id)
+    finally:
+        fake.kill()
+        fake.wait()
+
+
+def test_read_events_is_incremental_and_metrics_none_before_eval() -> None:
+    info = store.create_run(_config())
+    assert store.read_events(info.run_id) == ([], 0)
+    fsutil.append_jsonl(info.path / "events.jsonl", {"type": "start"})
+    events, offset = store.read_events(info.run_id)
+    assert events == [{"type": "start"}]
+    fsutil.append_jsonl(info.path / "events.jsonl", {"type": "end"})
+    assert store.read_events(info.run_id, offset)[0] == [{"type": "end"}]
+    assert store.read_metrics(info.run_id) is None
+
+
+def test_runs_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    info = store.create_run(_config())
+    assert main(["runs", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [(r["run_id"], r["status"], r["backbone"]) for r in rows] == [
+        (info.run_id, "queued", "small_cnn")
+    ]
+    assert main(["runs"]) == 0
+    assert info.run_id in capsys.readouterr().out
+
+
+def test_changed_spec_is_read_again_and_damaged_runs_are_left_out() -> None:
+    info = store.create_run(_config(name="before"))
+    spec = fsutil.read_json(info.path / "spec.json")
+    spec["config"]["name"] = "after, a longer name"
+    fsutil.atomic_write_json(info.path / "spec.json", spec)
+    assert store.load_run(info.run_id).name == "after, a longer name"
+    broken = store.create_run(_config())
+    (broken.path / "spec.json").write_text("{not json")
+    assert [r.run_id for r in store.list_runs()] == [info.run_id]
+    with pytest.raises(RunError, match="damaged"):
+        store.load_run(broken.run_id)

@@ -1,0 +1,335 @@
+"""Scanning a dataset: which images are usable, which are not (and why), what to watch.
+
+Layouts: ``root/<class>/...`` (images may sit in nested folders inside a class) or
+``root/train|val|validation|test/<class>/...``; a ``.zip`` of either is extracted first
+(``tlcore.data.zips``). Every file is accounted for: used as an image of a class, or skipped
+with a reason. Files are checked in a thread pool (hashing and Pillow release the GIL)
+with ``images.check_image``, which is cheap for large photos (see its docstring).
+"""
+
+import hashlib
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tlcore import fsutil
+from tlcore.data.scancache import check_files
+from tlcore.data.zips import extract_zip
+from tlcore.errors import DataError
+
+SPLIT_FOLDERS = {
+    "train": "train",
+    "val": "val",
+    "validation": "val",
+    "valid": "val",
+    "test": "test",
+}
+SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
+OWN_MARKER_PREFIX = ".transferlab-"
+MIN_CLASS_IMAGES = 10  # fewer than this per class: warn that it is too small to learn from
+IMBALANCE_RATIO = 3.0  # largest / smallest class at or above this: warn
+# Duplicate kinds, most serious first (a group gets the first kind that applies).
+DUPLICATE_KINDS = {
+    "across_classes": "the same image is in more than one class (a label conflict)",
+    "across_splits": "the same image is in train and in val/test (leakage)",
+    "within_class": "the same image appears more than once in a class",
+}
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One usable image: absolute path, class label, and its folder split (or None)."""
+
+    path: str
+    label: str
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that is not used; ``path`` is relative to the dataset root."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Files with identical content; ``kind`` is a key of ``DUPLICATE_KINDS``."""
+
+    kind: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatasetReport:
+    """What ``scan`` found. ``classes`` maps class name -> usable images (all splits)."""
+
+    root: str
+    layout: str  # "class_folders" or "split_folders"
+    classes: dict[str, int]
+    items: list[ImageItem]
+    skipped: list[Skipped]
+    duplicates: list[DuplicateGroup]
+    warnings: list[str]
+    fingerprint: str
+    split_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    source: str = ""
+
+    def to_dict(self, include_items: bool = False) -> dict:
+        """A JSON-ready dict (``items`` only if asked: it can be long)."""
+        out = {
+            "root": self.root,
+            "source": self.source,
+            "layout": self.layout,
+            "classes": dict(self.classes),
+            "num_images": len(self.items),
+            "split_counts": self.split_counts,
+            "skipped": [asdict(s) for s in self.skipped],
+            "duplicates": [{"kind": d.kind, "paths": list(d.paths)} for d in self.duplicates],
+            "warnings": list(self.warnings),
+            "fingerprint": self.fingerprint,
+        }
+        if include_items:
+            out["items"] = [asdict(i) for i in self.items]
+        return out
+
+
+def class_names(report: DatasetReport) -> list[str]:
+    """The class names in label-index order (sorted)."""
+    return sorted(report.classes)
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".") or name == "__MACOSX" or name.lower() in SYSTEM_FILES
+
+
+def _detect_layout(root: Path) -> str:
+    try:
+        folders = [p.name.lower() for p in root.iterdir() if p.is_dir() and not _is_hidden(p.name)]
+    except OSError as e:
+        raise DataError(f"Cannot read the folder '{root}' ({e.strerror}).") from None
+    if "train" in folders and all(f in SPLIT_FOLDERS for f in folders):
+        return "split_folders"
+    return "class_folders"
+
+
+def _class_dirs(root: Path, layout: str) -> dict[tuple[str | None, str], str]:
+    """(split, class) -> class folder path relative to root, for every class folder."""
+    out = {}
+    splits = (
+        [(None, root)]
+        if layout == "class_folders"
+        else [
+            (SPLIT_FOLDERS[p.name.lower()], p)
+            for p in sorted(root.iterdir())
+            if p.is_dir() and p.name.lower() in SPLIT_FOLDERS
+        ]
+    )
+    for split, folder in splits:
+        for d in sorted(folder.iterdir()):
+            if d.is_dir() and not _is_hidden(d.name):
+                out[(split, d.name)] = d.relative_to(root).as_posix() + "/"
+    return out
+
+
+def _place(parts: tuple[str, ...], layout: str) -> tuple[str | None, str | None, str | None]:
+    """(split, class, reason-if-not-placed) for a file's path parts below root."""
+    if layout == "class_folders":
+        return (None, parts[0], None) if len(parts) >= 2 else (None, None, "not in a class folder")
+    if len(parts) < 3:
+        return None, None, "not in a class folder"
+    return SPLIT_FOLDERS.get(parts[0].lower()), parts[1], None
+
+
+def _reason_summary(reasons: Counter) -> str:
+    total = sum(reasons.values())
+    if not total:
+        return "the folder is empty"
+    plural = "s" if total != 1 else ""
+    if len(reasons) == 1:
+        return f"{total} file{plural} skipped: {next(iter(reasons))}"
+    parts = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
+    return f"{total} file{plural} skipped: {parts}"
+
+
+def _duplicates(items: list[ImageItem], digests: list[str], root: Path) -> list[DuplicateGroup]:
+    groups: dict[str, list[ImageItem]] = defaultdict(list)
+    for item, digest in zip(items, digests, strict=True):
+        groups[digest].append(item)
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        if len({m.label for m in members}) > 1:
+            kind = "across_classes"
+        elif len({m.split for m in members}) > 1:
+            kind = "across_splits"
+        else:
+            kind = "within_class"
+        rel = tuple(sorted(Path(m.path).relative_to(root).as_posix() for m in members))
+        out.append(DuplicateGroup(kind, rel))
+    return sorted(out, key=lambda g: (list(DUPLICATE_KINDS).index(g.kind), g.paths))
+
+
+def _warnings(
+    classes: dict[str, int],
+    split_counts: dict[str, dict[str, int]],
+    duplicates: list[DuplicateGroup],
+) -> list[str]:
+    out = []
+    for name, n in classes.items():
+        if n < MIN_CLASS_IMAGES:
+            out.append(
+                f"Class '{name}' has only {n} image{'s' if n != 1 else ''}; at least "
+                f"{MIN_CLASS_IMAGES} per class are needed to learn from "
+                "(50 or more is better)."
+            )
+    big, small = max(classes, key=classes.get), min(classes, key=classes.get)
+    if classes[big] >= IMBALANCE_RATIO * classes[small]:
+        out.append(
+            f"The classes are imbalanced: '{big}' has {classes[big]} images but "
+            f"'{small}' only {classes[small]}. Accuracy can look good while "
+            f"'{small}' is mostly wrong; add images or use class weights."
+        )
+    for split, counts in split_counts.items():
+        missing = sorted(set(classes) - {c for c, n in counts.items() if n})
+        if missing:
+            out.append(f"The {split}/ folder has no images of: {', '.join(missing)}.")
+    for kind, text in DUPLICATE_KINDS.items():
+        groups = [g for g in duplicates if g.kind == kind]
+        if groups:
+            example = " = ".join(groups[0].paths[:2])
+            out.append(
+                f"{len(groups)} group{'s' if len(groups) != 1 else ''} of exact "
+                f"duplicates: {text} (e.g. {example})."
+            )
+    return out
+
+
+def _empty_class_error(empty: list[str], reasons: dict[str, Counter]) -> str:
+    parts = [f"'{d}' ({_reason_summary(reasons[d])})" for d in empty[:3]]
+    return f"No images found in {' or '.join(parts)}. Each class needs at least one image."
+
+
+def scan(source: str | os.PathLike, progress: Progress | None = None) -> DatasetReport:
+    """Scan a dataset folder or .zip and report usable images, skipped files and problems.
+
+    Args:
+        source: A folder (one subfolder per class, or train/val/test with class
+            subfolders) or a .zip of one.
+        progress: Optional ``callable(done, total)`` called as files are checked.
+
+    Raises:
+        DataError: the source is missing, empty, or has fewer than two usable classes.
+    """
+    source = Path(source).expanduser()
+    if not source.exists():
+        raise DataError(f"'{source}' does not exist.")
+    if source.is_file():
+        if source.suffix.lower() != ".zip":
+            raise DataError(
+                f"'{source.name}' is a file; give a folder with one subfolder "
+                "per class, or a .zip of one."
+            )
+        root = extract_zip(source)
+    else:
+        root = source.resolve()
+    layout = _detect_layout(root)
+    class_dirs = _class_dirs(root, layout)
+    # TransferLab's own marker files (zip extracted, demo generated) are not data.
+    files = [p for p in fsutil.iter_files(root) if not p.name.startswith(OWN_MARKER_PREFIX)]
+    if not files:
+        raise DataError(
+            f"'{root}' is empty: put the images of each class in its own "
+            "subfolder, e.g. cats/ and dogs/."
+        )
+
+    skipped: list[Skipped] = []
+    hidden_dirs: Counter = Counter()
+    reasons: dict[str, Counter] = defaultdict(Counter)  # class folder -> skip reasons
+    todo: list[tuple[Path, str | None, str]] = []
+    for path in files:
+        parts = path.relative_to(root).parts
+        rel = "/".join(parts)
+        hidden_at = next((i for i, p in enumerate(parts[:-1]) if _is_hidden(p)), None)
+        if hidden_at is not None:
+            hidden_dirs["/".join(parts[: hidden_at + 1]) + "/"] += 1
+            continue
+        split, label, reason = _place(parts, layout)
+        if reason is None and _is_hidden(parts[-1]):
+            reason = "hidden or system file"
+        if reason is not None:
+            skipped.append(Skipped(rel, reason))
+            continue
+        todo.append((path, split, label))
+
+    items: list[ImageItem] = []
+    digests: list[str] = []
+    checks = check_files([t[0] for t in todo], root, progress)
+    for (path, split, label), (digest, reason) in zip(todo, checks, strict=True):
+        if reason is None:
+            items.append(ImageItem(str(path), label, split))
+            digests.append(digest)
+        else:
+            skipped.append(Skipped(path.relative_to(root).as_posix(), reason))
+            reasons[class_dirs.get((split, label), "")][reason] += 1
+    skipped += [
+        Skipped(d, f"hidden folder ({n} file{'s' if n != 1 else ''})")
+        for d, n in hidden_dirs.items()
+    ]
+    skipped.sort(key=lambda s: s.path)
+
+    per_dir = Counter((i.split, i.label) for i in items)
+    classes = dict(sorted(Counter(i.label for i in items).items()))
+    empty = [d for key, d in class_dirs.items() if not per_dir[key]]
+    extra_warnings = []
+    if len(classes) < 2:
+        if empty:
+            raise DataError(_empty_class_error(empty, reasons))
+        if not class_dirs:
+            raise DataError(
+                f"No class folders in '{root}': put the images of each class in "
+                "its own subfolder (e.g. cats/, dogs/); the folder names become "
+                "the labels."
+            )
+        only = next(iter(classes))
+        raise DataError(
+            f"Only one class found ('{only}' with {classes[only]} images): a "
+            "classifier needs at least two classes, each in its own subfolder."
+        )
+    for d in empty:
+        label = d.rstrip("/").split("/")[-1]
+        if label not in classes:
+            extra_warnings.append(
+                f"No images found in '{d}' ({_reason_summary(reasons[d])}); "
+                f"class '{label}' is left out."
+            )
+    split_counts = {}
+    if layout == "split_folders":
+        for split in ("train", "val", "test"):
+            counts = Counter(i.label for i in items if i.split == split)
+            if counts or split == "train":
+                split_counts[split] = {c: counts.get(c, 0) for c in classes}
+    duplicates = _duplicates(items, digests, root)
+    fp = hashlib.blake2b(digest_size=8)
+    for item, digest in sorted(zip(items, digests, strict=True), key=lambda t: t[0].path):
+        fp.update(
+            f"{Path(item.path).relative_to(root).as_posix()}|{item.label}|"
+            f"{item.split}|{digest}\n".encode()
+        )
+    return DatasetReport(
+        root=str(root),
+        layout=layout,
+        classes=classes,
+        items=items,
+        skipped=skipped,
+        duplicates=duplicates,
+        warnings=extra_warnings + _warnings(classes, split_counts, duplicates),
+        fingerprint=fp.hexdigest(),
+        split_counts=split_counts,
+        source=str(source.resolve()),
+    )

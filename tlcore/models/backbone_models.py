@@ -1,0 +1,180 @@
+"""Building the Keras model of a registry backbone (its feature part, named ``backbone``).
+
+Separate from the registry (``tlcore.models.backbones``) so that listing backbones stays free of
+TensorFlow; Keras is imported inside these functions.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tlcore.errors import ConfigError, ModelFileError
+from tlcore.models.backbones import BackboneSpec, check_image_size, get_backbone
+
+
+@contextlib.contextmanager
+def fresh_layer_names() -> Iterator[None]:
+    """Give auto-named layers (``conv2d_4``...) the same names in every process.
+
+    Keras numbers unnamed layers with a process-wide counter, so a layer list shown in
+    the app could name layers differently from the worker that trains. Building inside
+    this context starts the counter from zero and restores it afterwards.
+    """
+    import collections
+
+    from keras.src.backend.common import global_state
+
+    saved = global_state.get_global_attribute("object_name_uids")
+    global_state.set_global_attribute("object_name_uids", collections.defaultdict(int))
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids", saved)
+
+
+def build_backbone(key: str, image_size: int, weights: str = "none", progress: Any = None) -> Any:
+    """Build the feature part of a classifier as a ``keras.Model`` named ``backbone``.
+
+    Args:
+        key: a ``BACKBONES`` key.
+        image_size: square input size in px.
+        weights: ``imagenet``, ``none``, a weights file path, or ``run:<id>``; for
+            ``keras_file`` the path of the model file.
+        progress: optional ``callback(bytes_done, bytes_total)`` for a download.
+
+    Returns:
+        The backbone; input (S, S, 3) preprocessed pixels, output the last feature map.
+    """
+    from tlcore.models import weights as weights_mod
+
+    spec = get_backbone(key)
+    check_image_size(spec, image_size)
+    if key == "my_model":
+        from tlcore.models.my_models import run_backbone
+
+        return run_backbone(weights, image_size)
+    if key == "keras_file":
+        return file_backbone(weights, image_size)
+    with fresh_layer_names():
+        model = _architecture(spec, image_size)
+    model.name = "backbone"
+    weights_mod.load_backbone_weights(model, spec, weights, image_size, progress)
+    return model
+
+
+def _architecture(spec: BackboneSpec, image_size: int) -> Any:
+    import keras
+
+    if spec.key == "small_cnn":
+        return small_cnn(image_size)
+    builder = getattr(keras.applications, spec.builder)
+    return builder(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
+
+
+def small_cnn(image_size: int, widths: tuple[int, ...] = (32, 64, 128, 128)) -> Any:
+    """A small conv net from scratch: conv-GroupNorm-ReLU-pool blocks (the baseline)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((image_size, image_size, 3), name="input")
+    x = inputs
+    for i, width in enumerate(widths, start=1):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
+        # GroupNorm, not BatchNorm: it normalises each image by itself, so inference
+        # behaves as training did. BatchNorm's moving statistics lag far behind after the
+        # few steps per epoch of a small dataset (validation then near chance).
+        x = layers.GroupNormalization(groups=8, name=f"block{i}_norm")(x)
+        x = layers.Activation("relu", name=f"block{i}_relu")(x)
+        if i < len(widths):
+            x = layers.MaxPooling2D(2, padding="same", name=f"block{i}_pool")(x)
+    return keras.Model(inputs, x, name="small_cnn")
+
+
+def feature_part(model: Any, image_size: int) -> Any:
+    """Cut ``model`` after its last layer with a 4-D (feature map) output.
+
+    Returns a new ``keras.Model`` named ``backbone`` sharing the layers (and weights).
+    """
+    import keras
+
+    last = None
+    for layer in model.layers:
+        # The tensor this layer produced inside ``model`` (for a nested model, ``.output``
+        # would be its own inner graph's output, not connected to ``model``'s input).
+        nodes = [n for n in layer._inbound_nodes if n.output_tensors]
+        if not nodes or type(layer).__name__ == "InputLayer":
+            continue
+        tensor = nodes[0].output_tensors[0]
+        if len(tensor.shape) == 4:
+            last = tensor
+    if last is None:
+        raise ModelFileError(
+            f"The model '{model.name}' has no convolutional feature map "
+            "(no layer with a 4-D output), so it cannot be a backbone."
+        )
+    try:
+        cut = keras.Model(model.inputs, last, name="backbone")
+    except ValueError as e:
+        raise ModelFileError(f"Could not take the feature part of '{model.name}' ({e}).") from None
+    if cut.input_shape[1:3] not in ((image_size, image_size), (None, None)):
+        raise ConfigError(
+            f"This model takes {cut.input_shape[1]}x{cut.input_shape[2]} px "
+            f"images; set the image size to {cut.input_shape[1]}."
+        )
+    return cut
+
+
+def file_input_size(path: str) -> int | None:
+    """The square input size a ``.keras``/``.h5`` model file declares, read without TF.
+
+    Returns None when the file gives no fixed square size (or cannot be read).
+    """
+    import json
+    import zipfile
+
+    try:
+        if str(path).endswith(".keras"):
+            with zipfile.ZipFile(path) as z:
+                config = json.loads(z.read("config.json"))
+        else:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                raw = f.attrs.get("model_config")
+                config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile):
+        return None
+    shape = _first_input_shape(config)
+    if shape and len(shape) == 4 and shape[1] and shape[1] == shape[2]:
+        return int(shape[1])
+    return None
+
+
+def _first_input_shape(node: Any) -> list | None:
+    if isinstance(node, dict):
+        for key in ("batch_shape", "batch_input_shape"):
+            if isinstance(node.get(key), list):
+                return node[key]
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _first_input_shape(child)
+        if found:
+            return found
+    return None
+
+
+def file_backbone(path: str, image_size: int) -> Any:
+    """The feature part of a user's ``.keras``/``.h5`` full model (loaded in safe mode)."""
+    from tlcore.models.model_files import load_model_safely
+
+    if not path or path in ("imagenet", "none") or not Path(path).is_file():
+        raise ConfigError(
+            "The 'A Keras model file' backbone needs the path of a .keras or .h5 "
+            f"model file as its weights (got '{path}')."
+        )
+    return feature_part(load_model_safely(path), image_size)

@@ -1,0 +1,104 @@
+"""The "One of my models" backbone: the feature part of an earlier TransferLab run.
+
+A run folder holds ``model.keras`` (the classifier, layers named as in
+``tlcore.models.classifier``) and ``spec.json`` (``{"config": TrainConfig.to_dict(), ...}``).
+Everything here works offline: nothing is downloaded.
+"""
+
+from typing import Any
+
+from tlcore import workspace
+from tlcore.errors import ConfigError
+
+
+def run_id_of(weights: str) -> str:
+    """Return ``<id>`` from ``run:<id>``; ``ConfigError`` when it is not that form."""
+    if not weights or not weights.startswith("run:") or not weights[4:].strip():
+        raise ConfigError(
+            f"'One of my models' needs weights of the form run:<id> (got '{weights}')."
+        )
+    return weights[4:].strip()
+
+
+def run_config(run_id: str) -> dict[str, Any]:
+    """Return the training config dict saved in ``runs/<id>/spec.json``."""
+    from tlcore.fsutil import read_json
+
+    spec_path = workspace.runs_dir() / run_id / "spec.json"
+    if not spec_path.is_file():
+        raise ConfigError(f"There is no run '{run_id}' in {workspace.runs_dir()}.")
+    return read_json(spec_path).get("config") or {}
+
+
+def run_feature_layers(run_id: str) -> tuple[Any, Any]:
+    """Load run ``run_id``'s model safely; return its ``preprocess`` and ``backbone`` layers."""
+    from tlcore.models.model_files import load_model_safely
+
+    path = workspace.runs_dir() / run_id / "model.keras"
+    if not path.is_file():
+        raise ConfigError(
+            f"Run '{run_id}' has no saved model yet (model.keras); pick a finished run."
+        )
+    model = load_model_safely(path)
+    try:
+        preprocess, backbone = model.get_layer("preprocess"), model.get_layer("backbone")
+    except ValueError:
+        raise ConfigError(
+            f"Run '{run_id}''s model has no 'preprocess'/'backbone' part; it "
+            "was not made by TransferLab."
+        ) from None
+    # Fresh copies: a layer's ``.output`` is that of its first call, which for the loaded
+    # layers is inside the old model; Grad-CAM and the fast path need the new model's.
+    return _fresh_copy(preprocess, backbone.input_shape), _fresh_copy(backbone)
+
+
+def _fresh_copy(layer: Any, input_shape: Any = None) -> Any:
+    import keras
+
+    if isinstance(layer, keras.Model):
+        copy = keras.models.clone_model(layer)
+    else:
+        copy = type(layer).from_config(layer.get_config())
+        copy.build(input_shape)
+    copy.set_weights(layer.get_weights())
+    if isinstance(copy, keras.Model):
+        from tlcore.models.weights import refresh_layer_state
+
+        refresh_layer_state(copy)
+    return copy
+
+
+def run_backbone(weights: str, image_size: int) -> Any:
+    """The backbone of run ``weights`` (``run:<id>``), for the ``my_model`` backbone."""
+    run_id = run_id_of(weights)
+    _, backbone = run_feature_layers(run_id)
+    check_run_size(run_id, backbone, image_size)
+    return backbone
+
+
+def check_run_size(run_id: str, backbone: Any, image_size: int) -> None:
+    """``ConfigError`` unless a run's backbone takes ``image_size`` px images."""
+    size = backbone.input_shape[1]
+    if size is not None and size != image_size:
+        raise ConfigError(
+            f"Run '{run_id}' was trained on {size} px images; use image size {size} with it."
+        )
+
+
+def copy_run_weights(model: Any, key: str, weights: str) -> None:
+    """Copy the backbone weights of run ``weights`` (``run:<id>``) into a fresh ``model``.
+
+    The run must have used the same backbone ``key``; ``ConfigError`` otherwise.
+    """
+    run_id = run_id_of(weights)
+    used = run_config(run_id).get("backbone")
+    if used != key:
+        raise ConfigError(
+            f"Run '{run_id}' used the backbone '{used}', not '{key}'; pick "
+            f"the backbone '{used}' or the backbone 'One of my models'."
+        )
+    _, backbone = run_feature_layers(run_id)
+    try:
+        model.set_weights(backbone.get_weights())
+    except ValueError as e:
+        raise ConfigError(f"Run '{run_id}''s backbone weights do not fit ({e}).") from None

@@ -1,0 +1,292 @@
+"""Plotly figures for the app: plain data in, ``go.Figure`` out.
+
+Pure functions, so they are unit-tested without a browser and reused by any page. The
+training curves are built from the run's ``events.jsonl`` records (see ``tlcore.training.events``):
+epoch records give the solid per-epoch lines, batch records the thin, lighter line that
+moves while an epoch is still running.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# A calm palette that stays readable for the common colour-vision deficiencies (Okabe-Ito).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+TRAIN_COLOUR, VAL_COLOUR = PALETTE[0], PALETTE[1]
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 40, "r": 20, "t": 50, "b": 40}}
+
+
+def colour(i: int) -> str:
+    """Return the i-th colour of the palette (wrapping around)."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def class_counts_figure(counts: Mapping[str, int], title: str = "Images per class") -> go.Figure:
+    """Bar chart of how many images each class has, in the given order."""
+    names, values = list(counts), [int(v) for v in counts.values()]
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=values,
+            text=values,
+            textposition="auto",
+            marker_color=PALETTE[0],
+            hovertemplate="%{x}: %{y} images<extra></extra>",
+        )
+    )
+    fig.update_layout(title=title, xaxis_title="class", yaxis_title="images", height=320, **_LAYOUT)
+    return fig
+
+
+def split_counts_figure(counts: Mapping[str, Mapping[str, int]]) -> go.Figure:
+    """Stacked bars of images per class in each part of the split.
+
+    Args:
+        counts: ``{"train": {class: n}, "val": {...}, "test": {...}}``; empty parts skipped.
+    """
+    fig = go.Figure()
+    for i, (part, per_class) in enumerate(counts.items()):
+        if sum(per_class.values()) == 0:
+            continue
+        fig.add_bar(
+            name=part, x=list(per_class), y=list(per_class.values()), marker_color=colour(i)
+        )
+    fig.update_layout(
+        barmode="stack",
+        title="The split",
+        xaxis_title="class",
+        yaxis_title="images",
+        height=320,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def epoch_points(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per-epoch records with a running x position (1, 2, 3, ... across phases).
+
+    Two-phase runs number epochs per phase; counting epoch records instead keeps the x
+    axis continuous.
+    """
+    points = []
+    for e in events:
+        if e.get("type") == "epoch":
+            points.append({**e, "x": len(points) + 1})
+    return points
+
+
+def batch_points(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per-batch records with a fractional x position (epoch 1 spans 0..1, and so on)."""
+    points, done = [], 0
+    for e in events:
+        if e.get("type") == "epoch":
+            done += 1
+        elif e.get("type") == "batch" and e.get("batches"):
+            points.append({**e, "x": done + e["batch"] / e["batches"]})
+    return points
+
+
+def _phase_starts(points: Sequence[Mapping[str, Any]]) -> list[tuple[float, str]]:
+    """x positions where the phase changes (for a dotted marker line)."""
+    starts, last = [], None
+    for p in points:
+        phase = p.get("phase")
+        if last is not None and phase != last:
+            starts.append((p["x"] - 0.5, str(phase)))
+        last = phase
+    return starts
+
+
+def training_curves_figure(
+    events: Sequence[Mapping[str, Any]], title: str = "Training curves"
+) -> go.Figure:
+    """Loss and accuracy side by side: training and validation per epoch, batches lighter."""
+    epochs, batches = epoch_points(events), batch_points(events)
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy (higher is better)")
+    )
+    for col, metric in ((1, "loss"), (2, "accuracy")):
+        show = col == 1
+        fig.add_scatter(
+            x=[b["x"] for b in batches],
+            y=[b.get(metric) for b in batches],
+            mode="lines",
+            name="training (each batch)",
+            legendgroup="batch",
+            showlegend=show,
+            line={"color": TRAIN_COLOUR, "width": 1},
+            opacity=0.35,
+            row=1,
+            col=col,
+        )
+        fig.add_scatter(
+            x=[p["x"] for p in epochs],
+            y=[p.get(metric) for p in epochs],
+            mode="lines+markers",
+            name="training",
+            legendgroup="train",
+            showlegend=show,
+            line={"color": TRAIN_COLOUR, "width": 3},
+            row=1,
+            col=col,
+        )
+        fig.add_scatter(
+            x=[p["x"] for p in epochs],
+            y=[p.get(f"val_{metric}") for p in epochs],
+            mode="lines+markers",
+            name="validation",
+            legendgroup="val",
+            showlegend=show,
+            line={"color": VAL_COLOUR, "width": 3},
+            row=1,
+            col=col,
+        )
+    for x, phase in _phase_starts(epochs):
+        fig.add_vline(
+            x=x,
+            line_dash="dot",
+            line_color="grey",
+            annotation_text=f"phase: {phase}",
+            annotation_position="top left",
+        )
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.2}, **_LAYOUT)
+    return fig
+
+
+def comparison_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> go.Figure:
+    """Several runs' validation (solid) and training (dotted) curves, one colour per run.
+
+    Args:
+        runs: ``{label: events}`` in the order the legend should list them.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Validation loss", "Validation accuracy"))
+    for i, (label, events) in enumerate(runs.items()):
+        pts = epoch_points(events)
+        xs = [p["x"] for p in pts]
+        for col, metric in ((1, "loss"), (2, "accuracy")):
+            fig.add_scatter(
+                x=xs,
+                y=[p.get(f"val_{metric}") for p in pts],
+                mode="lines+markers",
+                name=label,
+                legendgroup=label,
+                showlegend=col == 1,
+                line={"color": colour(i), "width": 3},
+                row=1,
+                col=col,
+            )
+            fig.add_scatter(
+                x=xs,
+                y=[p.get(metric) for p in pts],
+                mode="lines",
+                name=f"{label} (training)",
+                legendgroup=label,
+                showlegend=False,
+                line={"color": colour(i), "width": 1, "dash": "dot"},
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_layout(
+        title="Strategies compared (dotted: training)",
+        legend={"orientation": "h", "y": -0.2},
+        **_LAYOUT,
+    )
+    return fig
+
+
+def confusion_matrix_figure(
+    matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str = "Confusion matrix"
+) -> go.Figure:
+    """Heatmap: rows are the true class, columns the predicted class, cells the counts.
+
+    Colour shows each cell's share of its row, so a small class's mistakes show as
+    clearly as a big class's; the text shows the raw count.
+    """
+    rows = [[int(v) for v in row] for row in matrix]
+    shares = [[v / (sum(row) or 1) for v in row] for row in rows]
+    fig = go.Figure(
+        go.Heatmap(
+            z=shares,
+            x=list(classes),
+            y=list(classes),
+            text=rows,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hovertemplate="true %{y}, predicted %{x}: %{text} images<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", title_text="true class")
+    fig.update_xaxes(title_text="predicted class", side="bottom")
+    fig.update_layout(title=title, **_LAYOUT)
+    return fig
+
+
+def top_k_figure(top_k: Sequence[Mapping[str, Any]], title: str = "") -> go.Figure:
+    """Horizontal bars of the top classes and their probabilities, the best on top.
+
+    Args:
+        top_k: ``[{"label": str, "probability": float}, ...]`` best first.
+    """
+    labels = [str(t["label"]) for t in top_k][::-1]
+    probs = [float(t["probability"]) for t in top_k][::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=probs,
+            y=labels,
+            orientation="h",
+            text=[f"{p:.0%}" for p in probs],
+            textposition="auto",
+            marker_color=[
+                colour(0) if i == len(probs) - 1 else "#9bbbd0" for i in range(len(probs))
+            ],
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_layout(
+        title=title,
+        height=60 + 40 * max(1, len(labels)),
+        **{**_LAYOUT, "margin": {"l": 10, "r": 10, "t": 30 if title else 10, "b": 10}},
+    )
+    return fig
+
+
+def params_figure(trainable: int, frozen: int) -> go.Figure:
+    """One stacked bar: how many parameters will train and how many stay frozen."""
+    fig = go.Figure()
+    fig.add_bar(
+        y=["parameters"],
+        x=[trainable],
+        orientation="h",
+        name="will train",
+        marker_color=PALETTE[2],
+        text=[f"{trainable:,}"],
+        textposition="inside",
+    )
+    fig.add_bar(
+        y=["parameters"],
+        x=[frozen],
+        orientation="h",
+        name="frozen",
+        marker_color="#b8c4cc",
+        text=[f"{frozen:,}"],
+        textposition="inside",
+    )
+    fig.update_layout(
+        barmode="stack",
+        height=140,
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.4},
+        **{**_LAYOUT, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}},
+    )
+    fig.update_yaxes(showticklabels=False)
+    return fig

@@ -1,0 +1,128 @@
+"""Classify images with a trained run (or a TransferLab ``.keras`` file).
+
+Images go through ``tlcore.data.images.load_image`` with the run's own size and resize mode,
+so every format the data layer accepts works and a prediction sees the image exactly as
+training did. The model takes raw RGB pixels (preprocessing is inside it).
+"""
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tlcore.errors import ModelFileError
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Top-1 label and probability, plus the ``top_k`` (label, probability) pairs."""
+
+    path: str
+    label: str
+    probability: float
+    top_k: list[tuple[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form ``predict --json`` prints."""
+        return {
+            "path": self.path,
+            "label": self.label,
+            "probability": self.probability,
+            "top_k": [{"label": lb, "probability": p} for lb, p in self.top_k],
+        }
+
+
+def predict_probs(model: Any, images: Any, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities for uint8 images (N,S,S,3) (may be a memmap), in batches."""
+    from tlcore.training.features import extract
+
+    return extract(model, images, batch_size)
+
+
+class Predictor:
+    """A loaded model with its class names, input size and resize mode."""
+
+    def __init__(
+        self, model: Any, classes: Sequence[str], resize_mode: str = "pad", source: str = ""
+    ) -> None:
+        self.model = model
+        self.classes = list(classes)
+        self.image_size = int(model.input_shape[1])
+        self.resize_mode = resize_mode
+        self.source = source
+        n_out = int(model.output_shape[-1])
+        if len(self.classes) != n_out:
+            raise ModelFileError(
+                f"The model predicts {n_out} classes but {len(self.classes)} "
+                "class names were found (labels.txt)."
+            )
+
+    def load(self, path: str | os.PathLike) -> np.ndarray:
+        """Decode one image the way training did (uint8 (S,S,3))."""
+        from tlcore.data.images import load_image
+
+        return load_image(path, self.image_size, self.resize_mode)
+
+    def predict_arrays(
+        self, images: Any, top_k: int = 3, paths: Sequence[str] | None = None
+    ) -> list[Prediction]:
+        """Predict uint8 images (N,S,S,3) or one (S,S,3)."""
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        probs = predict_probs(self.model, images)
+        k = max(1, min(top_k, len(self.classes)))
+        out = []
+        for i, p in enumerate(probs):
+            order = np.argsort(-p, kind="stable")[:k]
+            pairs = [(self.classes[j], float(p[j])) for j in order]
+            out.append(
+                Prediction(
+                    str(paths[i]) if paths is not None else str(i), pairs[0][0], pairs[0][1], pairs
+                )
+            )
+        return out
+
+    def predict_paths(self, paths: Sequence[str | os.PathLike], top_k: int = 3) -> list[Prediction]:
+        """Predict image files (``ImageError`` names a file that cannot be read)."""
+        if not paths:
+            return []
+        images = np.stack([self.load(p) for p in paths])
+        return self.predict_arrays(images, top_k, [str(p) for p in paths])
+
+
+def _labels_beside(model_path: Path, n: int) -> list[str]:
+    labels = model_path.with_name("labels.txt")
+    if labels.is_file():
+        return [ln for ln in labels.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return [f"class_{i}" for i in range(n)]
+
+
+def load_predictor(ref: str | os.PathLike) -> Predictor:
+    """Load a predictor from a run id, a run folder or a ``.keras`` model file.
+
+    Raises:
+        RunError: no such run, or the run has no model yet.
+        ModelFileError: the file cannot be loaded safely.
+    """
+    from tlcore.models.model_files import load_model_safely
+    from tlcore.runs import store
+
+    path = Path(ref)
+    if path.is_file():
+        model = load_model_safely(path)
+        return Predictor(model, _labels_beside(path, int(model.output_shape[-1])), source=str(path))
+    from tlcore.runs.job import require_finished_model
+
+    model_path = require_finished_model(ref)
+    info = store.load_run(model_path.parent)
+    model = load_model_safely(model_path)
+    return Predictor(
+        model,
+        _labels_beside(model_path, int(model.output_shape[-1])),
+        info.config.resize_mode,
+        source=info.run_id,
+    )

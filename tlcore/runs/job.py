@@ -1,0 +1,204 @@
+"""Train one run: the worker's whole job, from spec to saved model and metrics.
+
+``train(config, run_dir)`` scans and splits the data (or uses the run's saved split),
+decodes once, builds the classifier under the chosen ``tf.distribute`` strategy, trains
+phase by phase (``train``, or ``head`` then ``fine-tune``), keeps the best epoch by
+validation loss, evaluates on the test split and writes ``metrics.json``. It always ends
+the run in a final state (``finished | stopped | failed``), whatever happens inside:
+everything runs in ``try/finally``.
+
+A stop request (``stop.flag`` in the run folder, SIGTERM or SIGINT) stops after the
+current batch; the best model so far is kept and evaluated, and the run ends ``stopped``.
+"""
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tlcore import fsutil
+from tlcore.config import TrainConfig
+from tlcore.errors import RunError, TransferLabError
+from tlcore.runs import store
+from tlcore.training.events import EventLog
+
+_SIGNALLED = threading.Event()
+
+
+def signal_received() -> bool:
+    """True once SIGTERM/SIGINT asked this process to stop."""
+    return _SIGNALLED.is_set()
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    if _SIGNALLED.is_set() and signum == signal.SIGINT:
+        raise KeyboardInterrupt  # a second Ctrl-C: stop now
+    _SIGNALLED.set()
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within this block SIGTERM / SIGINT ask training to stop after the current batch.
+
+    The previous handlers come back afterwards. Only the main thread may set handlers
+    (inside Streamlit's script threads this does nothing; the app stops runs by flag).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    if previous[signal.SIGTERM] is not _on_signal:
+        _SIGNALLED.clear()  # outermost block: a fresh start
+    for s in previous:
+        signal.signal(s, _on_signal)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def train_spec(ref: str | os.PathLike, echo: Callable[[dict], None] | None = None) -> store.RunInfo:
+    """Train the queued run whose folder (or ``spec.json``) is ``ref``; return its final info.
+
+    Raises:
+        RunError: no such run, or it has already run (a run folder holds one training).
+    """
+    run_dir = store.run_path(ref)
+    state = store.read_status(run_dir).get("status")
+    if state != "queued":
+        raise RunError(
+            f"Run {run_dir.name} has already run ({state}); start a new run "
+            "with the same settings instead."
+        )
+    spec = store.read_spec(run_dir)
+    config = TrainConfig.from_dict(spec["config"])
+    split = None
+    if spec.get("split"):
+        from tlcore.data.split import Split
+
+        split = Split.from_dict(spec["split"])
+    return train(config, run_dir, split=split, echo=echo)
+
+
+def train(
+    config: TrainConfig,
+    run_dir: str | os.PathLike,
+    split: Any = None,
+    echo: Callable[[dict], None] | None = None,
+    fast_path: bool = True,
+) -> store.RunInfo:
+    """Train ``config`` into ``run_dir`` (created by ``store.create_run``).
+
+    Args:
+        config: what to train.
+        run_dir: the run folder.
+        split: the exact split to use; None = scan ``config.data`` and split it now.
+        echo: called with every event (the CLI prints epochs with it).
+        fast_path: allow training on cached frozen-layer outputs (off: always on images).
+
+    Returns:
+        The run's final ``RunInfo`` (status finished, stopped or failed).
+    """
+    with stop_on_signals():
+        return _train(config, Path(run_dir), split, echo, fast_path)
+
+
+def _train(
+    config: TrainConfig,
+    run_dir: Path,
+    split: Any,
+    echo: Callable[[dict], None] | None,
+    fast_path: bool,
+) -> store.RunInfo:
+    t0 = time.time()
+    log = EventLog(run_dir / "events.jsonl", t0=t0, echo=echo)
+    store.update_status(
+        run_dir, status="running", pid=os.getpid(), started=store.now_iso(), ended=None, error=None
+    )
+    log.emit("start", run_id=run_dir.name, pid=os.getpid())
+    status, error = "failed", None
+    try:
+        # A queued run stopped before its turn (e.g. in a comparison) never starts.
+        status = (
+            "stopped" if _stop_wanted(run_dir) else _run(config, run_dir, split, log, fast_path)
+        )
+    except TransferLabError as e:
+        error = str(e)
+    except KeyboardInterrupt:
+        status, error = "stopped", None
+    except BaseException as e:  # the run must end in a final state, whatever happened
+        error = _explain(e)
+        traceback.print_exc(file=sys.stderr)  # the full story goes to worker.log
+    finally:
+        store.update_status(
+            run_dir,
+            status=status,
+            error=error,
+            ended=store.now_iso(),
+            seconds=round(time.time() - t0, 2),
+        )
+        log.emit("end", status=status, **({"error": error} if error else {}))
+    return store.load_run(run_dir)
+
+
+def _explain(e: BaseException) -> str:
+    name = type(e).__name__
+    if isinstance(e, MemoryError) or name == "ResourceExhaustedError":
+        return (
+            "Out of memory while training: use a smaller batch size, a smaller image "
+            "size or a smaller backbone."
+        )
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    return f"Training failed ({name}: {first})."
+
+
+def _stop_wanted(run_dir: Path) -> bool:
+    return signal_received() or store.stop_requested(run_dir)
+
+
+def _run(
+    config: TrainConfig, run_dir: Path, split: Any, log: EventLog, fast_path: bool = True
+) -> str:
+    from tlcore.training import distribute
+
+    distribute.setup_devices()  # before anything initialises TensorFlow's runtime
+    config.validate()
+    if split is None:
+        split = _make_split(config, run_dir)
+    fsutil.atomic_write_text(run_dir / "labels.txt", "\n".join(split.classes) + "\n")
+
+    from tlcore.training.loop import fit_phases
+
+    return fit_phases(config, run_dir, split, log, lambda: _stop_wanted(run_dir), fast_path)
+
+
+def _make_split(config: TrainConfig, run_dir: Path) -> Any:
+    from tlcore.data.scan import scan
+    from tlcore.data.split import make_split
+
+    report = scan(config.data)
+    split = make_split(report, config.split)
+    spec = store.read_spec(run_dir)
+    spec["split"] = split.to_dict()
+    spec["dataset"] = {
+        "root": str(report.root),
+        "fingerprint": report.fingerprint,
+        "classes": list(split.classes),
+    }
+    fsutil.atomic_write_json(run_dir / "spec.json", spec)
+    return split
+
+
+def require_finished_model(ref: str | os.PathLike) -> Path:
+    """Return the run's ``model.keras``; ``RunError`` when it has none yet."""
+    path = store.run_path(ref) / "model.keras"
+    if not path.is_file():
+        raise RunError(f"Run {store.run_path(ref).name} has no saved model yet.")
+    return path

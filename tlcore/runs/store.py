@@ -1,0 +1,341 @@
+"""The run store: one folder per training run under ``workspace/runs/``.
+
+A run folder is the single source of truth the app, the CLI and the worker share:
+``spec.json`` (config + dataset + split), ``status.json`` (state, pid, times, summary
+numbers kept current by the worker so listing runs never parses logs), ``events.jsonl``,
+``metrics.json``, ``model.keras``, ``labels.txt``. No TensorFlow here: the app's sidebar
+lists runs on every page.
+
+A run whose status says ``running`` (or ``queued`` with a pid) but whose worker process is
+gone, or whose pid now belongs to some other program, lists as ``interrupted``.
+"""
+
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tlcore import fsutil, workspace
+from tlcore.config import TrainConfig
+from tlcore.errors import RunError, TransferLabError
+
+STATUSES = ("queued", "running", "stopped", "finished", "failed", "interrupted")
+ACTIVE = ("queued", "running")
+STOP_FLAG = "stop.flag"
+
+_STRATEGY_TAGS = {
+    "feature-extraction": "fe",
+    "fine-tune": "ft",
+    "full": "full",
+    "scratch": "scratch",
+    "custom": "custom",
+}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run folder says about its run (read-only snapshot)."""
+
+    run_id: str
+    path: Path
+    status: str
+    config: TrainConfig
+    name: str
+    group: str | None
+    created: str | None
+    started: str | None
+    ended: str | None
+    error: str | None
+    pid: int | None
+    epochs_run: int
+    best_val_accuracy: float | None
+    test_accuracy: float | None
+    seconds: float | None
+    trainable_params: int | None
+
+    @property
+    def active(self) -> bool:
+        """True while the run is queued or training."""
+        return self.status in ACTIVE
+
+    def summary(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (the ``runs --json`` row)."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "name": self.name,
+            "group": self.group,
+            "backbone": self.config.backbone,
+            "strategy": self.config.freeze.strategy,
+            "created": self.created,
+            "started": self.started,
+            "ended": self.ended,
+            "error": self.error,
+            "epochs_run": self.epochs_run,
+            "best_val_accuracy": self.best_val_accuracy,
+            "test_accuracy": self.test_accuracy,
+            "seconds": self.seconds,
+            "trainable_params": self.trainable_params,
+            "path": str(self.path),
+        }
+
+
+def now_iso() -> str:
+    """Return the current UTC time as an ISO string.
+
+    Microseconds, because runs of a comparison are created within one second and their
+    creation order is the order they train and are listed in.
+    """
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def new_run_id(config: TrainConfig) -> str:
+    """Return a readable unique id, e.g. ``20261122-163501-mobilenet_v2-fe-3f2a``."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    tag = _STRATEGY_TAGS.get(config.freeze.strategy, "run")
+    return f"{stamp}-{config.backbone}-{tag}-{secrets.token_hex(2)}"
+
+
+def create_run(
+    config: TrainConfig, split: Any = None, group: str | None = None, report: Any = None
+) -> RunInfo:
+    """Create a queued run folder with ``spec.json`` and ``status.json``.
+
+    Args:
+        config: the training config (validated here).
+        split: a ``tlcore.data.split.Split`` to train on exactly; None = make one at start.
+        group: comparison group id shared by runs trained together.
+        report: the dataset's ``DatasetReport`` if already scanned (for its fingerprint).
+    """
+    config.validate()
+    _check_names(config)
+    root = workspace.runs_dir()
+    while True:
+        run_id = new_run_id(config)
+        path = root / run_id
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            continue
+    classes = (
+        list(split.classes)
+        if split is not None
+        else (_class_names(report) if report is not None else None)
+    )
+    spec = {
+        "config": config.to_dict(),
+        "dataset": {
+            "root": str(getattr(report, "root", config.data)),
+            "fingerprint": getattr(report, "fingerprint", None),
+            "classes": classes,
+        },
+        "split": split.to_dict() if split is not None else None,
+        "group": group,
+    }
+    fsutil.atomic_write_json(path / "spec.json", spec)
+    fsutil.atomic_write_json(
+        path / "status.json",
+        {
+            "status": "queued",
+            "created": now_iso(),
+            "started": None,
+            "ended": None,
+            "error": None,
+            "pid": None,
+            "group": group,
+            "epochs_run": 0,
+            "best_val_accuracy": None,
+            "test_accuracy": None,
+            "seconds": None,
+            "trainable_params": None,
+        },
+    )
+    return load_run(path)
+
+
+def _check_names(config: TrainConfig) -> None:
+    """Refuse unknown backbone / strategy names before a worker is started for them."""
+    from tlcore.models.backbones import get_backbone  # registries: no TensorFlow
+    from tlcore.models.freezing import get_strategy
+
+    get_backbone(config.backbone)
+    get_strategy(config.freeze.strategy)
+
+
+def _class_names(report: Any) -> list[str]:
+    return sorted(report.classes)
+
+
+def run_path(ref: str | os.PathLike) -> Path:
+    """Return the folder of a run given its id or folder; ``RunError`` if there is none."""
+    ref_path = Path(ref)
+    for candidate in (ref_path, workspace.runs_dir() / str(ref)):
+        if (candidate / "spec.json").is_file():
+            return candidate.resolve()
+    if ref_path.name == "spec.json" and ref_path.is_file():
+        return ref_path.parent.resolve()
+    raise RunError(f"No run '{ref}' in {workspace.runs_dir()} (see `python -m tlcore runs`).")
+
+
+def read_spec(ref: str | os.PathLike) -> dict[str, Any]:
+    """Return the run's ``spec.json`` as a dict."""
+    return _read(run_path(ref) / "spec.json")
+
+
+def read_status(ref: str | os.PathLike) -> dict[str, Any]:
+    """Return the run's raw ``status.json`` (no interrupted detection)."""
+    return _read(run_path(ref) / "status.json")
+
+
+def update_status(run_dir: Path, **changes: Any) -> dict[str, Any]:
+    """Merge ``changes`` into ``status.json`` atomically; return the new status."""
+    path = Path(run_dir) / "status.json"
+    try:
+        status = fsutil.read_json(path)
+    except (OSError, ValueError):
+        status = {}
+    status.update(changes)
+    fsutil.atomic_write_json(path, status)
+    return status
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return fsutil.read_json(path)
+    except FileNotFoundError:
+        raise RunError(f"The run folder {path.parent} has no {path.name}.") from None
+    except ValueError:
+        raise RunError(f"{path} is damaged (not valid JSON).") from None
+
+
+def worker_alive(pid: int | None) -> bool:
+    """True if ``pid`` is a live TransferLab worker (not a dead pid reused by another app)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists but owned by someone else: the cmdline check decides
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return os.name != "posix" or not Path("/proc").is_dir()
+    return b"tlcore" in cmdline  # empty for a zombie: the worker has exited
+
+
+def effective_status(status: dict[str, Any]) -> str:
+    """Return the status to show: ``interrupted`` when an active run's worker is gone."""
+    state = status.get("status", "queued")
+    pid = status.get("pid")
+    if (state == "running" or (state == "queued" and pid)) and not worker_alive(pid):
+        return "interrupted"
+    return state
+
+
+def load_run(ref: str | os.PathLike) -> RunInfo:
+    """Load one run by id or folder; ``RunError`` if it does not exist."""
+    path = run_path(ref)
+    config, group = _spec_summary(path)
+    status = _read(path / "status.json")
+    return RunInfo(
+        run_id=path.name,
+        path=path,
+        status=effective_status(status),
+        config=config,
+        name=config.name,
+        group=group or status.get("group"),
+        created=status.get("created"),
+        started=status.get("started"),
+        ended=status.get("ended"),
+        error=status.get("error"),
+        pid=status.get("pid"),
+        epochs_run=int(status.get("epochs_run") or 0),
+        best_val_accuracy=status.get("best_val_accuracy"),
+        test_accuracy=status.get("test_accuracy"),
+        seconds=status.get("seconds"),
+        trainable_params=status.get("trainable_params"),
+    )
+
+
+# spec.json holds the whole split (can be megabytes for a big dataset) and changes only
+# when a run starts; the sidebar lists runs every second or so, so parse it once.
+_SPEC_CACHE: dict[Path, tuple[tuple[int, int], TrainConfig, str | None]] = {}
+
+
+def _spec_summary(path: Path) -> tuple[TrainConfig, str | None]:
+    spec_path = path / "spec.json"
+    try:
+        st = spec_path.stat()
+    except OSError:
+        raise RunError(f"The run folder {path} has no spec.json.") from None
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _SPEC_CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1], cached[2]
+    spec = _read(spec_path)
+    try:
+        config = TrainConfig.from_dict(spec["config"])
+    except (KeyError, TypeError, TransferLabError) as e:
+        raise RunError(f"The spec of run {path.name} is damaged ({e}).") from None
+    _SPEC_CACHE[path] = (stamp, config, spec.get("group"))
+    return config, spec.get("group")
+
+
+def list_runs(group: str | None = None) -> list[RunInfo]:
+    """Return all runs (or those of one comparison group), newest first.
+
+    Folders that are not readable runs (half-deleted, damaged) are left out.
+    """
+    runs = []
+    for path in workspace.runs_dir().iterdir():
+        if not (path / "spec.json").is_file():
+            continue
+        try:
+            info = load_run(path)
+        except RunError:
+            continue
+        if group is None or info.group == group:
+            runs.append(info)
+    runs.sort(key=lambda r: (r.created or "", r.run_id), reverse=True)
+    return runs
+
+
+def delete_run(ref: str | os.PathLike) -> None:
+    """Delete a run folder; ``RunError`` if its worker is still training it."""
+    info = load_run(ref)
+    if info.active and worker_alive(info.pid):
+        raise RunError(f"Run {info.run_id} is still {info.status}: stop it before deleting.")
+    shutil.rmtree(info.path)
+
+
+def read_events(ref: str | os.PathLike, start: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Return events appended since byte offset ``start`` and the next offset."""
+    return fsutil.read_jsonl(run_path(ref) / "events.jsonl", start)
+
+
+def read_metrics(ref: str | os.PathLike) -> dict[str, Any] | None:
+    """Return the run's ``metrics.json`` or None before evaluation."""
+    path = run_path(ref) / "metrics.json"
+    return fsutil.read_json(path) if path.is_file() else None
+
+
+def read_split(ref: str | os.PathLike) -> Any:
+    """Return the run's ``Split`` (from spec.json, else split.json), or None."""
+    from tlcore.data.split import Split  # data layer; imported late (it may not exist yet)
+
+    path = run_path(ref)
+    data = _read(path / "spec.json").get("split")
+    if data is None and (path / "split.json").is_file():
+        data = fsutil.read_json(path / "split.json")
+    return Split.from_dict(data) if data else None
+
+
+def stop_requested(run_dir: Path) -> bool:
+    """True once someone asked this run to stop (flag file present)."""
+    return (Path(run_dir) / STOP_FLAG).exists()

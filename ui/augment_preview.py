@@ -1,0 +1,85 @@
+"""Augmentation toggles with strengths, and a preview grid of what they do."""
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from tlcore.config import AugmentConfig
+from tlcore.errors import TransferLabError
+from tlcore.models.augment import AUGMENTATIONS
+
+PREVIEW_SIZE = 128
+
+
+def render(report: Any) -> None:
+    """Draw one toggle (+ strength) per augmentation and the live preview."""
+    st.caption(
+        "Small random changes to the training images (a mirrored or slightly turned "
+        "cat is still a cat) teach the model what does *not* matter, so it overfits "
+        "less. They are used only while training."
+    )
+    chosen: dict[str, float] = {}
+    current = st.session_state["augment"]
+    cols = st.columns(4)
+    for i, (key, aug) in enumerate(AUGMENTATIONS.items()):
+        with cols[i % 4]:
+            on = st.toggle(
+                aug.display_name, value=key in current, key=f"aug_on_{key}", help=aug.description
+            )
+            if on and aug.uses_strength:
+                chosen[key] = st.slider(
+                    "strength",
+                    0.05,
+                    0.5,
+                    step=0.05,
+                    value=float(current.get(key, aug.default_strength)),
+                    key=f"aug_s_{key}",
+                    label_visibility="collapsed",
+                )
+            elif on:
+                chosen[key] = 1.0
+    st.session_state["augment"] = chosen
+    if chosen:
+        _preview(report, AugmentConfig.of(**chosen))
+
+
+def _preview(report: Any, cfg: AugmentConfig) -> None:
+    paths = _sample_paths(report)
+    try:
+        with st.spinner("Drawing examples…"):
+            grid = preview_grid(tuple(paths), cfg.ops)
+    except TransferLabError as e:
+        st.error(str(e))
+        return
+    st.markdown("**What training will see** (first column: the original)")
+    for path, versions in zip(paths, grid, strict=True):
+        st.image([_original(path), *versions], width=96)
+
+
+def _sample_paths(report: Any, n: int = 3) -> list[str]:
+    # One image from each of the first classes: different content shows more.
+    seen, paths = set(), []
+    for item in report.items:
+        if item.label not in seen:
+            seen.add(item.label)
+            paths.append(item.path)
+        if len(paths) == n:
+            break
+    return paths
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _original(path: str) -> np.ndarray:
+    from tlcore.data.images import load_image
+
+    return load_image(path, PREVIEW_SIZE)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def preview_grid(paths: tuple[str, ...], ops: tuple[tuple[str, float], ...]) -> np.ndarray:
+    """``(N, 5, S, S, 3)`` augmented versions of the images at ``paths``."""
+    from tlcore.models.augment import preview_augmentation
+
+    images = np.stack([_original(p) for p in paths])
+    return preview_augmentation(images, AugmentConfig(ops), n=5, seed=0)

@@ -1,0 +1,84 @@
+"""Following a run while it trains: a fragment that polls the run folder once a second."""
+
+import streamlit as st
+
+from tlcore.results import plots
+from tlcore.runs import store, worker
+from ui import run_results, run_status
+
+
+def follow(run_id: str) -> None:
+    """Show the live view of ``run_id`` until it ends, then rerun the page for results."""
+    st.fragment(run_every=1.0)(_live)(run_id)
+
+
+def _live(run_id: str) -> None:
+    run = store.load_run(run_id)
+    if not run.active:
+        st.rerun()  # the whole page: it now shows the results
+    evts = run_status.events(run_id)
+    head, stop = st.columns([4, 1])
+    head.subheader(run_results.status_line(run))
+    slot = stop.empty()
+    stopping = (run.path / store.STOP_FLAG).exists()
+    if not stopping and slot.button(
+        "Stop",
+        icon=":material/stop_circle:",
+        key="stop_run",
+        help="Stop after the current batch; the best model so far is kept.",
+    ):
+        worker.request_stop(run_id)
+        stopping = True
+    if stopping:
+        slot.button("Stopping…", disabled=True, key="stop_wait")
+    _progress(evts, run.config.epochs)
+    if plots.epoch_points(evts) or plots.batch_points(evts):
+        # No key: a keyed chart keeps its first figure; this one must redraw every second.
+        st.plotly_chart(plots.training_curves_figure(evts))
+        st.caption(
+            "Thick lines: after each epoch. Thin line: each batch while it runs. "
+            "When validation gets worse while training keeps improving, the model "
+            "is memorising (overfitting)."
+        )
+
+
+def _progress(evts: list[dict], total_epochs: int) -> None:
+    batch = run_status.last_of(evts, "batch", "epoch", "prepare")
+    if batch is None:
+        st.progress(0.0, text="Starting the training process (loading TensorFlow)…")
+        return
+    if batch["type"] == "prepare":
+        stage = batch.get("stage")
+        what = {
+            "decode": "Reading and resizing your images",
+            "features": "Running the frozen network over your images once",
+            "weights": "Downloading the pretrained weights",
+        }.get(stage, "Preparing")
+        total = max(int(batch.get("total") or 1), 1)
+        done = int(batch.get("done") or 0)
+        amount = (
+            f"{done / 1e6:.0f} of {total / 1e6:.0f} MB"
+            if stage == "weights"
+            else f"{done} of {total}"
+        )
+        st.progress(min(done / total, 1.0), text=f"{what}… {amount}")
+        return
+    # Epochs are numbered across phases; the last phase ends at the run's total.
+    epochs = max(int(total_epochs), 1)
+    epoch = int(batch.get("epoch") or 0)
+    if batch["type"] == "batch":
+        frac_in = batch["batch"] / max(batch.get("batches") or 1, 1)
+        done = (epoch - 1 + frac_in) / epochs
+        text = f"Epoch {epoch} of {epochs} · batch {batch['batch']} of {batch.get('batches', '?')}"
+    else:
+        done = epoch / epochs
+        text = f"Epoch {epoch} of {epochs} done"
+    phase = {
+        "head": "Phase 1, the new head only",
+        "fine-tune": "Phase 2, retraining the chosen layers",
+    }.get(batch.get("phase"))
+    if phase:
+        text = f"{phase} · {text}"
+    if batch.get("eta_seconds") is not None:
+        text += f" · about {run_status.duration(batch['eta_seconds'])} left"
+    st.progress(min(max(done, 0.0), 1.0), text=text)

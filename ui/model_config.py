@@ -1,0 +1,151 @@
+"""From the choices in session state to a ``TrainConfig`` (and back, for recipes)."""
+
+from typing import Any
+
+import streamlit as st
+
+from tlcore.config import AugmentConfig, FreezeConfig, TrainConfig
+from ui import dataset
+from ui.state import DEFAULT_TRAINING
+
+
+def freeze_config() -> FreezeConfig:
+    """The freezing plan chosen on the Model page (custom when the table was edited)."""
+    s = st.session_state
+    if s.get("frozen_layers") is not None:
+        return FreezeConfig(
+            strategy="custom",
+            frozen_layers=tuple(s["frozen_layers"]),
+            train_batchnorm=bool(s["train_batchnorm"]),
+        )
+    strategy = s["strategy"]
+    return FreezeConfig(
+        strategy=strategy,
+        unfreeze_top=s["unfreeze_top"] if strategy == "fine-tune" else None,
+        unfreeze_from=s["unfreeze_from"]
+        if strategy == "fine-tune" and s["unfreeze_top"] is None
+        else None,
+        train_batchnorm=bool(s["train_batchnorm"]),
+    )
+
+
+def augment_config() -> AugmentConfig:
+    """The augmentation switched on (name -> strength)."""
+    return AugmentConfig.of(**st.session_state["augment"])
+
+
+def image_size() -> int:
+    """The input size: the chosen one, else the backbone's default."""
+    from tlcore.models.backbones import get_backbone
+
+    size = st.session_state["training"].get("image_size")
+    return int(size) if size else get_backbone(st.session_state["backbone"]).default_size
+
+
+def build_config(name: str = "") -> TrainConfig:
+    """The full training config from the choices on the Data and Model pages."""
+    s = st.session_state
+    t = {**DEFAULT_TRAINING, **s["training"]}
+    weights = s["weights"]
+    if s["strategy"] == "scratch" and s.get("frozen_layers") is None:
+        weights = "none"
+    return TrainConfig(
+        data=s["data_path"] or "",
+        backbone=s["backbone"],
+        weights=weights,
+        image_size=t["image_size"],
+        resize_mode=t["resize_mode"],
+        freeze=freeze_config(),
+        augment=augment_config(),
+        two_phase=bool(t["two_phase"]),
+        head_epochs=int(t["head_epochs"]),
+        epochs=int(t["epochs"]),
+        batch_size=int(t["batch_size"]),
+        learning_rate=float(t["learning_rate"]),
+        fine_tune_learning_rate=float(t["fine_tune_learning_rate"]),
+        dropout=float(t["dropout"]),
+        early_stopping_patience=int(t["early_stopping_patience"]),
+        split=dataset.split_config(),
+        name=name,
+    )
+
+
+def apply_config(cfg: TrainConfig) -> None:
+    """Put a config's choices (e.g. a recipe's template) into session state."""
+    s = st.session_state
+    # Forget the widgets' own values so they show the recipe's, not the previous ones.
+    for key in [k for k in s if str(k).startswith(("set_", "aug_", "weights_", "unfreeze_"))]:
+        del s[key]
+    s["backbone"] = cfg.backbone
+    s["weights"] = cfg.weights
+    s["strategy"] = cfg.freeze.strategy if cfg.freeze.strategy != "custom" else "fine-tune"
+    s["unfreeze_top"] = cfg.freeze.unfreeze_top
+    s["unfreeze_from"] = cfg.freeze.unfreeze_from
+    s["frozen_layers"] = list(cfg.freeze.frozen_layers) if cfg.freeze.strategy == "custom" else None
+    s["train_batchnorm"] = cfg.freeze.train_batchnorm
+    s["augment"] = cfg.augment.as_dict()
+    s["training"] = {
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "learning_rate": cfg.learning_rate,
+        "two_phase": cfg.two_phase,
+        "head_epochs": cfg.head_epochs,
+        "fine_tune_learning_rate": cfg.fine_tune_learning_rate,
+        "early_stopping_patience": cfg.early_stopping_patience,
+        "dropout": cfg.dropout,
+        "image_size": cfg.image_size,
+        "resize_mode": cfg.resize_mode,
+    }
+
+
+def backbone_changed(_name: str = "backbone") -> None:
+    """A new network: sensible weights and strategy for it; forget the old layer picks."""
+    from tlcore.models.backbones import get_backbone
+
+    s = st.session_state
+    old = get_backbone(s["backbone"])
+    s["backbone"] = s["_w_backbone"]
+    new = get_backbone(s["backbone"])
+    s["frozen_layers"] = None
+    s["unfreeze_from"] = s["unfreeze_top"] = None
+    s.pop("weights_kind", None)
+    if new.weights_hint == "none":  # e.g. the Small CNN: nothing pretrained to keep
+        s["weights"], s["strategy"] = "none", "scratch"
+    elif new.pretrained and (not old.pretrained or old.key in ("my_model", "keras_file")):
+        s["weights"], s["strategy"] = "imagenet", "feature-extraction"
+    elif new.key in ("my_model", "keras_file"):
+        s["weights"], s["strategy"] = "", "feature-extraction"
+
+
+def recommend_strategy(n_images: int, everyday_photos: bool) -> tuple[str, str]:
+    """A strategy key and the reason, from the dataset's size and kind of images."""
+    if n_images < 1000 and everyday_photos:
+        return "feature-extraction", (
+            f"With {n_images} images of everyday things, the pretrained features already fit: "
+            "train only the head (fast, hard to overfit)."
+        )
+    if n_images < 1000:
+        return "fine-tune", (
+            f"Your {n_images} images look unlike everyday photos, so let the top layers adapt, "
+            "but keep the rest frozen: there are too few images to retrain everything."
+        )
+    if n_images < 10000 or everyday_photos:
+        return "fine-tune", (
+            f"With {n_images} images there is enough to adapt the top layers to your data."
+        )
+    return "full", (
+        f"With {n_images} images that differ from everyday photos, retraining the "
+        "whole network (at a low learning rate) pays off."
+    )
+
+
+def describe(cfg: TrainConfig) -> dict[str, Any]:
+    """A short, readable summary of a config for captions."""
+    from tlcore.models.backbones import get_backbone
+
+    return {
+        "backbone": get_backbone(cfg.backbone).display_name,
+        "strategy": cfg.freeze.strategy,
+        "weights": cfg.weights,
+        "epochs": cfg.epochs,
+    }

@@ -1,0 +1,117 @@
+"""What a finished run shows: score, confusion matrix, mistakes, and the diagnosis."""
+
+import os
+from typing import Any
+
+import streamlit as st
+
+from tlcore.results import plots
+from ui import dataset
+
+STATUS_TEXT = {
+    "queued": (":material/hourglass_top:", "Waiting to start"),
+    "running": (":material/directions_run:", "Training"),
+    "finished": (":material/check_circle:", "Finished"),
+    "stopped": (":material/stop_circle:", "Stopped by you (the best model so far was kept)"),
+    "failed": (":material/error:", "Failed"),
+    "interrupted": (":material/warning:", "Interrupted (the training process ended unexpectedly)"),
+}
+
+
+def status_line(run: Any) -> str:
+    """An icon and plain words for a run's status."""
+    icon, text = STATUS_TEXT.get(run.status, ("", run.status))
+    return f"{icon} {text}"
+
+
+def failure_help(run: Any) -> None:
+    """A failed or interrupted run: the error and what to try."""
+    if run.status == "failed":
+        st.error(run.error or "The training failed without a message.")
+        st.markdown(
+            "**What to try:** if it ran out of memory, choose a smaller batch size, image "
+            "size or network on the Model page; if an image is broken, remove it and scan "
+            "the folder again. The full log is in "
+            f"`{run.path / 'worker.log'}`."
+        )
+    elif run.status == "interrupted":
+        st.warning(
+            "The training process stopped without finishing (the computer slept, "
+            "restarted, or the process was killed). The best model saved so far can "
+            "still be used on the Predict page; or start the training again."
+        )
+
+
+def metrics_view(metrics: dict[str, Any], key: str) -> None:
+    """Accuracy, per-class scores, confusion matrix, mistakes and diagnosis."""
+    part = {"test": "test", "val": "validation"}.get(metrics.get("split"), "held-out")
+    c1, c2, c3 = st.columns(3)
+    c1.metric(
+        f"Accuracy on the {part} images",
+        f"{metrics.get('accuracy', 0):.1%}",
+        help="Share of images the model never trained on that it got right.",
+    )
+    if metrics.get("best_epoch"):
+        c2.metric(
+            "Best epoch",
+            f"{metrics['best_epoch']} of {metrics.get('epochs_run', '?')}",
+            help="The model of this epoch was kept (lowest validation loss).",
+        )
+    if metrics.get("seconds") is not None:
+        from ui.run_status import duration
+
+        c3.metric("Training time", duration(metrics["seconds"]))
+    for d in metrics.get("diagnosis") or []:
+        (st.success if d.get("kind") in ("ok", "good") else st.warning)(d.get("message", ""))
+    left, right = st.columns([3, 2])
+    classes = metrics.get("classes") or []
+    if metrics.get("confusion_matrix"):
+        left.plotly_chart(
+            plots.confusion_matrix_figure(metrics["confusion_matrix"], classes),
+            width="stretch",
+            key=f"cm_{key}",
+        )
+        left.caption("Each row is the true class; the diagonal counts the right answers.")
+    per_class = metrics.get("per_class") or {}
+    if per_class:
+        right.markdown("**Per class**")
+        right.dataframe(
+            [
+                {
+                    "class": c,
+                    "recall": f"{v.get('recall', 0):.0%}",
+                    "precision": f"{v.get('precision', 0):.0%}",
+                    "images": v.get("support"),
+                }
+                for c, v in per_class.items()
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+        right.caption(
+            "**Recall**: share of this class's images it found. **Precision**: "
+            "how often it is right when it says this class."
+        )
+    mistakes(metrics.get("misclassified") or [])
+
+
+def mistakes(wrong: list[dict[str, Any]], limit: int = 24) -> None:
+    """A gallery of misclassified images with their true and predicted labels."""
+    if not wrong:
+        st.success("No mistakes on the held-out images.")
+        return
+    with st.expander(f"The {len(wrong)} images it got wrong", expanded=len(wrong) <= 12):
+        cols = st.columns(6)
+        for i, m in enumerate(wrong[:limit]):
+            try:
+                img = dataset.thumbnail(m["path"], os.stat(m["path"]).st_mtime)
+            except OSError:
+                img = None
+            with cols[i % 6]:
+                if img is not None:
+                    st.image(img, width="stretch")
+                st.caption(
+                    f"is **{m['true']}**, said **{m['predicted']}** ({m.get('confidence', 0):.0%})"
+                )
+        if len(wrong) > limit:
+            st.caption(f"…and {len(wrong) - limit} more.")

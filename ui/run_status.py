@@ -1,0 +1,83 @@
+"""Reading run folders for the pages: active runs, incremental events, one-line progress.
+
+Events are read incrementally (from the last offset this session saw), so polling a long
+run once a second costs only the new lines. The cache lives in the session, not in a
+module global, so two tabs never share it.
+"""
+
+from typing import Any
+
+import streamlit as st
+
+from tlcore.runs import store
+
+ACTIVE = ("queued", "running")
+
+
+def active_runs() -> list[Any]:
+    """Runs that are queued or running, newest first."""
+    return [r for r in list_runs() if r.status in ACTIVE]
+
+
+def list_runs(group: str | None = None) -> list[Any]:
+    """All runs (optionally of one comparison group), newest first."""
+    return store.list_runs(group=group)
+
+
+def events(run_id: str) -> list[dict[str, Any]]:
+    """All events of a run so far, reading only lines added since the last call."""
+    cache = st.session_state.setdefault("_events", {})
+    offset, seen = cache.get(run_id, (0, []))
+    new, offset = store.read_events(run_id, start=offset)
+    if new:
+        seen = seen + list(new)
+    cache[run_id] = (offset, seen)
+    return seen
+
+
+def last_of(evts: list[dict[str, Any]], *types: str) -> dict[str, Any] | None:
+    """The most recent event of one of ``types``."""
+    for e in reversed(evts):
+        if e.get("type") in types:
+            return e
+    return None
+
+
+def short_progress(run: Any) -> str:
+    """A few words on where a run is, e.g. 'epoch 3 of 10, about 2 min left'."""
+    if run.status == "queued":
+        return "waiting to start"
+    evts = events(run.run_id)
+    e = last_of(evts, "batch", "epoch", "prepare")
+    if e is None:
+        return "starting (loading TensorFlow)"
+    if e["type"] == "prepare":
+        what = "reading images" if e.get("stage") == "decode" else "computing features"
+        return f"{what} {e.get('done', 0)}/{e.get('total', '?')}"
+    left = e.get("eta_seconds")
+    return f"epoch {e.get('epoch')} of {run.config.epochs}" + (
+        f", about {duration(left)} left" if left else ""
+    )
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as a friendly '45 s' / '3 min' / '1 h 5 min'."""
+    if seconds is None:
+        return "?"
+    s = round(seconds)
+    if s < 90:
+        return f"{s} s"
+    if s < 3600:
+        return f"{round(s / 60)} min"
+    return f"{s // 3600} h {round(s % 3600 / 60)} min"
+
+
+def label(run: Any) -> str:
+    """How a run is named in lists: its name, backbone, strategy and status."""
+    cfg = run.config
+    backbone = getattr(cfg, "backbone", "?")
+    strategy = getattr(getattr(cfg, "freeze", None), "strategy", "?")
+    acc = run.test_accuracy if run.test_accuracy is not None else run.best_val_accuracy
+    acc_txt = f" · {acc:.0%}" if acc is not None else ""
+    name = run.name or run.run_id
+    return f"{name} — {backbone}, {strategy}, {run.status}{acc_txt}"

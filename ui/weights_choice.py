@@ -1,0 +1,220 @@
+"""Choosing the starting weights, with the ImageNet download and its offline fallback."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from tlcore import workspace
+from tlcore.errors import TransferLabError
+from tlcore.models import weights as weights_mod
+from ui import files, run_status
+
+IMAGENET, RANDOM, FILE, RUN = "imagenet", "none", "file", "run"
+LABELS = {
+    IMAGENET: "Pretrained on ImageNet (recommended)",
+    RANDOM: "Random (learn from scratch)",
+    FILE: "A weights file I have",
+    RUN: "One of my earlier models",
+}
+
+
+def kind_of(weights: str) -> str:
+    """Which of the four choices a ``weights`` value is."""
+    if weights in (IMAGENET, RANDOM):
+        return weights
+    return RUN if weights.startswith("run:") else FILE
+
+
+def finished_runs(backbone: str | None = None) -> list:
+    """Runs with a saved model (optionally only those of one backbone)."""
+    out = []
+    for r in run_status.list_runs():
+        has_model = (r.path / "model.keras").is_file()
+        if has_model and not r.active and (backbone is None or r.config.backbone == backbone):
+            out.append(r)
+    return out
+
+
+def imagenet_ready(key: str, size: int) -> bool:
+    """True when the ImageNet file for this backbone is already on this computer."""
+    source = weights_mod.imagenet_source(key, size)
+    return weights_mod.cached_weights_path(source.filename).is_file()
+
+
+def download_imagenet(key: str, size: int) -> bool:
+    """Download with a progress bar; on failure show why and the alternatives."""
+    bar = st.progress(0.0, text="Connecting…")
+
+    def progress(done: int, total: int) -> None:
+        frac = done / total if total else 0.0
+        bar.progress(
+            min(frac, 1.0),
+            text=f"Downloading the pretrained weights… {done / 1e6:.1f} of {total / 1e6:.1f} MB"
+            if total
+            else f"Downloading… {done / 1e6:.1f} MB",
+        )
+
+    try:
+        weights_mod.imagenet_weights_path(key, size, progress=progress)
+    except TransferLabError as e:
+        bar.empty()
+        st.session_state["weights_error"] = str(e)
+        return False
+    bar.empty()
+    st.session_state.pop("weights_error", None)
+    return True
+
+
+def _set(value: str) -> None:
+    st.session_state["weights"] = value
+    st.session_state["weights_kind"] = kind_of(value)  # move the radio along
+    st.session_state.pop("weights_error", None)
+
+
+def offline_help(key: str, size: int) -> None:
+    """The download failed: say so plainly and offer the other starting points right here."""
+    message = st.session_state["weights_error"]
+    st.error(
+        "**The pretrained weights could not be downloaded** — this computer seems to be "
+        "offline, or the download server cannot be reached. Choose another way to start "
+        "below, or try again later."
+    )
+    with st.expander("Details"):
+        st.write(message)
+    st.markdown("**What you can do instead:**")
+    c1, c2 = st.columns(2)
+    c1.button(
+        ":material/casino: Start from random weights",
+        on_click=_set,
+        args=(RANDOM,),
+        key="offline_random",
+        help="Works offline; needs more images and epochs.",
+    )
+    runs = finished_runs(key)
+    if runs:
+        c2.button(
+            ":material/recycling: Start from my earlier model",
+            on_click=_set,
+            args=(f"run:{runs[0].run_id}",),
+            key="offline_run",
+            help=f"Uses the {runs[0].name or runs[0].run_id} run's network.",
+        )
+    else:
+        c2.caption("No earlier model of this network yet — train one first to reuse it.")
+    up = st.file_uploader(
+        "…or upload the weights file (.h5)", type=["h5"], key="offline_weights_upload"
+    )
+    if up is not None:
+        _save_weights_upload(up)
+    source = weights_mod.imagenet_source(key, size)
+    st.caption(
+        f"Or copy the file `{source.filename}` to "
+        f"`{weights_mod.cached_weights_path(source.filename)}` and reload this page."
+    )
+
+
+def _save_weights_upload(up) -> None:
+    folder = workspace.cache_dir("weights") / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = files.safe_name(Path(up.name).name)
+    path = folder / name
+    path.write_bytes(up.getvalue())
+    _set(str(path))
+    st.success(f"Saved {name}; training will start from it.")
+
+
+def choose(key: str, size: int, pretrained: bool) -> None:
+    """Draw the weights choice for backbone ``key`` and store it in session state."""
+    s = st.session_state
+    if key == "my_model":
+        _choose_run(None)
+        return
+    if key == "keras_file":
+        _choose_model_file()
+        return
+    options = [IMAGENET, RANDOM, FILE, RUN] if pretrained else [RANDOM, FILE, RUN]
+    current = kind_of(s["weights"])
+    if current not in options:
+        current = options[0]
+        s["weights"] = IMAGENET if pretrained else RANDOM
+    kind = st.radio(
+        "Start from",
+        options,
+        index=options.index(current),
+        format_func=LABELS.get,
+        horizontal=True,
+        key="weights_kind",
+        help="Pretrained weights already know shapes, textures and objects from "
+        "1.3 million photos: your model needs far fewer images.",
+    )
+    if kind == IMAGENET:
+        s["weights"] = IMAGENET
+        if imagenet_ready(key, size):
+            st.caption(":material/check_circle: The pretrained weights are on this computer.")
+        elif s.get("weights_error"):
+            offline_help(key, size)
+        else:
+            st.caption("The pretrained weights are downloaded once, the first time.")
+            if st.button(":material/download: Download them now", key="weights_download"):
+                download_imagenet(key, size)
+                st.rerun()
+    elif kind == RANDOM:
+        s["weights"] = RANDOM
+        st.caption(
+            "Every weight starts random: the network learns everything from your "
+            "images (slow to learn, needs many images)."
+        )
+    elif kind == FILE:
+        if kind_of(s["weights"]) == FILE:
+            st.caption(f"Using `{Path(s['weights']).name}`.")
+        up = st.file_uploader(
+            "A weights file saved from the same network (.h5)", type=["h5"], key="weights_upload"
+        )
+        if up is not None:
+            _save_weights_upload(up)
+    else:
+        _choose_run(key)
+
+
+def _choose_run(backbone: str | None) -> None:
+    runs = finished_runs(backbone)
+    if not runs:
+        st.warning(
+            "You have no finished model"
+            + (" with this network" if backbone else "")
+            + " yet. Train one first (pages 3 or 4), then come back."
+        )
+        return
+    ids = [r.run_id for r in runs]
+    current = (
+        st.session_state["weights"][4:]
+        if st.session_state["weights"].startswith("run:")
+        else ids[0]
+    )
+    labels = {r.run_id: run_status.label(r) for r in runs}
+    pick = st.selectbox(
+        "Which model",
+        ids,
+        index=ids.index(current) if current in ids else 0,
+        format_func=labels.get,
+        key="weights_run",
+    )
+    st.session_state["weights"] = f"run:{pick}"
+
+
+def _choose_model_file() -> None:
+    up = st.file_uploader(
+        "Your Keras model file (.keras or .h5)",
+        type=["keras", "h5"],
+        key="model_file_upload",
+        help="Loaded in Keras' safe mode, so a file cannot run code.",
+    )
+    if up is not None:
+        folder = workspace.cache_dir("models")
+        path = folder / files.safe_name(Path(up.name).name)
+        path.write_bytes(up.getvalue())
+        st.session_state["weights"] = str(path)
+    if kind_of(st.session_state["weights"]) == FILE and st.session_state["weights"]:
+        st.caption(f"Using `{Path(st.session_state['weights']).name}`.")
+    else:
+        st.info("Upload a model file to use it.")
