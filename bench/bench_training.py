@@ -132,6 +132,7 @@ def overhead(data: Path, size: int, epochs: int, n_images: int) -> dict:
     sys.path.insert(0, str(ROOT))
     os.environ["TRANSFERLAB_HOME"] = tempfile.mkdtemp(prefix="tl-bench-ovh-")
     import keras
+
     from tlcore.config import FreezeConfig, SplitConfig, TrainConfig
     from tlcore.data.pipeline import load_arrays
     from tlcore.data.scan import scan
@@ -139,7 +140,7 @@ def overhead(data: Path, size: int, epochs: int, n_images: int) -> dict:
     from tlcore.models.classifier import build_classifier
     from tlcore.runs import store
     from tlcore.runs.job import train
-    from tlcore.training.loop import array_dataset
+    from tlcore.training.batches import array_dataset
 
     config = TrainConfig(
         data=str(data),

@@ -1,6 +1,7 @@
 """Train page: start a run in the background and follow it live; results when it ends."""
 
 import streamlit as st
+
 from tlcore.errors import TransferLabError
 from tlcore.runs import store, worker
 from ui import dataset, live_training, model_config, run_results, run_status, weights_choice
@@ -23,10 +24,12 @@ with st.container(border=True):
             from tlcore.models.backbones import get_backbone
 
             spec = get_backbone(cfg.backbone)
+            kind = weights_choice.kind_of(cfg.weights)
+            start_label = weights_choice.LABELS.get(kind, cfg.weights)
             st.markdown(
                 f"**{len(dataset.current_report().classes)} classes** from "
                 f"`{cfg.data}` · **{spec.display_name}** · start from "
-                f"**{weights_choice.LABELS.get(weights_choice.kind_of(cfg.weights), cfg.weights)}** · "
+                f"**{start_label}** · "
                 f"**{cfg.freeze.strategy.replace('-', ' ')}** · {cfg.epochs} epochs"
             )
             missing_weights = (

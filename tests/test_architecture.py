@@ -38,3 +38,75 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert "pytest" in run_tests
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert run_tests in ci_lines
+
+
+# The rooms of tlcore, lowest first; a module may import its own room and lower ones.
+LAYERS = ["shared", "data", "models", "training", "runs", "results", "cli"]
+SHARED = {"errors", "registry", "workspace", "fsutil", "config"}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] in SHARED or parts[1] == "__main__":
+        return "cli" if parts[-1] == "__main__" else "shared"
+    return parts[1]
+
+
+def _tlcore_imports() -> dict[str, set[str]]:
+    """Every tlcore module -> the tlcore modules it imports (function-level ones too)."""
+    import ast
+
+    graph: dict[str, set[str]] = {}
+    for path in (ROOT / "tlcore").rglob("*.py"):
+        rel = path.relative_to(ROOT).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith("tlcore")}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tlcore"):
+                for a in node.names:  # `from tlcore.runs import store` imports a module
+                    sub = f"{node.module}.{a.name}"
+                    is_module = (ROOT / (sub.replace(".", "/") + ".py")).is_file()
+                    found.add(sub if is_module else node.module)
+        graph[name] = found - {name}
+    return graph
+
+
+def test_no_room_imports_a_higher_room() -> None:
+    offenders = [
+        f"{mod} -> {dep}"
+        for mod, deps in _tlcore_imports().items()
+        for dep in deps
+        if dep != "tlcore" and LAYERS.index(_room(dep)) > LAYERS.index(_room(mod))
+    ]
+    assert offenders == []
+
+
+def test_no_import_cycle_in_tlcore() -> None:
+    graph = _tlcore_imports()
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    cycles: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if dep.startswith("tlcore.") and dep.count(".") == 1 and dep not in graph:
+                continue
+            if state.get(dep) == 1:
+                cycles.append([*path[path.index(dep) :], dep] if dep in path else [node, dep])
+            elif dep in graph and dep not in state:
+                visit(dep, [*path, dep])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    # The package root re-exports lazily (by name) and is no edge of the graph.
+    assert [c for c in cycles if "tlcore" not in c] == []
+
+
+def test_every_room_says_what_it_is_for() -> None:
+    for room in LAYERS[1:]:
+        doc = (ROOT / "tlcore" / room / "__init__.py").read_text(encoding="utf-8")
+        assert doc.startswith('"""') and "import" in doc, room

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 from conftest import write_class_images
 from run_helpers import RUN_FILES, events_of, tiny_config, train_tiny
+
 from tlcore import fsutil
 from tlcore.config import FreezeConfig
 from tlcore.models.model_files import load_model_safely
 from tlcore.runs import store
 from tlcore.runs.job import train
+from tlcore.training.batches import class_weights
 from tlcore.training.checkpoint import BestKeeper
-from tlcore.training.loop import class_weights
 
 HEAD_PARAMS = 128 * 3 + 3  # small_cnn's 128 pooled features -> 3 classes
 
@@ -247,6 +248,7 @@ def test_out_of_memory_ends_failed_with_advice_a_person_can_act_on(
     tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tensorflow as tf
+
     import tlcore.training.loop
 
     def out_of_memory(*args: object, **kwargs: object) -> str:

@@ -1,11 +1,97 @@
-"""The editable layer table: a Freeze checkbox per layer, presets fill it, edits make it custom."""
+"""The layer list on the Model page: a Freeze checkbox per layer, presets fill it, edits
+make it custom, and the trainable / frozen counts follow.
+
+Building a backbone needs TensorFlow, so it happens only here, on the Model page, behind
+a spinner. The built network is cached per (backbone, size, weights) and only read:
+``trainable_plan`` looks at layer names and blocks, it never changes the model, so one
+cached copy can serve every session.
+"""
+
+from typing import Any
 
 import pandas as pd
 import streamlit as st
+
 from tlcore.config import FreezeConfig
 from tlcore.errors import TransferLabError
 from tlcore.results import plots
-from ui import layers, model_config
+from ui import model_config
+
+# Keras' BatchNormalization: gamma and beta train, the moving mean and variance never do.
+_BN_TYPES = ("BatchNormalization", "SyncBatchNormalization")
+_NEVER_TRAINS = ("Normalization", "Rescaling", "InputLayer")
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def backbone(key: str, size: int, weights: str) -> Any:
+    """Build the backbone once per (key, size, weights) for listing its layers."""
+    from tlcore.models.backbone_models import build_backbone
+
+    # ImageNet weights do not change the layer list: build with random weights
+    # (no download). "One of my models" / a model file need their weights to exist.
+    listing_weights = weights if key in ("my_model", "keras_file") else "none"
+    return build_backbone(key, size, weights=listing_weights)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def layer_rows(key: str, size: int, weights: str) -> list[dict[str, Any]]:
+    """Every layer of the backbone as a plain dict (index, name, type, block, params)."""
+    from tlcore.models.freezing import list_layers
+
+    return [
+        dict(layer.to_dict(), output_shape=str(tuple(layer.output_shape[1:])))
+        for layer in list_layers(backbone(key, size, weights))
+    ]
+
+
+def plan(key: str, size: int, weights: str, freeze: FreezeConfig) -> list[bool]:
+    """Whether each layer trains under ``freeze`` (BatchNorm rule applied)."""
+    from tlcore.models.freezing import batchnorm_trains, trainable_plan
+
+    rows = layer_rows(key, size, weights)
+    trains = trainable_plan(backbone(key, size, weights), freeze)
+    bn_trains = batchnorm_trains(freeze)
+    return [
+        t and (bn_trains or r["type"] not in _BN_TYPES) for t, r in zip(trains, rows, strict=True)
+    ]
+
+
+def counts(rows: list[dict[str, Any]], trains: list[bool], head: int) -> tuple[int, int]:
+    """(trainable, frozen) parameters of backbone + head, as Keras would count them."""
+    trainable = head
+    frozen = 0
+    for row, t in zip(rows, trains, strict=True):
+        p = int(row["params"])
+        if row["type"] in _NEVER_TRAINS:
+            frozen += p
+        elif row["type"] in _BN_TYPES:
+            # gamma+beta may train; moving mean+variance never do
+            half = p // 2
+            trainable += half if t else 0
+            frozen += p - (half if t else 0)
+        elif t:
+            trainable += p
+        else:
+            frozen += p
+    return trainable, frozen
+
+
+def head_params(rows: list[dict[str, Any]], num_classes: int) -> int:
+    """Parameters of the new head: one Dense layer on the pooled features."""
+    channels = 0
+    for row in reversed(rows):
+        shape = row["output_shape"].strip("()").split(",")
+        try:
+            channels = int(shape[-1] if shape[-1].strip() else shape[-2])
+            break
+        except (ValueError, IndexError):
+            continue
+    return channels * num_classes + num_classes
+
+
+def block_names(rows: list[dict[str, Any]]) -> list[str]:
+    """Block names in order, each once."""
+    return list(dict.fromkeys(r["block"] for r in rows))
 
 
 def render(key: str, size: int, weights: str, num_classes: int) -> None:
@@ -15,7 +101,7 @@ def render(key: str, size: int, weights: str, num_classes: int) -> None:
             "Loading the network's layers (the first time takes a few seconds "
             "while TensorFlow starts)…"
         ):
-            rows = layers.layer_rows(key, size, weights)
+            rows = layer_rows(key, size, weights)
     except TransferLabError as e:
         st.error(f"{e}")
         return
@@ -27,12 +113,12 @@ def render(key: str, size: int, weights: str, num_classes: int) -> None:
         _fine_tune_options(rows)
     freeze = model_config.freeze_config()
     try:
-        trains = layers.plan(key, size, weights, freeze)
+        trains = plan(key, size, weights, freeze)
     except TransferLabError as e:
         st.error(f"{e} Pick another block, or another strategy.")
-        trains = layers.plan(key, size, weights, FreezeConfig())
-    head = layers.head_params(rows, num_classes)
-    trainable, frozen = layers.counts(rows, trains, head)
+        trains = plan(key, size, weights, FreezeConfig())
+    head = head_params(rows, num_classes)
+    trainable, frozen = counts(rows, trains, head)
     c1, c2, c3 = st.columns(3)
     c1.metric(
         "Parameters that train",
@@ -92,7 +178,7 @@ def render(key: str, size: int, weights: str, num_classes: int) -> None:
 
 def _fine_tune_options(rows: list[dict]) -> None:
     s = st.session_state
-    blocks = [b for b in layers.blocks(rows) if b != "stem"]
+    blocks = [b for b in block_names(rows) if b != "stem"]
     default = (
         s["unfreeze_from"]
         if s["unfreeze_from"] in blocks
@@ -110,7 +196,7 @@ def _fine_tune_options(rows: list[dict]) -> None:
 
 
 def _block_picker(rows: list[dict]) -> None:
-    blocks = layers.blocks(rows)
+    blocks = block_names(rows)
     c1, c2 = st.columns([3, 1])
     pick = c1.selectbox(
         "Freeze everything up to and including block",

@@ -62,3 +62,14 @@ def _explain(path: Path, error: Exception) -> str:
 def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else "unknown error"
     return line if len(line) <= 200 else line[:197] + "..."
+
+
+def refresh_layer_state(model: Any) -> None:
+    """Recompute state derived from weights (``Normalization``'s mean/variance tensors).
+
+    ``set_weights`` and direct assignment do not; a stale copy would silently keep the
+    old preprocessing.
+    """
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if getattr(layer, "built", False) and hasattr(layer, "finalize_state"):
+            layer.finalize_state()

@@ -62,7 +62,7 @@ def _fresh_copy(layer: Any, input_shape: Any = None) -> Any:
         copy.build(input_shape)
     copy.set_weights(layer.get_weights())
     if isinstance(copy, keras.Model):
-        from tlcore.models.weights import refresh_layer_state
+        from tlcore.models.model_files import refresh_layer_state
 
         refresh_layer_state(copy)
     return copy

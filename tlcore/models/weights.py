@@ -272,18 +272,9 @@ def load_backbone_weights(
         copy_run_weights(model, spec.key, weights)
     else:
         load_weights_file(model, weights)
+    from tlcore.models.model_files import refresh_layer_state
+
     refresh_layer_state(model)
-
-
-def refresh_layer_state(model: Any) -> None:
-    """Recompute state derived from weights (``Normalization``'s mean/variance tensors).
-
-    ``set_weights`` and direct assignment do not; a stale copy would silently keep the
-    old preprocessing.
-    """
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if getattr(layer, "built", False) and hasattr(layer, "finalize_state"):
-            layer.finalize_state()
 
 
 # keras.applications.EfficientNetB0(weights="imagenet") adds a Rescaling by 1/sqrt(std)

@@ -12,6 +12,7 @@ current batch; the best model so far is kept and evaluated, and the run ends ``s
 """
 
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -176,7 +177,8 @@ def _run(
 
     from tlcore.training.loop import fit_phases
 
-    return fit_phases(config, run_dir, split, log, lambda: _stop_wanted(run_dir), fast_path)
+    status = functools.partial(store.update_status, run_dir)
+    return fit_phases(config, run_dir, split, log, lambda: _stop_wanted(run_dir), status, fast_path)
 
 
 def _make_split(config: TrainConfig, run_dir: Path) -> Any:
