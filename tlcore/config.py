@@ -21,6 +21,10 @@ CLASS_WEIGHTING = ("auto", "on", "off")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 
+DEFAULT_BACKBONE = "efficientnet_lite0"
+"""EfficientNet-Lite0: ImageNet weights installed with TransferLab by pip, so it works offline."""
+
+
 @dataclass(frozen=True)
 class SplitConfig:
     """How images are divided into train / validation / test.
@@ -121,7 +125,7 @@ class TrainConfig:
     """
 
     data: str
-    backbone: str = "mobilenet_v2"
+    backbone: str = DEFAULT_BACKBONE
     weights: str = "imagenet"
     image_size: int | None = None
     resize_mode: str = "pad"

@@ -10,6 +10,8 @@ from typing import Any
 
 import streamlit as st
 
+from tlcore.config import DEFAULT_BACKBONE
+
 DEFAULT_TRAINING = {
     "epochs": 10,
     "batch_size": 32,
@@ -32,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "split_seed": 42,
     "builder_name": "my-dataset",
     # Model page
-    "backbone": "mobilenet_v2",
+    "backbone": DEFAULT_BACKBONE,
     "weights": "imagenet",  # imagenet | none | <path> | run:<id>
     "recipe": None,
     "everyday": True,  # photos like everyday ones (drives the strategy suggestion)

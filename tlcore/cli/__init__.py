@@ -12,7 +12,7 @@ import argparse
 import sys
 from importlib import import_module
 
-from tlcore.config import FreezeConfig, TrainConfig
+from tlcore.config import DEFAULT_BACKBONE, FreezeConfig, TrainConfig
 from tlcore.errors import TransferLabError
 
 STRATEGY_HELP = "feature-extraction | fine-tune | full | scratch | custom"
@@ -21,8 +21,9 @@ STRATEGY_HELP = "feature-extraction | fine-tune | full | scratch | custom"
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backbone",
-        default="mobilenet_v2",
-        help="backbone key, e.g. mobilenet_v2, efficientnet_b0, small_cnn",
+        default=DEFAULT_BACKBONE,
+        help=f"backbone key (default {DEFAULT_BACKBONE}: works offline), e.g. mobilenet_v2, "
+        "efficientnet_b0, small_cnn; `python -m tlcore layers --help` lists them",
     )
     p.add_argument(
         "--weights", default="imagenet", help="imagenet | none | PATH to a weights file | run:<id>"

