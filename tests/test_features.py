@@ -127,3 +127,41 @@ def test_nothing_frozen_means_no_cut() -> None:
     backbone = build_backbone("small_cnn", 32, "none")
     apply_freeze(backbone, FreezeConfig("full"))
     assert backbone_cut_index(backbone) is None
+
+
+def _any_size_model_file(path: Path) -> Path:
+    """A user's Keras model that takes images of any size (input (None, None, 3))."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((None, None, 3))
+    x = layers.Rescaling(1 / 255.0)(inputs)
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="c1")(x)
+    x = layers.Conv2D(8, 3, padding="same", activation="relu", name="c2")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, layers.Dense(3, activation="softmax")(x)).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "freeze, two_phase",
+    [
+        (FreezeConfig(strategy="fine-tune", unfreeze_top=1), False),
+        (FreezeConfig(strategy="full"), False),
+        (FreezeConfig(strategy="custom", frozen_layers=("c1",)), False),
+        (FreezeConfig(strategy="fine-tune", unfreeze_top=1), True),
+    ],
+)
+def test_an_any_size_model_file_trains_with_every_strategy(
+    tiny_dataset: Path, tmp_path: Path, freeze: FreezeConfig, two_phase: bool
+) -> None:
+    model_file = _any_size_model_file(tmp_path / "any_size.keras")
+    info = train_tiny(
+        tiny_dataset,
+        backbone="keras_file",
+        weights=str(model_file),
+        freeze=freeze,
+        two_phase=two_phase,
+        head_epochs=1,
+    )
+    assert info.status == "finished", store.read_status(info.path).get("error")

@@ -10,9 +10,10 @@ from run_helpers import RUN_FILES, events_of, tiny_config, train_tiny
 
 from tlcore import fsutil
 from tlcore.config import FreezeConfig
+from tlcore.errors import RunError
 from tlcore.models.model_files import load_model_safely
 from tlcore.runs import store
-from tlcore.runs.job import train
+from tlcore.runs.job import require_finished_model, train
 from tlcore.training.batches import class_weights
 from tlcore.training.checkpoint import BestKeeper
 
@@ -263,3 +264,16 @@ def test_out_of_memory_ends_failed_with_advice_a_person_can_act_on(
     assert (status["status"], status["error"]) == ("failed", info.error)
     assert events_of(info)[-1] == {**events_of(info)[-1], "type": "end", "error": info.error}
     assert store.load_run(info.run_id).status == "failed"  # not left 'running'
+
+
+def test_a_failed_run_offers_no_model_to_predict_or_export(tiny_dataset: Path) -> None:
+    from tlcore.results.predict import load_predictor
+
+    info = train_tiny(tiny_dataset, epochs=1, name="two phases")
+    assert (info.path / "model.keras").is_file()
+    # What a two-phase run that failed in fine-tuning leaves: phase 1's model.keras.
+    store.update_status(info.path, status="failed", error="Training failed (NaN loss).")
+    with pytest.raises(RunError, match=r"Run 'two phases' failed \(Training failed \(NaN loss\)\)"):
+        load_predictor(info.run_id)
+    with pytest.raises(RunError, match="train it again"):
+        require_finished_model(info.path)

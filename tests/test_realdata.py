@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from skips import skip_unless_ci
 
 from bench import realdata
 
@@ -28,13 +29,6 @@ COUNTS = {
     "symbols": 224,
     "flags": 260,
 }
-
-
-def skip_unless_ci(reason: str) -> None:
-    """Skip on a developer's machine; fail in CI, which must have everything."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must have it: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from typing import ClassVar
 import h5py
 import numpy as np
 import pytest
+from conftest import write_class_images
 
 from tlcore.errors import ConfigError, WeightsUnavailableError
 from tlcore.models import weights as W
@@ -187,6 +188,23 @@ def test_weights_of_another_network_are_refused(weights_file) -> None:
         build_backbone("vgg16", 32, str(weights_file[0]))
     with pytest.raises(WeightsUnavailableError, match="does not exist"):
         build_backbone("vgg16", 32, "/nonexistent/file.h5")
+
+
+def test_a_whole_model_file_as_weights_gets_one_sentence(tmp_path, capsys) -> None:
+    from tlcore.cli import main
+
+    model = _mobilenet()
+    model.save(tmp_path / "mine.keras")
+    with pytest.raises(ConfigError) as caught:
+        build_backbone("mobilenet_v2", 32, str(tmp_path / "mine.keras"))
+    message = str(caught.value)
+    assert "is a whole Keras model" in message and "--backbone keras_file" in message
+    assert len(message) < 300 and message.count(". ") == 0
+    data = write_class_images(tmp_path / "data", per_class=4)
+    code = main(["train", str(data), "--backbone", "mobilenet_v2", "--image-size", "32",
+                 "--weights", str(tmp_path / "mine.keras")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "is a whole Keras model" in err and len(err) < 600, err
 
 
 def test_sources_follow_keras() -> None:

@@ -7,6 +7,7 @@ file that is renamed into place only after its size and checksum check out, so a
 interrupted or corrupted transfer never leaves a file that is later taken as good.
 """
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -232,6 +233,12 @@ def load_weights_file(model: Any, path: str | os.PathLike) -> None:
     path = Path(path)
     if not path.is_file():
         raise WeightsUnavailableError(f"The weights file '{path}' does not exist.")
+    if _is_whole_model(path):
+        raise ConfigError(
+            f"'{path.name}' is a whole Keras model, not a weights file for this "
+            f"{model.name} network: to start from it, choose the backbone 'A Keras model "
+            f"file' (CLI: --backbone keras_file --weights {path})."
+        )
     try:
         if (
             path.name.endswith(".h5")
@@ -255,6 +262,23 @@ def load_weights_file(model: Any, path: str | os.PathLike) -> None:
             f"The weights in '{path.name}' do not fit this {model.name} network ({e}). "
             "Use a file saved from the same backbone, or delete it if it is damaged."
         ) from None
+
+
+def _is_whole_model(path: Path) -> bool:
+    """A ``.keras`` archive or a full-model ``.h5`` (architecture + weights), read without TF."""
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        with contextlib.suppress(OSError, zipfile.BadZipFile), zipfile.ZipFile(path) as z:
+            return "config.json" in z.namelist()
+        return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "model_config" in f.attrs
+    except OSError:
+        return False
 
 
 def _is_keras3_weights(path: Path) -> bool:

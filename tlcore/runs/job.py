@@ -200,7 +200,25 @@ def _make_split(config: TrainConfig, run_dir: Path) -> Any:
 
 def require_finished_model(ref: str | os.PathLike) -> Path:
     """Return the run's ``model.keras``; ``RunError`` when it has none yet."""
-    path = store.run_path(ref) / "model.keras"
+    run_dir = store.run_path(ref)
+    path = run_dir / "model.keras"
+    status = store.read_status(run_dir)
+    name = _run_name(run_dir)
+    if status.get("status") == "failed":
+        # e.g. a two-phase run that failed in fine-tuning keeps its phase-1 model.keras;
+        # using it silently would pass off a half-trained model as the run's result.
+        reason = status.get("error") or "no reason was recorded"
+        raise RunError(
+            f"Run '{name}' failed ({reason.rstrip('.')}), so it has no finished model; "
+            "train it again or choose another run."
+        )
     if not path.is_file():
-        raise RunError(f"Run {store.run_path(ref).name} has no saved model yet.")
+        raise RunError(f"Run '{name}' has no saved model yet.")
     return path
+
+
+def _run_name(run_dir: Path) -> str:
+    try:
+        return store.load_run(run_dir).name or run_dir.name
+    except TransferLabError:
+        return run_dir.name

@@ -115,10 +115,10 @@ def plan_cut(config: Any, model: Any) -> Cut | None:
     if j is None:
         return None
     cut_layer = backbone.layers[j]
-    shape = cut_layer.output.shape[1:]
-    if int(np.prod(shape)) > int(np.prod(model.input_shape[1:])):
-        return None
     bottom = keras.Model(backbone.inputs, cut_layer.output)
+    shape = _feature_shape(bottom, model.input_shape)
+    if shape is None or int(np.prod(shape)) > int(np.prod(model.input_shape[1:])):
+        return None
     top = keras.Model(cut_layer.output, backbone.output)
     x = model.inputs[0]
     for layer in pre:
@@ -134,6 +134,21 @@ def plan_cut(config: Any, model: Any) -> Cut | None:
         keras.Model(inputs, x, name="head"),
         weights_digest([*pre, *backbone.layers[: j + 1]], cut_layer.name),
     )
+
+
+def _feature_shape(bottom: Any, input_shape: tuple) -> tuple[int, ...] | None:
+    """The cut's output shape for the classifier's fixed input size.
+
+    A backbone that takes any size (input ``(None, None, 3)``) has no fixed feature-map
+    size of its own; the classifier's input (the configured image size) fixes it.
+    """
+    shape = tuple(bottom.output.shape[1:])
+    if None in shape:
+        try:
+            shape = tuple(bottom.compute_output_shape((None, *input_shape[1:]))[1:])
+        except Exception:  # an architecture Keras cannot infer a shape for: no fast path
+            return None
+    return shape if None not in shape else None
 
 
 def weights_digest(layers: Sequence[Any], cut: str) -> str:
