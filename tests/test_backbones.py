@@ -255,3 +255,21 @@ def test_lite_imagenet_backbone_comes_from_the_wheel_and_is_cached() -> None:
     np.testing.assert_allclose(
         again.predict(x, verbose=0), backbone.predict(x, verbose=0), atol=1e-5
     )
+
+
+def test_lite0_imagenet_is_converted_once_with_progress(tiny_dataset: Path) -> None:
+    from run_helpers import events_of, train_tiny
+
+    def convert_steps(info) -> list[tuple[int, int]]:
+        return [
+            (e["done"], e["total"])
+            for e in events_of(info)
+            if e["type"] == "prepare" and e["stage"] == "convert"
+        ]
+
+    kwargs = {"backbone": "efficientnet_lite0", "weights": "imagenet", "epochs": 1}
+    first = train_tiny(tiny_dataset, "feature-extraction", **kwargs)
+    assert first.status == "finished"
+    assert convert_steps(first) == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    second = train_tiny(tiny_dataset, "feature-extraction", **kwargs)
+    assert second.status == "finished" and convert_steps(second) == []

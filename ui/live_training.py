@@ -53,12 +53,15 @@ def _progress(evts: list[dict], total_epochs: int) -> None:
             "decode": "Reading and resizing your images",
             "features": "Running the frozen network over your images once",
             "weights": "Downloading the pretrained weights",
+            "convert": "Preparing the pretrained network (first time only)",
         }.get(stage, "Preparing")
         total = max(int(batch.get("total") or 1), 1)
         done = int(batch.get("done") or 0)
         amount = (
             f"{done / 1e6:.0f} of {total / 1e6:.0f} MB"
             if stage == "weights"
+            else f"step {done} of {total}"
+            if stage == "convert"
             else f"{done} of {total}"
         )
         st.progress(min(done / total, 1.0), text=f"{what}… {amount}")

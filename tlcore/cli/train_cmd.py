@@ -74,6 +74,9 @@ def echo_event(event: dict[str, Any]) -> None:
         )
     elif kind == "warning":
         say(f"warning: {event['message']}")
+    elif kind == "prepare" and event["stage"] == "convert":
+        if event["done"] == 0:
+            say("preparing the pretrained network from its pip package (first time only)…")
     elif kind == "prepare" and event["done"] == event["total"]:
         say(f"{event['stage']}: {event['total']} done")
     elif kind == "epoch":

