@@ -166,7 +166,7 @@ def search_subset(labels: np.ndarray, limit: int, folds: int, seed: int) -> np.n
 
     sklearn's ``C`` multiplies the *sum* of the losses, so one ``C`` means a penalty per
     image that shrinks as 1/n; the search already applies a ``C`` found on 4/5 of the
-    images to all of them, and a ``C`` found on 1,000 images carries over the same way.
+    images to all of them, and a ``C`` found on a few hundred carries over the same way.
     """
     y = np.asarray(labels)
     if len(y) <= limit:
@@ -214,11 +214,13 @@ def solve_head(
             with no training image gets probability 0.
         class_weight: ``"balanced"`` (``n / (k * count)``), per-class weights, or None.
         grid: the ``C`` values to try.
-        folds: wanted folds; fewer when a class has fewer images (at least 2).
+        folds: wanted folds; fewer when a class has fewer images (at least 2), at most 3
+            with more than ``SEARCH_MAX_IMAGES`` images (the search then uses a subset).
         seed: seeds the fold assignment.
         criterion: ``log_loss`` (default) or ``accuracy``, the mean out-of-fold score that
             picks ``C``.
-        standardise: solve on standardised features (folded back into the weights).
+        scaling: how features are standardised while solving (``logreg.standardiser``;
+            folded back into the weights): ``global`` (default), ``feature``, ``none``.
         C: skip the search and use this ``C``.
         progress: called with a plain-language event dict per (fold, C) and per stage.
 
