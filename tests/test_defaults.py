@@ -13,6 +13,7 @@ if not hasattr(tlcore.training, "__path__"):  # TEMPORARY, until tlcore/training
 from tlcore.config import SplitConfig, TrainConfig
 from tlcore.errors import ConfigError
 from tlcore.training.defaults import (
+    STRATEGY_KEYS,
     TARGETS,
     Defaults,
     apply_defaults,
@@ -102,6 +103,17 @@ def test_a_dataset_with_its_own_test_folder_is_not_cross_validated():
     d = choose_defaults([8, 8], 2, 224, "feature-extraction", True, user_gave_split=True)
     assert (d.cross_validate, d.folds) == (False, 0)
     assert "its own test images" in d.reasons["cross_validate"]
+
+
+def test_every_freezing_strategy_has_defaults_and_no_other():
+    try:
+        from tlcore.models.freezing import STRATEGIES
+    except ImportError:  # before the move into subpackages
+        from tlcore.freezing import STRATEGIES
+
+    assert set(STRATEGY_KEYS) == set(STRATEGIES)
+    with pytest.raises(ConfigError, match="No training defaults for strategy 'partial'"):
+        choose_defaults([5, 5], 2, 224, "partial", True)
 
 
 def test_counts_must_match_the_classes():

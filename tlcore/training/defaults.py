@@ -26,6 +26,8 @@ from tlcore.config import TrainConfig
 from tlcore.errors import ConfigError
 from tlcore.training.crossval import fold_count, should_cross_validate
 
+STRATEGY_KEYS = ("feature-extraction", "fine-tune", "full", "scratch", "custom")
+"""The keys of ``tlcore.freezing.STRATEGIES`` this policy knows (a test keeps them equal)."""
 HEAD_LR = 1e-3
 BACKBONE_LR = {"fine-tune": 1e-4, "custom": 1e-4, "full": 1e-5}
 TARGET_UPDATES = {"feature-extraction": 600, "fine-tune": 300, "custom": 300, "full": 300}
@@ -116,6 +118,11 @@ def choose_defaults(
             head is solved on them.
         user_gave_split: the dataset has its own test folder or a saved split.
     """
+    if strategy_key not in STRATEGY_KEYS:
+        raise ConfigError(
+            f"No training defaults for strategy '{strategy_key}' "
+            f"(known: {', '.join(STRATEGY_KEYS)})."
+        )
     counts = _counts(images_per_class, n_classes)
     n = sum(counts)
     size = image_size or DEFAULT_IMAGE_SIZE
