@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
-TOL = 1e-6  # sklearn's 1e-4 stops up to 0.3 in probability short of the optimum (measured)
+TOL = 1e-6
+"""L-BFGS gradient tolerance. Measured on 200 images x 1,280 features against a 1e-10
+solve: largest probability error 0.0006 at C = 0.1, 0.003 at C = 1, 0.06 at C = 10
+(sklearn's default 1e-4: 0.03, 0.3, 0.5). Weaker penalties on separable data converge
+slowly whatever the tolerance; the search rarely picks them."""
 MAX_ITER = 1000
 
 SCALINGS = ("global", "feature", "none")
