@@ -81,12 +81,19 @@ class Basis:
         return kernel, bias - self.mean @ kernel
 
 
-def estimator(C: float, weights: tuple[float, ...] | None, present: np.ndarray) -> Any:
+def estimator(
+    C: float, weights: tuple[float, ...] | None, present: np.ndarray, tol: float | None = None
+) -> Any:
+    """A warm-startable ``LogisticRegression`` (tolerance ``TOL`` unless given)."""
     from sklearn.linear_model import LogisticRegression
 
     class_weight = None if weights is None else {int(c): weights[c] for c in present}
     return LogisticRegression(
-        C=C, tol=TOL, max_iter=MAX_ITER, class_weight=class_weight, warm_start=True
+        C=C,
+        tol=TOL if tol is None else tol,
+        max_iter=MAX_ITER,
+        class_weight=class_weight,
+        warm_start=True,
     )
 
 
