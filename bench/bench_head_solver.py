@@ -31,11 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import tlcore.training  # noqa: E402
-
-if not hasattr(tlcore.training, "__path__"):  # TEMPORARY, until tlcore/training.py moves
-    tlcore.training.__path__ = [str(Path(tlcore.training.__file__).with_suffix(""))]
-
 from tlcore.training.head_solver import solve_head  # noqa: E402
 
 K = 10

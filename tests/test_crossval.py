@@ -1,15 +1,9 @@
 """Small-data evaluation: when to cross-validate, the folds, out-of-fold scores."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-import tlcore.training
-
-if not hasattr(tlcore.training, "__path__"):  # TEMPORARY, until tlcore/training.py moves
-    tlcore.training.__path__ = [str(Path(tlcore.training.__file__).with_suffix(""))]
 
 from tlcore.errors import DataError
 from tlcore.training.crossval import (

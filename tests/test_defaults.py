@@ -1,14 +1,8 @@
 """Training defaults from the dataset's shape: exact outcomes, and explicit choices win."""
 
 import json
-from pathlib import Path
 
 import pytest
-
-import tlcore.training
-
-if not hasattr(tlcore.training, "__path__"):  # TEMPORARY, until tlcore/training.py moves
-    tlcore.training.__path__ = [str(Path(tlcore.training.__file__).with_suffix(""))]
 
 from tlcore.config import SplitConfig, TrainConfig
 from tlcore.errors import ConfigError
@@ -106,10 +100,7 @@ def test_a_dataset_with_its_own_test_folder_is_not_cross_validated():
 
 
 def test_every_freezing_strategy_has_defaults_and_no_other():
-    try:
-        from tlcore.models.freezing import STRATEGIES
-    except ImportError:  # before the move into subpackages
-        from tlcore.freezing import STRATEGIES
+    from tlcore.models.freezing import STRATEGIES
 
     assert set(STRATEGY_KEYS) == set(STRATEGIES)
     with pytest.raises(ConfigError, match="No training defaults for strategy 'partial'"):

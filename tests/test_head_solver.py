@@ -2,15 +2,9 @@
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-import tlcore.training
-
-if not hasattr(tlcore.training, "__path__"):  # TEMPORARY, until tlcore/training.py moves
-    tlcore.training.__path__ = [str(Path(tlcore.training.__file__).with_suffix(""))]
 
 from tlcore.errors import ConfigError, DataError
 from tlcore.training import head_solver, logreg

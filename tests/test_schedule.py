@@ -3,15 +3,9 @@
 import itertools
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-import tlcore.training
-
-if not hasattr(tlcore.training, "__path__"):  # TEMPORARY, until tlcore/training.py moves
-    tlcore.training.__path__ = [str(Path(tlcore.training.__file__).with_suffix(""))]
 
 from tlcore.training.schedule import (
     WarmupCosine,
