@@ -11,6 +11,9 @@ TIMEOUT = 120
 def app(page: str | None = None, **state: object) -> AppTest:
     """The whole app (navigation + sidebar) with session state set, showing ``page``."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if isinstance(state.get("training"), dict):
+        # Settings a test gives are the person's own: the data must not choose others.
+        state["training"] = {"auto": False, **state["training"]}
     for key, value in state.items():
         at.session_state[key] = value
     at.run()

@@ -137,3 +137,15 @@ def test_one_of_my_models_without_any_run_says_what_to_do(tiny_dataset: Path) ->
     assert not at.exception and errors(at) == []
     assert "You have no finished model yet" in texts(at)
     assert "The layer list appears once" in texts(at)
+
+
+def test_settings_are_chosen_from_the_images_and_each_says_why(tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset))
+    assert not at.exception and errors(at) == []
+    shown = texts(at)
+    assert "Chosen for your images:" in shown
+    assert "No epochs: the head is solved exactly on the cached features." in shown
+    assert "The smallest class has 12 images" in shown
+    at.toggle(key="set_auto").set_value(False).run()
+    assert "Chosen for your images:" not in texts(at)
+    assert at.number_input(key="set_epochs").value == 10

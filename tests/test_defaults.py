@@ -8,7 +8,6 @@ from tlcore.config import SplitConfig, TrainConfig
 from tlcore.errors import ConfigError
 from tlcore.training.defaults import (
     STRATEGY_KEYS,
-    TARGETS,
     Defaults,
     apply_defaults,
     choose_defaults,
@@ -41,9 +40,10 @@ def outcome(d: Defaults) -> tuple:
         # 60 photos, frozen backbone: solve the head, cross-validate, nothing to train.
         ([30, 30], None, "feature-extraction", True,
          (1e-3, 1e-5, 0, 32, 0, 0.0, 0.0, True, 5, "none", 0, True)),
-        # 50 photos, fine-tune the top: small batches, fixed epochs, 3 folds, low LR.
+        # 50 photos, fine-tune the top: small batches, fixed epochs, low LR; a test split
+        # (cross-validating would retrain the network per fold), no validation to stop on.
         ([10] * 5, 224, "fine-tune", True,
-         (1e-3, 5e-5, 40, 8, 0, 0.0, 0.0, True, 3, "cosine", 4, True)),
+         (1e-3, 5e-5, 40, 8, 0, 0.0, 0.2, False, 0, "cosine", 4, True)),
         # 1,000 photos: a held-out split big enough to stop on.
         ([100] * 10, 224, "fine-tune", True,
          (1e-3, 1e-4, 12, 32, 3, 0.1, 0.1, False, 0, "cosine", 1, True)),
@@ -55,7 +55,7 @@ def outcome(d: Defaults) -> tuple:
          (1e-3, 1e-5, 60, 32, 12, 0.1, 0.1, False, 0, "cosine", 6, False)),
         # Augmentation on: the head trains by gradient on 80 images.
         ([20] * 4, 224, "feature-extraction", False,
-         (1e-3, 1e-5, 60, 8, 0, 0.0, 0.0, True, 3, "cosine", 0, False)),
+         (1e-3, 1e-5, 60, 8, 0, 0.0, 0.2, False, 0, "cosine", 0, False)),
         # 1,200 large photos, full fine-tune: batch capped for memory.
         ([600] * 2, 448, "full", True,
          (1e-3, 7.1e-6, 5, 16, 3, 0.1, 0.1, False, 0, "cosine", 1, True)),
@@ -72,9 +72,9 @@ def test_reasons_are_plain_sentences_about_this_dataset():
     d = choose_defaults({"cats": 10, "dogs": 10, "birds": 10, "fish": 10, "ants": 10}, 5, 224,
                         "fine-tune", True)  # fmt: skip
     assert d.reasons["batch_size"] == (
-        "Batch size 8: with 50 training images, smaller batches give more updates per epoch."
+        "Batch size 8: with 40 training images, smaller batches give more updates per epoch."
     )
-    assert d.reasons["epochs"].startswith("Epochs 40: 50 training images in batches of 8 are 7")
+    assert d.reasons["epochs"].startswith("Epochs 40: 40 training images in batches of 8 are 5")
     assert d.reasons["fine_tune_learning_rate"] == (
         "Fine-tune learning rate 5e-05: 0.0001 for the top layers, scaled by sqrt(8/32) "
         "for batches of 8."
@@ -86,11 +86,10 @@ def test_reasons_are_plain_sentences_about_this_dataset():
         "Early stopping after 5 epochs without a better validation loss (60 validation images)."
     )
     tiny_val = choose_defaults([60] * 2, 2, 224, "fine-tune", True, user_gave_split=True)
-    assert (
-        tiny_val.patience == 0
-        and "24 validation images are too few" in tiny_val.reasons["patience"]
-    )
-    assert d.reasons["cross_validate"].startswith("The smallest class has 10 images")
+    assert tiny_val.patience == 0 and "no validation images" in tiny_val.reasons["patience"]
+    assert d.reasons["cross_validate"].startswith("A held-out test split, not cross-validation")
+    head = choose_defaults([10] * 5, 5, 224, "feature-extraction", True)
+    assert head.reasons["cross_validate"].startswith("The smallest class has 10 images")
 
 
 def test_a_dataset_with_its_own_test_folder_is_not_cross_validated():
@@ -147,18 +146,20 @@ def test_apply_rejects_an_unknown_explicit_name():
         apply_defaults(TrainConfig(data="x"), d, explicit={"lr"})
 
 
-def test_the_fields_the_integrator_must_add_to_train_config():
-    assert not_applied(TrainConfig(data="x")) == [
-        "schedule",
-        "warmup_epochs",
-        "cross_validate",
-        "folds",
-        "solve_head",
-    ]
-    assert [TARGETS[n] for n in not_applied(TrainConfig(data="x"))] == [
-        "schedule",
-        "warmup_epochs",
-        "cross_validate",
-        "cv_folds",
-        "solve_head",
-    ]
+def test_every_default_has_a_train_config_field():
+    assert not_applied(TrainConfig(data="x")) == []
+
+
+def test_resolve_applies_the_policy_once_and_keeps_what_the_person_chose():
+    from types import SimpleNamespace
+
+    from tlcore.training.defaults import resolve
+
+    report = SimpleNamespace(classes={"a": 6, "b": 6}, items=[])
+    asked = TrainConfig(data="x", auto_defaults=True, epochs=3, chosen=("epochs",))
+    config, d = resolve(asked, report)
+    assert d is not None and d.solve_head and d.cross_validate
+    assert (config.solve_head, config.cross_validate, config.cv_folds) == (True, True, 5)
+    assert (config.split.val_fraction, config.split.test_fraction) == (0.0, 0.0)
+    assert config.epochs == 3 and not config.auto_defaults
+    assert resolve(config, report) == (config, None)  # applied once

@@ -19,6 +19,7 @@ nothing), ``crop`` takes the largest centred square, ``stretch`` distorts to fit
 
 CLASS_WEIGHTING = ("auto", "on", "off")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+SCHEDULES = ("constant", "none", "cosine")
 
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
@@ -122,6 +123,14 @@ class TrainConfig:
     ``None`` means the backbone's default. With ``two_phase``, the head first trains for
     ``head_epochs`` with the backbone frozen at ``learning_rate``, then the plan's layers
     unfreeze and train for the remaining epochs at ``fine_tune_learning_rate``.
+
+    ``solve_head`` fits the head on the frozen backbone's cached features exactly
+    (``tlcore.training.head_solver``) instead of by gradient, and before any fine-tuning.
+    ``schedule`` ``cosine`` warms the learning rate up for ``warmup_epochs``, then decays
+    it. ``cross_validate`` reports accuracy over ``cv_folds`` folds and trains the final
+    model on every image. With ``auto_defaults`` the run's settings are chosen from the
+    dataset (``tlcore.training.defaults``) when the run is created, except the names in
+    ``chosen`` (what the person set).
     """
 
     data: str
@@ -146,6 +155,13 @@ class TrainConfig:
     use_cache: bool = True
     tensorboard: bool = False
     name: str = ""
+    solve_head: bool = False
+    schedule: str = "constant"
+    warmup_epochs: int = 0
+    cross_validate: bool = False
+    cv_folds: int = 5
+    auto_defaults: bool = False
+    chosen: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first setting that cannot work."""
@@ -181,6 +197,26 @@ class TrainConfig:
             raise ConfigError(f"Dropout must be between 0 and 1 (got {self.dropout}).")
         if self.early_stopping_patience < 0:
             raise ConfigError("Early-stopping patience must be 0 (off) or more.")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"Schedule must be one of {', '.join(SCHEDULES)} (got '{self.schedule}')."
+            )
+        if not 0 <= self.warmup_epochs < max(self.epochs, 1):
+            raise ConfigError(
+                f"Warm-up epochs must be between 0 and {self.epochs - 1} "
+                f"(got {self.warmup_epochs})."
+            )
+        if self.cross_validate and self.cv_folds < 2:
+            raise ConfigError(f"Cross-validation needs at least 2 folds (got {self.cv_folds}).")
+        if self.cross_validate and not (
+            self.solve_head
+            and self.freeze.strategy == "feature-extraction"
+            and not self.augment.enabled
+        ):
+            raise ConfigError(
+                "Cross-validation needs feature extraction with the solved head and no "
+                "augmentation (every other fold would retrain the network); use a test split."
+            )
         self.split.validate()
         self.freeze.validate()
         self.augment.validate()
@@ -194,6 +230,7 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["augment"] = self.augment.as_dict()
         d["freeze"]["frozen_layers"] = list(self.freeze.frozen_layers)
+        d["chosen"] = list(self.chosen)
         return d
 
     def to_json(self) -> str:
@@ -213,6 +250,8 @@ class TrainConfig:
         augment = d.pop("augment", None) or {}
         if not isinstance(augment, dict):
             raise ConfigError("'augment' must map operation names to strengths.")
+        if "chosen" in d:
+            d["chosen"] = tuple(d["chosen"] or ())
         return cls(
             freeze=FreezeConfig(**freeze),
             split=SplitConfig(**split),

@@ -67,7 +67,38 @@ def build_config(name: str = "") -> TrainConfig:
         early_stopping_patience=int(t["early_stopping_patience"]),
         split=dataset.split_config(),
         name=name,
+        auto_defaults=bool(t.get("auto", True)),
+        chosen=chosen_by_hand(),
     )
+
+
+SPLIT_DEFAULTS = {"val_percent": 20, "test_percent": 10}
+
+
+def chosen_by_hand() -> tuple[str, ...]:
+    """Settings the person set themselves, which the data's defaults must not change.
+
+    With "choose from my data" on, only a split moved away from its starting values on
+    the Data page counts as chosen; with it off, every setting is the person's.
+    """
+    s = st.session_state
+    moved = any(s.get(k, v) != v for k, v in SPLIT_DEFAULTS.items())
+    return ("split.val_fraction", "split.test_fraction") if moved else ()
+
+
+def resolved_config() -> tuple[TrainConfig, Any]:
+    """The config a run would train with: the data's defaults applied (and their reasons).
+
+    Returns ``(config, None)`` when the person sets everything themselves, or when no
+    dataset is chosen yet.
+    """
+    from tlcore.training.defaults import resolve
+
+    cfg = build_config()
+    report = dataset.current_report()
+    if report is None or not cfg.auto_defaults:
+        return cfg, None
+    return resolve(cfg, report)
 
 
 def apply_config(cfg: TrainConfig) -> None:

@@ -13,6 +13,7 @@ import streamlit as st
 from tlcore.config import DEFAULT_BACKBONE
 
 DEFAULT_TRAINING = {
+    "auto": True,  # choose epochs, batch size, rates, split and evaluation from the data
     "epochs": 10,
     "batch_size": 32,
     "learning_rate": 1e-3,

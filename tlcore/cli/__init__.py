@@ -69,14 +69,32 @@ def model_config(
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="?", help="a folder (one subfolder per class) or a .zip")
     _add_model_options(p)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    # Options that default to None are chosen from the dataset unless given
+    # (tlcore.training.defaults); what a person gives always wins.
+    p.add_argument("--epochs", type=int, help="epochs (default: chosen from the data)")
+    p.add_argument("--batch-size", type=int, help="batch size (default: chosen from the data)")
+    p.add_argument("--lr", type=float, help="learning rate of the head (default 0.001)")
     p.add_argument(
         "--fine-tune-lr",
         type=float,
-        default=1e-5,
-        help="learning rate of the second phase (with --two-phase)",
+        help="learning rate of the fine-tuning phase (default: chosen from the data)",
+    )
+    p.add_argument(
+        "--head",
+        choices=["solve", "gradient"],
+        help="solve: fit the head exactly on the frozen network's features (default when "
+        "nothing is augmented); gradient: train it with the optimizer",
+    )
+    p.add_argument(
+        "--cv-folds",
+        type=int,
+        help="cross-validate over N folds and train the final model on every image "
+        "(default: when the dataset is small)",
+    )
+    p.add_argument(
+        "--no-auto",
+        action="store_true",
+        help="use the fixed defaults below instead of choosing them from the data",
     )
     p.add_argument("--optimizer", default="adam", help="adam | sgd | rmsprop")
     p.add_argument(
@@ -93,14 +111,12 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
         "--head-epochs", type=int, default=2, help="epochs of the first phase (with --two-phase)"
     )
     p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument(
-        "--patience", type=int, default=3, help="early-stopping patience in epochs (0 = off)"
-    )
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
     p.add_argument("--class-weights", default="auto", choices=["auto", "on", "off"])
     p.add_argument("--resize", default="pad", choices=["pad", "crop", "stretch"])
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--val-split", type=float, default=0.2)
-    p.add_argument("--test-split", type=float, default=0.1)
+    p.add_argument("--val-split", type=float, help="validation fraction (default 0.2 or chosen)")
+    p.add_argument("--test-split", type=float, help="test fraction (default 0.1 or chosen)")
     p.add_argument("--split-file", help="reuse a split saved earlier (split.json)")
     p.add_argument(
         "--no-cache",

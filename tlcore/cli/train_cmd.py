@@ -15,6 +15,17 @@ from tlcore.cli.output import emit_json, say
 from tlcore.config import SplitConfig, TrainConfig
 from tlcore.errors import ConfigError, DataError
 
+POLICY_OPTIONS = {
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "learning_rate",
+    "fine_tune_lr": "fine_tune_learning_rate",
+    "patience": "early_stopping_patience",
+    "val_split": "split.val_fraction",
+    "test_split": "split.test_fraction",
+}
+"""CLI option -> ``TrainConfig`` field that the dataset policy fills when it is not given."""
+
 
 def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> TrainConfig:
     """Build the ``TrainConfig`` the training options describe."""
@@ -28,22 +39,40 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
             f"'{args.data}' does not exist: give a folder with one subfolder per "
             "class, or a .zip of one."
         )
+    base = TrainConfig(data=args.data)
+    given = {name: getattr(args, option) for option, name in POLICY_OPTIONS.items()}
+    chosen = tuple(name for name, value in given.items() if value is not None)
+    if args.head is not None:
+        chosen += ("solve_head",)
+    if args.cv_folds is not None:
+        chosen += ("cross_validate", "cv_folds", "split.val_fraction", "split.test_fraction")
+
+    def value(name: str) -> Any:
+        if given[name] is not None:
+            return given[name]
+        return getattr(base.split, name[6:]) if name.startswith("split.") else getattr(base, name)
+
     return model_config(args, args.data, strategy).replace(
         resize_mode=args.resize,
         augment=parse_augment(args.augment or ""),
         two_phase=args.two_phase,
         head_epochs=args.head_epochs,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
+        epochs=value("epochs"),
+        batch_size=value("batch_size"),
         optimizer=args.optimizer,
-        learning_rate=args.lr,
-        fine_tune_learning_rate=args.fine_tune_lr,
+        learning_rate=value("learning_rate"),
+        fine_tune_learning_rate=value("fine_tune_learning_rate"),
         dropout=args.dropout,
-        early_stopping_patience=args.patience,
+        early_stopping_patience=value("early_stopping_patience"),
         class_weighting=args.class_weights,
+        solve_head=args.head == "solve",
+        cross_validate=args.cv_folds is not None,
+        cv_folds=args.cv_folds or base.cv_folds,
+        auto_defaults=not args.no_auto,
+        chosen=chosen,
         split=SplitConfig(
-            val_fraction=args.val_split,
-            test_fraction=args.test_split,
+            val_fraction=0.0 if args.cv_folds else value("split.val_fraction"),
+            test_fraction=0.0 if args.cv_folds else value("split.test_fraction"),
             seed=args.seed,
             split_file=args.split_file,
         ),
@@ -54,6 +83,21 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
     )
 
 
+def chosen_settings(run_dir: Path) -> list[str]:
+    """The one-line reasons of the settings chosen from the dataset (not given by hand)."""
+    from tlcore.runs.store import read_spec
+
+    spec = read_spec(run_dir)
+    defaults, chosen = spec.get("defaults") or {}, set(spec["config"].get("chosen") or ())
+    from tlcore.training.defaults import TARGETS
+
+    lines = []
+    for name, why in (defaults.get("reasons") or {}).items():
+        if name not in chosen and TARGETS.get(name) not in chosen and why not in lines:
+            lines.append(why)
+    return lines
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
@@ -61,7 +105,14 @@ def _pct(x: float | None) -> str:
 def echo_event(event: dict[str, Any]) -> None:
     """Print the events a person follows in a terminal (phases, epochs, progress)."""
     kind = event["type"]
-    if kind == "phase":
+    if kind == "phase" and event.get("head_solver"):
+        say(
+            f"phase {event['phase']}: the head is solved on the frozen network's features, "
+            f"{event['trainable_params']:,} parameters"
+        )
+    elif kind == "head":
+        say(event["message"])
+    elif kind == "phase":
         say(
             f"phase {event['phase']}: epochs {event['first_epoch']}-{event['epochs']}, "
             f"learning rate {event['learning_rate']:g}, "
@@ -79,6 +130,8 @@ def echo_event(event: dict[str, Any]) -> None:
             say("preparing the pretrained network from its pip package (first time only)…")
     elif kind == "prepare" and event["done"] == event["total"]:
         say(f"{event['stage']}: {event['total']} done")
+    elif kind == "epoch" and event.get("learning_rate") is None and event["phase"] == "head":
+        pass  # the solved head's one "epoch": the head event above said it all
     elif kind == "epoch":
         val = ""
         if event.get("val_loss") is not None:
@@ -103,6 +156,11 @@ def result_row(info: Any) -> dict[str, Any]:
         "best_val_accuracy": info.best_val_accuracy,
         "val_accuracy": metrics.get("val_accuracy"),
         "test_accuracy": metrics.get("test_accuracy"),
+        "evaluation": metrics.get("split"),
+        "cv_accuracy": metrics.get("accuracy")
+        if metrics.get("split") == "cross-validation"
+        else None,
+        "cv_accuracy_std": metrics.get("accuracy_std"),
         "error": info.error,
         "path": str(info.path),
     }
@@ -123,18 +181,28 @@ def run(args: argparse.Namespace) -> int:
     if args.spec:
         info = train_spec(args.spec, echo=echo)
     else:
-        config = config_from_args(args)
-        created = store.create_run(config)
+        created = store.create_run(config_from_args(args))
         if not args.json:
             say(f"run {created.run_id} -> {created.path}")
-        info = train(config, created.path, echo=echo)
+            for line in chosen_settings(created.path):
+                say(f"  {line}")
+        info = train(created.config, created.path, echo=echo)
     row = result_row(info)
     if not args.json:
-        say(
-            f"{info.status}: {info.epochs_run} epochs in {info.seconds or 0:.1f}s, "
-            f"val accuracy {_pct(row['val_accuracy'])}, test accuracy "
-            f"{_pct(row['test_accuracy'])} (run {info.run_id})"
-        )
+        metrics = _metrics(info)
+        if metrics.get("split") == "cross-validation":
+            score = (
+                f"cross-validated accuracy {_pct(metrics['accuracy'])} "
+                f"± {_pct(metrics['accuracy_std'])}"
+            )
+        else:
+            score = (
+                f"val accuracy {_pct(row['val_accuracy'])}, "
+                f"test accuracy {_pct(row['test_accuracy'])}"
+            )
+        say(f"{info.status}: {info.epochs_run} epochs in {info.seconds or 0:.1f}s, {score}")
+        if metrics.get("evaluation"):
+            say(metrics["evaluation"])
     else:
         emit_json(row)
     if info.status == "failed":

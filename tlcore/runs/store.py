@@ -110,6 +110,7 @@ def create_run(
         group: comparison group id shared by runs trained together.
         report: the dataset's ``DatasetReport`` if already scanned (for its fingerprint).
     """
+    config, defaults = _resolve_defaults(config, split, report)
     config.validate()
     _check_names(config)
     root = workspace.runs_dir()
@@ -135,6 +136,7 @@ def create_run(
         },
         "split": split.to_dict() if split is not None else None,
         "group": group,
+        "defaults": defaults.to_dict() if defaults is not None else None,
     }
     fsutil.atomic_write_json(path / "spec.json", spec)
     fsutil.atomic_write_json(
@@ -155,6 +157,19 @@ def create_run(
         },
     )
     return load_run(path)
+
+
+def _resolve_defaults(config: TrainConfig, split: Any, report: Any) -> tuple[TrainConfig, Any]:
+    """Settings chosen from the dataset (``auto_defaults``), once, as the run is made."""
+    if not config.auto_defaults:
+        return config, None
+    from tlcore.data.scan import scan
+    from tlcore.training.defaults import resolve
+
+    if split is not None:  # a comparison's shared split: every run keeps it as it is
+        keep = ("split.val_fraction", "split.test_fraction", "cross_validate")
+        config = config.replace(chosen=tuple(dict.fromkeys((*config.chosen, *keep))))
+    return resolve(config, report if report is not None else scan(config.data))
 
 
 def _check_names(config: TrainConfig) -> None:

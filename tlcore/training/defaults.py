@@ -132,6 +132,14 @@ def choose_defaults(
     reasons: dict[str, str] = {}
 
     cv, reasons["cross_validate"] = should_cross_validate(counts, user_gave_split)
+    if cv and not head_only:
+        # Each fold would retrain the network by gradient: k times the run's cost. Only the
+        # solved head is cheap enough to cross-validate by default.
+        cv = False
+        reasons["cross_validate"] = (
+            "A held-out test split, not cross-validation: each fold would retrain the "
+            f"network, and with {n} images the test accuracy is only a rough guide."
+        )
     folds = fold_count(counts, 5 if head_only else 3) if cv else 0
     if cv:
         test = val = 0.0
@@ -142,7 +150,8 @@ def choose_defaults(
         )
     else:
         test = 0.2 if n < 1000 else 0.1
-        val = 0.0 if head_only else (0.2 if n < 1000 else 0.1)
+        # Below MIN_VAL_TO_STOP validation images nothing could stop on them: train instead.
+        val = 0.0 if head_only or n * 0.2 < MIN_VAL_TO_STOP else (0.2 if n < 1000 else 0.1)
         reasons["test_split"] = f"Test {test:.0%}: {round(n * test)} of {n} images held out."
         reasons["folds"] = "No cross-validation: the test split is large enough."
     if head_only:
@@ -150,7 +159,7 @@ def choose_defaults(
             "No validation split: the solver chooses its regularisation by cross-validation "
             "on the training images, so those images train instead."
         )
-    elif cv:
+    elif cv or val == 0.0:
         reasons["val_split"] = (
             f"No validation split: with {n} images it would be too small to stop training "
             "on; training runs a fixed number of epochs instead."
@@ -310,3 +319,38 @@ def apply_defaults(config: TrainConfig, defaults: Defaults, explicit: set[str]) 
     if split:
         top["split"] = dataclasses.replace(config.split, **split)
     return dataclasses.replace(config, **top)
+
+
+def resolve(config: TrainConfig, report: Any) -> tuple[TrainConfig, Defaults | None]:
+    """Apply the policy to a config that asks for it (``auto_defaults``).
+
+    Args:
+        config: the person's config; ``config.chosen`` names what they set themselves.
+        report: the dataset's ``DatasetReport`` (class counts, given split folders).
+
+    Returns:
+        The config to train (``auto_defaults`` now off, so it is applied once) and the
+        ``Defaults`` with their reasons; ``(config, None)`` when it does not ask.
+    """
+    if not config.auto_defaults:
+        return config, None
+    from tlcore.models.classifier import image_size_for
+
+    classes = sorted(report.classes)
+    counts = [int(report.classes[c]) for c in classes]
+    user_split = config.split.split_file is not None or any(
+        getattr(item, "split", None) == "test" for item in report.items
+    )
+    defaults = choose_defaults(
+        counts,
+        len(classes),
+        image_size_for(config),
+        config.freeze.strategy,
+        fast_path=not config.augment.enabled,
+        user_gave_split=user_split,
+    )
+    chosen = set(config.chosen)
+    if chosen & {"split.val_fraction", "split.test_fraction", "val_split", "test_split"}:
+        chosen.add("cross_validate")  # a split the person asked for wins over k folds
+    resolved = apply_defaults(config, defaults, chosen)
+    return resolved.replace(auto_defaults=False), defaults

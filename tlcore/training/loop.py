@@ -8,11 +8,14 @@ part after the frozen layers on their cached outputs. One ``BestKeeper`` spans a
 phases: the best epoch by validation loss is restored and saved as ``model.keras``.
 """
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tlcore.config import TrainConfig
 from tlcore.errors import TransferLabError
@@ -53,6 +56,8 @@ class Session:
     feats: dict[str, Any] | None = None
     counts: tuple[int, int] = (0, 0)
     class_weight: dict[int, float] | None = field(default=None)
+    head_fit: Any = None  # the solved head (``HeadFit``), when the head was solved
+    head_features: dict[str, Any] | None = None  # the pooled features it was solved on
 
     @property
     def model_path(self) -> Path:
@@ -151,32 +156,49 @@ def _compile_phase(s: Session, phase: Phase) -> Any:
     return fitted
 
 
-def _run_phase(s: Session, phase: Phase) -> bool:
-    """Fit one phase; restore its best epoch; return True when a stop was asked for."""
-    import keras
-
+def _announce(s: Session, phase: Phase, solved: bool) -> None:
     from tlcore.training import distribute
 
-    fitted = _compile_phase(s, phase)
-    first = s.epochs_done + 1
     s.log.emit(
         "phase",
         phase=phase.name,
         epochs=phase.last_epoch,
-        first_epoch=first,
-        learning_rate=phase.learning_rate,
+        first_epoch=s.epochs_done + 1,
+        learning_rate=None if solved else phase.learning_rate,
         trainable_params=s.counts[0],
         non_trainable_params=s.counts[1],
         fast_path=s.cut.name if s.cut else None,
         strategy=distribute.describe(s.strategy),
+        head_solver=solved,
+        schedule=None if solved else s.config.schedule,
+        warmup_epochs=None if solved else s.config.warmup_epochs,
     )
     s.status(trainable_params=s.counts[0])
+
+
+def _run_phase(s: Session, phase: Phase) -> bool:
+    """Fit one phase; restore its best epoch; return True when a stop was asked for."""
+    import keras
+
+    fitted = _compile_phase(s, phase)
+    if phase.solve and s.cut is not None and s.cut.name == features.POOL:
+        return _solve_phase(s, phase, fitted)
+    first = s.epochs_done + 1
+    _announce(s, phase, solved=False)
     c = s.config
     hooks = TrainingEvents(
         s.log, phase.name, phase.last_epoch, c.batch_size, s.should_stop, first_epoch=first
     )
     s.keeper.model = fitted
     callbacks = [keras_callback(hooks), keras_callback(s.keeper)]
+    if c.schedule == "cosine":
+        from tlcore.training.schedule import WarmupCosine, warmup_cosine_callback
+
+        epochs = phase.last_epoch - s.epochs_done
+        steps = math.ceil(len(s.data["train"][1]) / c.batch_size)
+        warmup = min(c.warmup_epochs, max(epochs - 1, 0))
+        plan = WarmupCosine.for_phase(phase.learning_rate, epochs, steps, warmup)
+        callbacks.append(warmup_cosine_callback(plan))
     if c.tensorboard and _tensorboard_available(s.log):
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(s.run_dir / "tensorboard")))
     inputs = {k: (s.feats[k] if s.cut else v[0], v[1]) for k, v in s.data.items()}
@@ -201,6 +223,70 @@ def _run_phase(s: Session, phase: Phase) -> bool:
     s.keeper.flush()
     s.keeper.restore()  # the next phase starts from the best epoch so far
     return hooks.stopped_by_request or s.should_stop()
+
+
+def _solve_phase(s: Session, phase: Phase, fitted: Any) -> bool:
+    """The head phase on cached features, solved exactly instead of by gradient."""
+    import time
+
+    from tlcore.training.head_solver import describe, solve_head, write_into_dense
+
+    _announce(s, phase, solved=True)
+    t0 = time.monotonic()
+    feats, labels = s.feats["train"], s.data["train"][1]
+
+    def progress(event: dict) -> None:
+        if "done" in event:
+            s.log.emit(
+                "prepare",
+                stage="solve-head",
+                done=event["done"],
+                total=event["total"],
+                message=event["message"],
+            )
+
+    fit = solve_head(
+        np.asarray(feats),
+        labels,
+        len(s.classes),
+        class_weight=s.class_weight,
+        seed=s.config.seed,
+        progress=progress,
+    )
+    write_into_dense(s.model.get_layer("predictions"), fit)
+    s.head_fit, s.head_features = fit, s.feats
+    s.log.emit("head", **fit.summary(), message=describe(fit))
+    logs = _head_logs(s, fitted)
+    s.log.emit(
+        "epoch",
+        phase=phase.name,
+        epoch=s.epochs_done + 1,
+        epochs=phase.last_epoch,
+        **logs,
+        learning_rate=None,
+        seconds=round(time.monotonic() - t0, 3),
+        eta_seconds=0.0,
+    )
+    s.keeper.model = fitted
+    s.keeper.on_epoch_end(s.epochs_done, logs)
+    s.keeper.flush()
+    s.epochs_done += 1
+    return s.should_stop()
+
+
+def _head_logs(s: Session, fitted: Any) -> dict[str, float | None]:
+    """Loss and accuracy of the solved head, as an epoch's logs (train, validation)."""
+    logs: dict[str, float | None] = {}
+    for prefix, name in (("", "train"), ("val_", "val")):
+        labels = s.data[name][1]
+        if not len(labels):
+            logs[f"{prefix}loss"] = logs[f"{prefix}accuracy"] = None
+            continue
+        probs = features.extract(fitted, s.feats[name], batch_size=256)
+        picked = np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)
+        logs[f"{prefix}loss"] = float(-np.log(picked).mean())
+        logs[f"{prefix}accuracy"] = float((probs.argmax(axis=1) == labels).mean())
+    return logs
 
 
 def _finish(s: Session, stopped: bool) -> str:

@@ -2,6 +2,8 @@
 
 A plain run has one phase. A two-phase run first trains the head alone (the backbone
 frozen), then fine-tunes with the config's freezing plan at the lower fine-tune rate.
+With ``solve_head`` the head phase is solved exactly on cached features (one "epoch"),
+and a fine-tuning strategy then trains ``epochs`` more at the fine-tune rate.
 """
 
 from dataclasses import dataclass
@@ -17,12 +19,22 @@ class Phase:
     last_epoch: int
     learning_rate: float
     freeze: FreezeConfig
+    solve: bool = False
 
 
 def plan_phases(config: TrainConfig) -> list[Phase]:
     """The phases ``config`` asks for, in order."""
-    from tlcore.models.freezing import head_phase_freeze
+    from tlcore.models.freezing import get_strategy, head_phase_freeze
 
+    strategy = get_strategy(config.freeze.strategy)
+    if config.solve_head and not config.augment.enabled and not strategy.forces_random_weights:
+        head = Phase("head", 1, config.learning_rate, head_phase_freeze(config.freeze), True)
+        if config.freeze.strategy == "feature-extraction":
+            return [head]
+        fine_tune = Phase(
+            "fine-tune", 1 + config.epochs, config.fine_tune_learning_rate, config.freeze
+        )
+        return [head, fine_tune]
     if config.two_phase:
         return [
             Phase(

@@ -28,7 +28,11 @@ def write_metrics(s: Any) -> None:
 
     name = "test" if len(data["test"][1]) else ("val" if len(data["val"][1]) else "train")
     images, labels, paths = data[name]
-    result = evaluate(labels, _predict(model, cut, feats, images, name), classes, paths)
+    if s.config.cross_validate and s.head_fit is not None:
+        name = "cross-validation"
+        result = cross_validated(s)
+    else:
+        result = evaluate(labels, _predict(model, cut, feats, images, name), classes, paths)
     val_accuracy = result["accuracy"] if name == "val" else None
     if name == "test" and len(data["val"][1]):
         val_probs = _predict(model, cut, feats, data["val"][0], "val")
@@ -43,8 +47,54 @@ def write_metrics(s: Any) -> None:
         "trainable_params": counts[0],
         "non_trainable_params": counts[1],
         "val_accuracy": val_accuracy,
-        "test_accuracy": result["accuracy"] if name == "test" else None,
+        "test_accuracy": result["accuracy"] if name in ("test", "cross-validation") else None,
+        "evaluation": result.get("sentence") or _sentence(name, len(labels)),
+        "head_solver": s.head_fit.summary() if s.head_fit is not None else None,
         "history": keeper.history,
     }
     fsutil.atomic_write_json(s.run_dir / "metrics.json", metrics)
     s.status(test_accuracy=metrics["test_accuracy"], epochs_run=len(keeper.history))
+
+
+def cross_validated(s: Any) -> dict[str, Any]:
+    """k-fold accuracy of the solved head: each image predicted by a head that never saw it.
+
+    The frozen backbone never learns from the images, so re-solving the head per fold
+    (its regularisation chosen again inside each fold) scores the whole model honestly.
+    """
+    from tlcore.training.crossval import out_of_fold_predictions, summarise
+    from tlcore.training.head_solver import solve_head
+
+    x = np.asarray(s.head_features["train"])
+    _images, labels, paths = s.data["train"]
+    k = len(s.classes)
+
+    def fit_fn(xt: np.ndarray, yt: np.ndarray, xv: np.ndarray) -> np.ndarray:
+        fold = solve_head(xt, yt, k, class_weight=s.class_weight, seed=s.config.seed)
+        return fold.predict_proba(xv)
+
+    def progress(event: dict) -> None:
+        s.log.emit("crossval", **{a: b for a, b in event.items() if _plain(b)})
+
+    oof = out_of_fold_predictions(x, labels, fit_fn, s.config.cv_folds, s.config.seed, progress)
+    summary = summarise(oof.fold_accuracies, oof.probs, labels, s.classes, paths)
+    result = evaluate(labels, oof.probs, s.classes, paths)
+    result["accuracy"] = summary["accuracy"]  # the mean over folds, with its spread
+    for key in ("folds", "accuracy_std", "fold_accuracies", "pooled_accuracy", "sentence"):
+        result[key] = summary[key]
+    return result
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def _sentence(split: str, n: int) -> str:
+    if split == "test":
+        return f"Accuracy on {n} held-out test images the model never trained on."
+    if split == "val":
+        return f"Accuracy on {n} validation images (there is no test split)."
+    return (
+        f"Accuracy on the {n} training images themselves (no image was held out), so it "
+        "says little about new images."
+    )
