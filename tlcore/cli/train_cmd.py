@@ -93,8 +93,9 @@ def chosen_settings(run_dir: Path) -> list[str]:
 
     lines = []
     for name, why in (defaults.get("reasons") or {}).items():
+        unused = "not used" in why or "only if" in why  # settings that play no part
         if name not in chosen and TARGETS.get(name) not in chosen and why not in lines:
-            lines.append(why)
+            lines.extend([] if unused else [why])
     return lines
 
 
@@ -200,7 +201,9 @@ def run(args: argparse.Namespace) -> int:
                 f"val accuracy {_pct(row['val_accuracy'])}, "
                 f"test accuracy {_pct(row['test_accuracy'])}"
             )
-        say(f"{info.status}: {info.epochs_run} epochs in {info.seconds or 0:.1f}s, {score}")
+        solved_only = bool(metrics.get("head_solver")) and info.epochs_run == 1
+        work = "head solved" if solved_only else f"{info.epochs_run} epochs"
+        say(f"{info.status}: {work} in {info.seconds or 0:.1f}s, {score}")
         if metrics.get("evaluation"):
             say(metrics["evaluation"])
     else:
