@@ -89,7 +89,7 @@ def read_jsonl(path: str | os.PathLike, start: int = 0) -> tuple[list[Any], int]
         if raw.strip():
             try:
                 objects.append(json.loads(raw))
-            except json.JSONDecodeError:
+            except ValueError:  # JSON or UTF-8 error
                 continue  # a line torn by a killed writer: skip it, keep the rest
     return objects, start + end
 

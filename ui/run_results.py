@@ -15,6 +15,7 @@ STATUS_TEXT = {
     "stopped": (":material/stop_circle:", "Stopped by you (the best model so far was kept)"),
     "failed": (":material/error:", "Failed"),
     "interrupted": (":material/warning:", "Interrupted (the training process ended unexpectedly)"),
+    "damaged": (":material/broken_image:", "Damaged (a file of this run cannot be read)"),
 }
 
 
@@ -25,7 +26,15 @@ def status_line(run: Any) -> str:
 
 
 def failure_help(run: Any) -> None:
-    """A failed or interrupted run: the error and what to try."""
+    """A failed, interrupted or damaged run: the error and what to try.
+
+    A damaged run has nothing else worth showing (its files are what is wrong), so the
+    page stops here for it.
+    """
+    if run.status == "damaged":
+        st.error(run.error or "This run folder is damaged.")
+        st.caption(f"The run folder: `{run.path}`")
+        st.stop()
     if run.status == "failed":
         st.error(run.error or "The training failed without a message.")
         st.markdown(

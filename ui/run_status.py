@@ -74,6 +74,8 @@ def duration(seconds: float | None) -> str:
 
 def label(run: Any) -> str:
     """How a run is named in lists: its name, backbone, strategy and status."""
+    if run.status == "damaged":
+        return f"{run.name or run.run_id} — damaged ({run.damaged_file or 'unreadable'})"
     cfg = run.config
     backbone = getattr(cfg, "backbone", "?")
     strategy = getattr(getattr(cfg, "freeze", None), "strategy", "?")

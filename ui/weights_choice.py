@@ -29,7 +29,7 @@ def finished_runs(backbone: str | None = None) -> list:
     """Runs with a saved model (optionally only those of one backbone)."""
     out = []
     for r in run_status.list_runs():
-        has_model = (r.path / "model.keras").is_file()
+        has_model = (r.path / "model.keras").is_file() and r.status != "damaged"
         if has_model and not r.active and (backbone is None or r.config.backbone == backbone):
             out.append(r)
     return out

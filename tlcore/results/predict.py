@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tlcore.errors import ModelFileError
+from tlcore.errors import ModelFileError, RunError
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,8 @@ def load_predictor(ref: str | os.PathLike) -> Predictor:
 
     model_path = require_finished_model(ref)
     info = store.load_run(model_path.parent)
+    if info.damaged_file == "spec.json":  # its size and resize mode are unknown
+        raise RunError(info.error or f"Run {info.run_id} is damaged.")
     model = load_model_safely(model_path)
     return Predictor(
         model,
