@@ -95,6 +95,15 @@ class Predictor:
 
 
 def _labels_beside(model_path: Path, n: int) -> list[str]:
+    """The class names saved next to a model: ``labels.json`` (exact), else ``labels.txt``."""
+    import json
+
+    try:
+        names = json.loads(model_path.with_name("labels.json").read_text(encoding="utf-8"))
+        if isinstance(names, list) and all(isinstance(x, str) for x in names):
+            return names
+    except (OSError, ValueError):
+        pass
     labels = model_path.with_name("labels.txt")
     if labels.is_file():
         return [ln for ln in labels.read_text(encoding="utf-8").splitlines() if ln.strip()]

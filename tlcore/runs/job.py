@@ -173,6 +173,9 @@ def _run(
     config.validate()
     if split is None:
         split = _make_split(config, run_dir)
+    # labels.json is exact for any name; labels.txt (one per line) is for exporting, and
+    # exact too because the scan refuses class names with line breaks.
+    fsutil.atomic_write_json(run_dir / "labels.json", list(split.classes))
     fsutil.atomic_write_text(run_dir / "labels.txt", "\n".join(split.classes) + "\n")
 
     from tlcore.training.loop import fit_phases
