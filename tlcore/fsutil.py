@@ -60,8 +60,13 @@ def publish_dir(built: Path, dest: Path, marker: str) -> None:
 
 
 def is_disk_full(error: BaseException) -> bool:
-    """True for "no space left on the device" (or over the disk quota)."""
-    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+    """True for "no space left on the device" (or over the disk quota).
+
+    Libraries that wrap the system error (h5py, zipfile inside Keras) keep its text.
+    """
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(error, OSError) and "No space left on device" in str(error)
 
 
 def free_space_text(path: str | os.PathLike) -> str:

@@ -127,6 +127,8 @@ def create_run(
             break
         except FileExistsError:
             continue
+        except OSError as e:
+            raise _create_error(e, root) from None
     classes = (
         list(split.classes)
         if split is not None
@@ -142,6 +144,20 @@ def create_run(
         "split": split.to_dict() if split is not None else None,
         "group": group,
     }
+    try:
+        _write_new_run(path, spec, group)
+    except OSError as e:  # nothing half-made stays behind
+        shutil.rmtree(path, ignore_errors=True)
+        raise _create_error(e, root) from None
+    return load_run(path)
+
+
+def _create_error(e: OSError, root: Path) -> RunError:
+    advice = " Free some space, then start again." if fsutil.is_disk_full(e) else ""
+    return RunError(f"Could not create the run folder: {fsutil.os_error_text(e, root)}.{advice}")
+
+
+def _write_new_run(path: Path, spec: dict[str, Any], group: str | None) -> None:
     fsutil.atomic_write_json(path / "spec.json", spec)
     fsutil.atomic_write_json(
         path / "status.json",
@@ -160,7 +176,6 @@ def create_run(
             "trainable_params": None,
         },
     )
-    return load_run(path)
 
 
 def _check_names(config: TrainConfig) -> None:
