@@ -184,3 +184,22 @@ def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
     finally:
         fake.kill()
         fake.wait()
+
+
+def test_metrics_measured_on_the_training_images_say_so(tiny_dataset: Path) -> None:
+    from tlcore import fsutil
+
+    run_id = finished_run(tiny_dataset)
+    fsutil.atomic_write_json(
+        store.run_path(run_id) / "metrics.json",
+        {
+            "split": "train",
+            "accuracy": 1.0,
+            "classes": ["a", "b"],
+            "confusion_matrix": [[1, 0], [0, 1]],
+        },
+    )
+    at = app("train", run_id=run_id)
+    assert not at.exception
+    assert "this accuracy is measured on the images the model trained on" in texts(at)
+    assert next(m.label for m in at.metric) == "Accuracy on the training images"

@@ -53,12 +53,21 @@ def failure_help(run: Any) -> None:
 
 def metrics_view(metrics: dict[str, Any], key: str) -> None:
     """Accuracy, per-class scores, confusion matrix, mistakes and diagnosis."""
-    part = {"test": "test", "val": "validation"}.get(metrics.get("split"), "held-out")
+    split = metrics.get("split")
+    part = {"test": "test", "val": "validation", "train": "training"}.get(split, "held-out")
+    if split == "train":
+        st.warning(
+            "There were too few images to keep any aside, so this accuracy is measured on "
+            "the images the model trained on: it says little about new photos. Add images "
+            "(a few dozen per class) for an honest score."
+        )
     c1, c2, c3 = st.columns(3)
     c1.metric(
         f"Accuracy on the {part} images",
         f"{metrics.get('accuracy', 0):.1%}",
-        help="Share of images the model never trained on that it got right.",
+        help="Share of these images it got right."
+        if split == "train"
+        else "Share of images the model never trained on that it got right.",
     )
     if metrics.get("best_epoch"):
         c2.metric(

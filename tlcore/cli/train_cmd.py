@@ -54,6 +54,22 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
     )
 
 
+TRAIN_ONLY_WARNING = (
+    "too few images to keep any aside, so the accuracy was measured on the training "
+    "images themselves and says little about new photos; add images for an honest score."
+)
+
+
+def _split_first(config: TrainConfig) -> tuple[Any, Any]:
+    """Validate, scan and split before a run folder exists (so errors leave none)."""
+    from tlcore.data.scan import scan
+    from tlcore.data.split import make_split
+
+    config.validate()
+    report = scan(config.data)
+    return make_split(report, config.split), report
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
@@ -121,10 +137,11 @@ def run(args: argparse.Namespace) -> int:
         info = train_spec(args.spec, echo=echo)
     else:
         config = config_from_args(args)
-        created = store.create_run(config)
+        split, report = _split_first(config)  # an unusable dataset leaves no run behind
+        created = store.create_run(config, split=split, report=report)
         if not args.json:
             say(f"run {created.run_id} -> {created.path}")
-        info = train(config, created.path, echo=echo)
+        info = train(config, created.path, split=split, echo=echo)
     row = result_row(info)
     if not args.json:
         say(
@@ -132,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
             f"val accuracy {_pct(row['val_accuracy'])}, test accuracy "
             f"{_pct(row['test_accuracy'])} (run {info.run_id})"
         )
+        if (_metrics(info).get("split")) == "train":
+            say(f"warning: {TRAIN_ONLY_WARNING}")
     else:
         emit_json(row)
     if info.status == "failed":
