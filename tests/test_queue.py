@@ -131,3 +131,20 @@ def test_the_limit_can_be_raised(tiny_dataset: Path, monkeypatch, limit: str) ->
     queue.ensure_worker()  # the first call started one worker; a second slot is free
     finals = [_final(i) for i in ids]
     assert [f.status for f in finals] == ["finished", "finished"]
+
+
+def test_a_full_disk_when_a_run_is_put_in_line_is_a_sentence(
+    tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from tlcore.errors import RunError
+
+    def full(info) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "ticket")
+
+    monkeypatch.setattr(queue, "enqueue", full)
+    with pytest.raises(RunError, match=r"^Could not put the run in line: the disk is full \("):
+        worker.start_run(tiny_config(tiny_dataset))
+    assert [r.status for r in store.list_runs()] == ["failed"]
+    assert queue.waiting_run_ids() == []

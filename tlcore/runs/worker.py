@@ -12,11 +12,13 @@ A run waiting in line has no pid yet; the worker writes its pid when it takes th
 another in the foreground, for scripts.
 """
 
+import contextlib
 import os
 import sys
 import time
 from pathlib import Path
 
+from tlcore import fsutil, workspace
 from tlcore.config import FreezeConfig, TrainConfig
 from tlcore.errors import ConfigError, RunError, TransferLabError
 from tlcore.runs import queue, store
@@ -25,17 +27,26 @@ TWIN_SECONDS = 10.0  # the same run asked for twice this quickly is a double cli
 
 
 def _queue_or_fail(infos: list[store.RunInfo]) -> None:
-    for info in infos:
-        queue.enqueue(info)
     try:
-        queue.ensure_worker()
-    except RunError as e:  # no process was started: do not leave runs queued forever
-        waiting = set(queue.waiting_run_ids())
         for info in infos:
-            if info.run_id in waiting:
-                queue.withdraw(info.run_id)
-            store.update_status(info.path, status="failed", ended=store.now_iso(), error=str(e))
-        raise
+            queue.enqueue(info)
+        queue.ensure_worker()
+    except RunError as e:
+        _fail(infos, e)
+    except OSError as e:  # e.g. the disk is full
+        text = fsutil.os_error_text(e, e.filename or workspace.home())
+        _fail(infos, RunError(f"Could not put the run in line: {text}."))
+
+
+def _fail(infos: list[store.RunInfo], error: RunError) -> None:
+    """Nothing will train these runs: take them out of line, mark them failed, raise."""
+    waiting = set(queue.waiting_run_ids())
+    for info in infos:
+        if info.run_id in waiting:
+            queue.withdraw(info.run_id)
+        with contextlib.suppress(OSError):
+            store.update_status(info.path, status="failed", ended=store.now_iso(), error=str(error))
+    raise error
 
 
 def start_run(config: TrainConfig, split: object = None) -> str:
