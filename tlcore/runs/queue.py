@@ -24,7 +24,6 @@ tickets stay for the next worker.
 """
 
 import contextlib
-import fcntl
 import os
 import subprocess
 import sys
@@ -81,14 +80,28 @@ def _lock(path: Path) -> Iterator[bool]:
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not _try_lock(fd):
             yield False
             return
         yield True
     finally:
         os.close(fd)  # releases the lock too
+
+
+def _try_lock(fd: int) -> bool:
+    """Lock ``fd`` exclusively if no other process holds it (never waits)."""
+    try:
+        if os.name == "nt":  # pragma: no cover - Windows has no flock
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
 
 
 def _free_slot() -> int | None:
@@ -272,9 +285,7 @@ def _hold_slot() -> int | None:
     """Lock a free slot for as long as this process serves; its fd (None: no slot)."""
     for i in range(max_runs()):
         fd = os.open(_dir("slots") / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not _try_lock(fd):
             os.close(fd)
             continue
         return fd
