@@ -255,11 +255,14 @@ def serve(idle_seconds: float | None = None) -> int:
     if slot is None:
         return 0  # enough workers already
     trained = 0
+    root = workspace.home()
     try:
         _forget_dead_claims()
         with stop_on_signals():
             last_work = time.monotonic()
             while not signal_received():
+                if not (root / "queue").is_dir():
+                    break  # the workspace was deleted: nothing to serve (and not re-made)
                 ticket = _claim()
                 if ticket is not None:
                     info = _train(ticket)
@@ -267,7 +270,7 @@ def serve(idle_seconds: float | None = None) -> int:
                     if signal_received():
                         _stop_rest_of_group(info.group if info else None)
                     last_work = time.monotonic()
-                elif time.monotonic() - last_work > idle or not workspace.home().is_dir():
+                elif time.monotonic() - last_work > idle:
                     os.close(slot)  # no longer a worker; a ticket written now starts one
                     slot = None
                     if not waiting() or (slot := _hold_slot()) is None:
