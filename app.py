@@ -7,7 +7,7 @@ first page paints as fast as an empty app; TensorFlow loads when a page needs it
 
 import streamlit as st
 
-from ui import sidebar, state
+from ui import network, sidebar, state
 
 st.set_page_config(page_title="TransferLab", page_icon="🧪", layout="wide")
 state.init()
@@ -21,5 +21,6 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+network.warn_if_shared()
 sidebar.render()
 page.run()

@@ -92,13 +92,9 @@ with tab_upload:
     )
     up_zip = st.file_uploader("A .zip of the dataset folder", type=["zip"], key="zip_upload")
     if up_zip is not None and st.button("Use this .zip", key="use_zip", type="primary"):
-        from tlcore.data import zips
-
         try:
             with st.spinner("Unpacking the .zip…"):
-                zip_path = files.save_zip_upload(up_zip)
-                folder = zips.extract_zip(zip_path)
-                zip_path.unlink(missing_ok=True)
+                folder = files.unpack_zip_upload(up_zip)
         except TransferLabError as e:
             st.error(str(e))
         else:
@@ -108,10 +104,14 @@ with tab_upload:
         "…or a whole folder", accept_multiple_files="directory", key="dir_upload"
     )
     if up_dir and st.button(f"Use these {len(up_dir)} files", key="use_dir", type="primary"):
-        with st.spinner("Copying the files into the workspace…"):
-            folder = files.save_folder_upload(up_dir)
-        if dataset.use_dataset(str(folder)):
-            st.rerun()
+        try:
+            with st.spinner("Copying the files into the workspace…"):
+                folder = files.save_folder_upload(up_dir)
+        except TransferLabError as e:
+            st.error(str(e))
+        else:
+            if dataset.use_dataset(str(folder)):
+                st.rerun()
 
 # --- Build classes in the app ---------------------------------------------------------------
 with tab_build:
@@ -136,9 +136,13 @@ with tab_build:
         elif not class_files:
             st.error("Drop at least one photo for this class first.")
         else:
-            n = files.save_class_images(name, class_name.strip(), class_files)
-            st.success(f"Added {n} photos to '{class_name.strip()}'.")
-            st.rerun()
+            try:
+                n = files.save_class_images(name, class_name.strip(), class_files)
+            except TransferLabError as e:
+                st.error(str(e))
+            else:
+                st.success(f"Added {n} photos to '{class_name.strip()}'.")
+                st.rerun()
     if (
         len(built) >= 2
         and st.button("Use this dataset", key="build_use", type="primary")

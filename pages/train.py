@@ -46,6 +46,7 @@ with st.container(border=True):
                 "The pretrained weights will be downloaded first (needs internet). "
                 "Offline? Choose another starting point on the Model page."
             )
+        run_status.start_note()
         c1, c2 = st.columns([3, 1])
         name = c1.text_input(
             "Name this run (optional)", key="run_name", placeholder="e.g. first try"

@@ -18,6 +18,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point TRANSFERLAB_HOME at a fresh folder so no test touches ./workspace."""
     ws = tmp_path / "workspace"
     monkeypatch.setenv("TRANSFERLAB_HOME", str(ws))
+    # Background workers started by a test exit soon after its last run.
+    monkeypatch.setenv("TRANSFERLAB_WORKER_IDLE_SECONDS", "3")
     return ws
 
 

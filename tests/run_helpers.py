@@ -15,6 +15,7 @@ RUN_FILES = {
     "metrics.json",
     "model.keras",
     "labels.txt",
+    "labels.json",
 }
 
 

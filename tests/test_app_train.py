@@ -184,3 +184,54 @@ def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
     finally:
         fake.kill()
         fake.wait()
+
+
+def test_metrics_measured_on_the_training_images_say_so(tiny_dataset: Path) -> None:
+    from tlcore import fsutil
+
+    run_id = finished_run(tiny_dataset)
+    fsutil.atomic_write_json(
+        store.run_path(run_id) / "metrics.json",
+        {
+            "split": "train",
+            "accuracy": 1.0,
+            "classes": ["a", "b"],
+            "confusion_matrix": [[1, 0], [0, 1]],
+        },
+    )
+    at = app("train", run_id=run_id)
+    assert not at.exception
+    assert "this accuracy is measured on the images the model trained on" in texts(at)
+    assert next(m.label for m in at.metric) == "Accuracy on the training images"
+
+
+def test_starting_while_a_run_trains_queues_it_and_says_so(tiny_dataset: Path) -> None:
+    import fcntl
+    import subprocess
+    import sys
+
+    from run_helpers import tiny_config
+
+    from tlcore.runs import queue
+
+    busy = store.create_run(tiny_config(tiny_dataset, name="the current one"))
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "tlcore"])
+    slot = open(queue._dir("slots") / "slot-0.lock", "a")  # noqa: SIM115
+    try:
+        fcntl.flock(slot, fcntl.LOCK_EX)  # the worker of the current run holds the slot
+        store.update_status(busy.path, status="running", pid=fake.pid)
+        at = app("train", data_path=str(tiny_dataset), **SMALL)
+        assert "A run is training now: a new one is queued and starts when it ends" in texts(at)
+        at.button(key="start_train").click().run()
+        assert not at.exception and errors(at) == []
+        run_id = at.session_state["run_id"]
+        assert run_id != busy.run_id and store.load_run(run_id).status == "queued"
+        assert (
+            "Queued: starts when the current run ends ('the current one' first); one run "
+            "trains at a time." in texts(at)
+        )
+        assert queue.waiting_run_ids() == [run_id]
+    finally:
+        slot.close()
+        fake.kill()
+        fake.wait()

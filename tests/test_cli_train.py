@@ -68,3 +68,34 @@ def test_errors_exit_2_with_one_sentence(
     assert captured.out == ""
     assert captured.err.startswith("error: ") and "missing' does not exist" in captured.err
     assert list(workspace.runs_dir().iterdir()) == []  # a typo leaves no failed run behind
+
+
+def test_one_class_exits_2_and_leaves_no_run_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from conftest import write_class_images
+
+    data = write_class_images(tmp_path / "one", per_class=4, classes={"red": (200, 0, 0)})
+    assert main(["train", str(data), *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: Only one class found ('red' with 4 images)")
+    assert len(err.splitlines()) == 1
+    assert list(workspace.runs_dir().iterdir()) == []
+
+
+def test_with_two_images_it_says_the_accuracy_is_on_the_training_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from conftest import write_class_images
+
+    data = write_class_images(
+        tmp_path / "two", per_class=1, classes={"red": (200, 0, 0), "blue": (0, 0, 200)}
+    )
+    assert main(["train", str(data), *TINY]) == 0
+    out = capsys.readouterr().out
+    info = store.list_runs()[0]
+    assert store.read_metrics(info.run_id)["split"] == "train"
+    assert (
+        "warning: too few images to keep any aside, so the accuracy was measured on the "
+        "training images themselves" in out
+    )

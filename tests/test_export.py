@@ -56,7 +56,11 @@ def test_export_cli_json_and_errors(
         "agreement": 1.0,
         "n_images": 6,
     }
-    assert sorted(p.name for p in out.iterdir()) == [f"{run_dir.name}.tflite", "labels.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{run_dir.name}.tflite",
+        "labels.json",
+        "labels.txt",
+    ]
     with pytest.raises(ConfigError, match="onnx"):
         export_run(run_dir, "onnx")
     with pytest.raises(RunError):

@@ -49,7 +49,8 @@ def test_cache_decodes_once_and_again_when_the_file_changes(tmp_path: Path, deco
     first = cache.load(path)
     assert np.array_equal(first, load_image(path, 16, "pad")) and len(decodes) == 1
     entry = cache.entry_path(path)
-    assert entry.is_relative_to(workspace.cache_dir("images")) and entry.stat().st_size == 768
+    assert entry.is_relative_to(workspace.cache_dir("images"))
+    assert entry.stat().st_size == 768 + 8  # the pixels, then the CRC trailer
     assert np.array_equal(cache.load(path), first) and len(decodes) == 1  # from the cache
     assert imagecache.ImageCache(16, "crop").entry_path(path) != entry  # mode is in the key
     Image.new("RGB", (40, 20), (200, 10, 30)).save(path)
@@ -87,7 +88,7 @@ def test_ensure_decodes_missing_entries_in_parallel(tmp_path: Path, decodes) -> 
         imagecache.load_image = counting
     assert len(entries) == 24 and len(decodes) == 24  # only the 14 missing ones
     assert len(decodes.threads) == 2  # two decoder threads shared the work
-    assert all(e.stat().st_size == 32 * 32 * 3 for e in entries)
+    assert all(e.stat().st_size == 32 * 32 * 3 + 8 for e in entries)
 
 
 def test_load_arrays_is_a_reused_memmap(tmp_path: Path, decodes) -> None:

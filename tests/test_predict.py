@@ -109,3 +109,14 @@ def test_unreadable_image_and_missing_run_are_plain_errors(
     assert err.startswith("error: ") and "bad.jpg" in err and len(err.splitlines()) == 1
     with pytest.raises(RunError, match="No run 'nope'"):
         load_predictor("nope")
+
+
+def test_odd_class_names_come_back_exactly(tmp_path: Path) -> None:
+    odd = {" lead": (210, 40, 40), "trail ": (40, 180, 60), "tab\there 🐱": (40, 70, 210)}
+    info = train_tiny(write_class_images(tmp_path / "odd", classes=odd), "full", epochs=1)
+    assert info.status == "finished"
+    names = sorted(odd)
+    assert json.loads((info.path / "labels.json").read_text(encoding="utf-8")) == names
+    assert load_predictor(info.run_id).classes == names
+    (info.path / "labels.json").unlink()  # a run from before labels.json: labels.txt is exact
+    assert load_predictor(info.run_id).classes == names

@@ -185,3 +185,43 @@ def test_a_zip_with_a_wrapping_folder_scans_like_the_folder(tmp_path: Path) -> N
     assert report.classes == {"blue": 10, "green": 10, "red": 10}
     assert report.skipped == [] and report.source == str(z)
     assert report.fingerprint == scan(root).fingerprint  # same content, same fingerprint
+
+
+def test_an_image_without_an_extension_is_used_by_its_content(tmp_path: Path) -> None:
+    root = write_class_images(tmp_path / "data", per_class=3)
+    noisy(root / "red" / "IMG_0001", 1, fmt="PNG")  # e.g. saved from a browser
+    noisy(root / "red" / "photo.jpg.download", 2, fmt="JPEG")
+    (root / "red" / "notes").write_text("not a picture")
+    (root / "blue" / "clip.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + bytes(1000))
+    report = scan(root)
+    assert report.classes == {"blue": 3, "green": 3, "red": 5}
+    assert {s.path: s.reason for s in report.skipped} == {
+        "red/notes": "not an image",
+        "blue/clip.mp4": "not an image",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("two\nlines", "holds a line break"),
+        ("cr\r", "holds a line break"),
+        ("   ", "is only spaces"),
+    ],
+)
+def test_class_names_that_cannot_be_labels_are_refused_at_scan_time(
+    tmp_path: Path, name: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tlcore.cli import main
+
+    root = write_class_images(tmp_path / "data", per_class=3)
+    write_class_images(root, per_class=3, classes={name: (90, 90, 90)})
+    with pytest.raises(DataError) as err:
+        scan(root)
+    assert str(err.value) == (
+        f"The class folder {name + '/'!r} cannot be used: its name {problem}, and class names "
+        "become the labels the model predicts. Rename the folder (to one line of text), "
+        "then scan again."
+    )
+    assert main(["scan", str(root)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

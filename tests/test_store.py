@@ -75,6 +75,7 @@ def test_dead_or_foreign_pid_lists_as_interrupted() -> None:
     finally:
         other.kill()
         other.wait()
+    (info.path / "model.keras").write_bytes(b"")  # a finished run has its model
     store.update_status(info.path, status="finished")
     assert store.load_run(info.run_id).status == "finished"
 
@@ -114,7 +115,7 @@ def test_runs_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert info.run_id in capsys.readouterr().out
 
 
-def test_changed_spec_is_read_again_and_damaged_runs_are_left_out() -> None:
+def test_changed_spec_is_read_again_and_a_damaged_spec_lists_as_damaged() -> None:
     info = store.create_run(_config(name="before"))
     spec = fsutil.read_json(info.path / "spec.json")
     spec["config"]["name"] = "after, a longer name"
@@ -122,6 +123,10 @@ def test_changed_spec_is_read_again_and_damaged_runs_are_left_out() -> None:
     assert store.load_run(info.run_id).name == "after, a longer name"
     broken = store.create_run(_config())
     (broken.path / "spec.json").write_text("{not json")
-    assert [r.run_id for r in store.list_runs()] == [info.run_id]
+    assert {r.run_id: r.status for r in store.list_runs()} == {
+        info.run_id: "queued",
+        broken.run_id: "damaged",
+    }
+    assert store.load_run(broken.run_id).damaged_file == "spec.json"
     with pytest.raises(RunError, match="damaged"):
-        store.load_run(broken.run_id)
+        store.read_spec(broken.run_id)

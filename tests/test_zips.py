@@ -1,5 +1,6 @@
 """tlcore.data.zips: safe extraction; unsafe members and zip bombs are refused before writing."""
 
+import stat
 import struct
 import zipfile
 from pathlib import Path
@@ -121,3 +122,168 @@ def test_not_a_zip(tmp_path: Path) -> None:
     (tmp_path / "fake.zip").write_text("hello")
     with pytest.raises(DataError, match=r"'fake\.zip' is not a readable \.zip file"):
         extract_zip(tmp_path / "fake.zip")
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+RED, BLUE = _png((200, 30, 30)), _png((30, 30, 200))
+
+
+def _zip_with(path: Path, members: list[tuple[str, bytes, int | None]]) -> Path:
+    """Members (name, data, unix mode or None); names may repeat (a zip allows it)."""
+    import warnings
+
+    with zipfile.ZipFile(path, "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name": the point of some tests
+        for name, data, mode in members:
+            info = zipfile.ZipInfo(name)
+            if mode is not None:
+                info.external_attr = mode << 16
+            zf.writestr(info, data)
+    return path
+
+
+def _skipped(report) -> dict[str, str]:
+    return {s.path: s.reason for s in report.skipped}
+
+
+def test_symlinks_duplicates_and_file_folder_clashes_are_listed_as_skipped(
+    tmp_path: Path,
+) -> None:
+    from tlcore.data.scan import scan
+
+    z = _zip_with(
+        tmp_path / "d.zip",
+        [
+            ("cats/a.png", BLUE, None),
+            ("cats/b.png", RED, None),
+            ("cats/link.png", b"/etc/passwd", stat.S_IFLNK | 0o777),
+            ("dogs/a.png", RED, None),
+            ("dogs/x", RED, None),
+            ("dogs/x/c.png", BLUE, None),
+            ("cats/a.png", RED, None),  # the same name again, later: this one is used
+        ],
+    )
+    report = scan(z)
+    assert _skipped(report) == {
+        "cats/link.png": "symbolic link (not extracted)",
+        "cats/a.png": "the zip holds another file of this name; the last one was used",
+        "dogs/x": "a folder of the same name is in the zip",
+    }
+    root = Path(report.root)
+    assert (root / "cats" / "a.png").read_bytes() == RED
+    assert not (root / "cats" / "link.png").exists()
+    assert report.classes == {"cats": 2, "dogs": 2}
+
+
+def test_names_and_paths_too_long_for_the_disk_are_skipped_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tlcore.cli import main
+
+    long_name = "cats/" + "n" * 300 + ".png"
+    deep = "dogs/" + "/".join(["d" * 200] * 21) + "/deep.png"
+    z = _zip_with(
+        tmp_path / "d.zip",
+        [("cats/a.png", RED, None), ("dogs/b.png", BLUE, None), (long_name, RED, None),
+         (deep, BLUE, None)],
+    )  # fmt: skip
+    assert main(["scan", str(z), "--json"]) == 0
+    import json
+
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    reasons = {s["path"]: s["reason"] for s in report["skipped"]}
+    assert reasons == {long_name: "name longer than 255 bytes", deep: "path longer than 4096 bytes"}
+
+
+def _disk_full_at(monkeypatch: pytest.MonkeyPatch, member: str) -> None:
+    import errno
+
+    from tlcore.data import zips
+
+    real = zips._copy_member
+
+    def copy(zf, info, target, *rest):
+        if info.filename == member:
+            target.write_bytes(b"half")  # something was written before the disk filled up
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        return real(zf, info, target, *rest)
+
+    monkeypatch.setattr(zips, "_copy_member", copy)
+
+
+def test_a_full_disk_while_unpacking_is_one_sentence_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tlcore.cli import main
+
+    z = _zip_with(tmp_path / "d.zip", [("cats/a.png", RED, None), ("dogs/b.png", BLUE, None)])
+    _disk_full_at(monkeypatch, "dogs/b.png")
+    with pytest.raises(DataError) as err:
+        extract_zip(z, tmp_path / "out" / "ds")
+    assert str(err.value).startswith("Could not unpack 'd.zip': the disk is full (")
+    assert str(err.value).endswith(
+        "free) (at member 'dogs/b.png'). Free some space (deleting the workspace's cache/ "
+        "folder is safe), then try again."
+    )
+    assert nothing_written(tmp_path / "out")
+    assert main(["scan", str(z)]) == 2
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert len(err_lines) == 1 and err_lines[0].startswith("error: Could not unpack 'd.zip'")
+    assert [p.name for p in workspace.datasets_dir().iterdir()] == []
+
+
+def test_a_zip_bigger_than_the_free_space_is_refused_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from tlcore.data import zips
+
+    z = _zip_with(tmp_path / "d.zip", [("cats/a.png", RED, None), ("dogs/b.png", BLUE, None)])
+    monkeypatch.setattr(zips.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(1, 1, 10))
+    with pytest.raises(DataError, match=r"it needs 0 MB and the disk has 0 MB free"):
+        extract_zip(z, tmp_path / "out" / "ds")
+    assert nothing_written(tmp_path / "out")
+
+
+class _Upload:
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self._data = name, data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def test_an_uploaded_zip_never_stays_in_uploads_and_same_names_do_not_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ui import files
+
+    good = _zip_with(tmp_path / "g.zip", [("cats/a.png", RED, None), ("dogs/b.png", BLUE, None)])
+    other = _zip_with(tmp_path / "o.zip", [("cats/a.png", BLUE, None), ("dogs/b.png", RED, None)])
+    uploads = workspace.datasets_dir() / "_uploads"
+    a = files.save_zip_upload(_Upload("pets.zip", good.read_bytes()))
+    b = files.save_zip_upload(_Upload("pets.zip", other.read_bytes()))
+    assert (a.name, b.name) == ("pets.zip", "pets (2).zip")
+    assert (a.read_bytes(), b.read_bytes()) == (good.read_bytes(), other.read_bytes())
+    a.unlink()
+    b.unlink()
+
+    folder = files.unpack_zip_upload(_Upload("pets.zip", good.read_bytes()))
+    assert (folder / "cats" / "a.png").read_bytes() == RED
+    assert list(uploads.iterdir()) == []
+    with pytest.raises(DataError, match=r"not a readable \.zip"):
+        files.unpack_zip_upload(_Upload("broken.zip", b"PK not a zip"))
+    _disk_full_at(monkeypatch, "dogs/b.png")
+    with pytest.raises(DataError, match="the disk is full"):
+        files.unpack_zip_upload(_Upload("pets.zip", other.read_bytes()))
+    assert list(uploads.iterdir()) == []

@@ -6,6 +6,7 @@ target, which is atomic on POSIX and Windows. ``events.jsonl`` is appended one l
 write; a reader skips a last line that is not complete yet.
 """
 
+import errno
 import json
 import os
 import shutil
@@ -58,6 +59,39 @@ def publish_dir(built: Path, dest: Path, marker: str) -> None:
         shutil.rmtree(built, ignore_errors=True)
 
 
+def is_disk_full(error: BaseException) -> bool:
+    """True for "no space left on the device" (or over the disk quota).
+
+    Libraries that wrap the system error (h5py, zipfile inside Keras) keep its text.
+    """
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(error, OSError) and "No space left on device" in str(error)
+
+
+def free_space_text(path: str | os.PathLike) -> str:
+    """How much room is left on the disk holding ``path``, e.g. ``"12 MB free"``."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        return "no room left"
+    return f"{free / 1e9:.1f} GB free" if free >= 1e9 else f"{free // 1_000_000} MB free"
+
+
+def os_error_text(error: OSError, path: str | os.PathLike) -> str:
+    """An ``OSError`` in words a person can act on (disk full, permission, ...)."""
+    if is_disk_full(error):
+        return f"the disk is full ({free_space_text(path)})"
+    if error.errno == errno.EACCES or isinstance(error, PermissionError):
+        return f"permission denied for '{error.filename or path}'"
+    if error.errno == errno.ENAMETOOLONG:
+        return "a file name or path is too long for this computer's disk"
+    return (error.strerror or str(error) or type(error).__name__).rstrip(".").lower()
+
+
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file."""
     with open(path, encoding="utf-8") as f:
@@ -89,7 +123,7 @@ def read_jsonl(path: str | os.PathLike, start: int = 0) -> tuple[list[Any], int]
         if raw.strip():
             try:
                 objects.append(json.loads(raw))
-            except json.JSONDecodeError:
+            except ValueError:  # JSON or UTF-8 error
                 continue  # a line torn by a killed writer: skip it, keep the rest
     return objects, start + end
 

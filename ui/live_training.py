@@ -19,6 +19,9 @@ def _live(run_id: str) -> None:
     evts = run_status.events(run_id)
     head, stop = st.columns([4, 1])
     head.subheader(run_results.status_line(run))
+    waiting = run_status.queue_line(run)
+    if waiting:
+        st.info(waiting, icon=":material/hourglass_top:")
     slot = stop.empty()
     stopping = (run.path / store.STOP_FLAG).exists()
     if not stopping and slot.button(

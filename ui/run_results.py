@@ -15,6 +15,7 @@ STATUS_TEXT = {
     "stopped": (":material/stop_circle:", "Stopped by you (the best model so far was kept)"),
     "failed": (":material/error:", "Failed"),
     "interrupted": (":material/warning:", "Interrupted (the training process ended unexpectedly)"),
+    "damaged": (":material/broken_image:", "Damaged (a file of this run cannot be read)"),
 }
 
 
@@ -25,7 +26,15 @@ def status_line(run: Any) -> str:
 
 
 def failure_help(run: Any) -> None:
-    """A failed or interrupted run: the error and what to try."""
+    """A failed, interrupted or damaged run: the error and what to try.
+
+    A damaged run has nothing else worth showing (its files are what is wrong), so the
+    page stops here for it.
+    """
+    if run.status == "damaged":
+        st.error(run.error or "This run folder is damaged.")
+        st.caption(f"The run folder: `{run.path}`")
+        st.stop()
     if run.status == "failed":
         st.error(run.error or "The training failed without a message.")
         st.markdown(
@@ -44,12 +53,21 @@ def failure_help(run: Any) -> None:
 
 def metrics_view(metrics: dict[str, Any], key: str) -> None:
     """Accuracy, per-class scores, confusion matrix, mistakes and diagnosis."""
-    part = {"test": "test", "val": "validation"}.get(metrics.get("split"), "held-out")
+    split = metrics.get("split")
+    part = {"test": "test", "val": "validation", "train": "training"}.get(split, "held-out")
+    if split == "train":
+        st.warning(
+            "There were too few images to keep any aside, so this accuracy is measured on "
+            "the images the model trained on: it says little about new photos. Add images "
+            "(a few dozen per class) for an honest score."
+        )
     c1, c2, c3 = st.columns(3)
     c1.metric(
         f"Accuracy on the {part} images",
         f"{metrics.get('accuracy', 0):.1%}",
-        help="Share of images the model never trained on that it got right.",
+        help="Share of these images it got right."
+        if split == "train"
+        else "Share of images the model never trained on that it got right.",
     )
     if metrics.get("best_epoch"):
         c2.metric(

@@ -5,18 +5,51 @@ run once a second costs only the new lines. The cache lives in the session, not 
 module global, so two tabs never share it.
 """
 
+import contextlib
 from typing import Any
 
 import streamlit as st
 
-from tlcore.runs import store
+from tlcore.errors import TransferLabError
+from tlcore.runs import queue, store
 
 ACTIVE = ("queued", "running")
+QUEUED = "Queued: starts when the current run ends"
 
 
 def active_runs() -> list[Any]:
-    """Runs that are queued or running, newest first."""
+    """Runs that are queued or running, newest first.
+
+    Also makes sure runs waiting in line have a worker (one that was killed, or a
+    computer that restarted, leaves them waiting): the sidebar calls this every few
+    seconds.
+    """
+    with contextlib.suppress(TransferLabError, OSError):
+        queue.ensure_worker()
     return [r for r in list_runs() if r.status in ACTIVE]
+
+
+def queue_line(run: Any) -> str | None:
+    """For a run waiting in line: what it waits for, in words (None if it does not wait)."""
+    if run.status != "queued":
+        return None
+    line = queue.waiting_run_ids()
+    running = [r for r in list_runs() if r.status == "running" and r.run_id != run.run_id]
+    if not running:
+        return "Starting the training process…" if run.run_id in line else None
+    ahead = line.index(run.run_id) if run.run_id in line else 0
+    current = running[0].name or running[0].run_id
+    after = f" and {ahead} more" if ahead else ""
+    return f"{QUEUED} ('{current}'{after} first); one run trains at a time."
+
+
+def start_note() -> None:
+    """Under the Start button: a new run will wait if one is training now."""
+    if any(r.status == "running" for r in list_runs()):
+        st.caption(
+            "A run is training now: a new one is queued and starts when it ends "
+            f"(at most {queue.max_runs()} at a time on this computer)."
+        )
 
 
 def list_runs(group: str | None = None) -> list[Any]:
@@ -46,7 +79,8 @@ def last_of(evts: list[dict[str, Any]], *types: str) -> dict[str, Any] | None:
 def short_progress(run: Any) -> str:
     """A few words on where a run is, e.g. 'epoch 3 of 10, about 2 min left'."""
     if run.status == "queued":
-        return "waiting to start"
+        waits = (queue_line(run) or "").startswith(QUEUED)
+        return "queued: starts when the current run ends" if waits else "starting"
     evts = events(run.run_id)
     e = last_of(evts, "batch", "epoch", "prepare")
     if e is None:
@@ -74,6 +108,8 @@ def duration(seconds: float | None) -> str:
 
 def label(run: Any) -> str:
     """How a run is named in lists: its name, backbone, strategy and status."""
+    if run.status == "damaged":
+        return f"{run.name or run.run_id} — damaged ({run.damaged_file or 'unreadable'})"
     cfg = run.config
     backbone = getattr(cfg, "backbone", "?")
     strategy = getattr(getattr(cfg, "freeze", None), "strategy", "?")

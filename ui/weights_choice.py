@@ -31,7 +31,7 @@ def finished_runs(backbone: str | None = None) -> list:
     """Runs with a saved model (optionally only those of one backbone)."""
     out = []
     for r in run_status.list_runs():
-        has_model = (r.path / "model.keras").is_file()
+        has_model = (r.path / "model.keras").is_file() and r.status != "damaged"
         if has_model and not r.active and (backbone is None or r.config.backbone == backbone):
             out.append(r)
     return out
@@ -228,17 +228,26 @@ def _choose_run(backbone: str | None) -> None:
 
 
 def _choose_model_file() -> None:
+    from tlcore.models.model_files import check_model_file
+
     up = st.file_uploader(
-        "Your Keras model file (.keras or .h5)",
-        type=["keras", "h5"],
+        "Your Keras model file (.keras)",
+        type=["keras", "h5", "hdf5"],  # .h5 is accepted only to say why it is refused
         key="model_file_upload",
-        help="Loaded in Keras' safe mode, so a file cannot run code.",
+        help="Loaded in Keras' safe mode, so a file cannot run code. Legacy .h5 model "
+        "files are refused: save the model again as .keras.",
     )
     if up is not None:
         folder = workspace.cache_dir("models")
         path = folder / files.safe_name(Path(up.name).name)
         path.write_bytes(up.getvalue())
-        st.session_state["weights"] = str(path)
+        try:
+            check_model_file(path)
+        except TransferLabError as e:
+            path.unlink(missing_ok=True)
+            st.error(str(e))
+        else:
+            st.session_state["weights"] = str(path)
     if kind_of(st.session_state["weights"]) == FILE and st.session_state["weights"]:
         st.caption(f"Using `{Path(st.session_state['weights']).name}`.")
     else:

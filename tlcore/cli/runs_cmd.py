@@ -41,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
                     ],
                 )
             )
+            for info in infos:
+                if info.status == "damaged":
+                    say(f"{info.run_id}: {info.error}")
         return 0
     emit_json(rows)
     return 0

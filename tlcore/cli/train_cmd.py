@@ -99,6 +99,25 @@ def chosen_settings(run_dir: Path) -> list[str]:
     return lines
 
 
+TRAIN_ONLY_WARNING = (
+    "too few images to keep any aside, so the accuracy was measured on the training "
+    "images themselves and says little about new photos; add images for an honest score."
+)
+
+
+def _split_first(config: TrainConfig) -> tuple[TrainConfig, Any, Any, Any]:
+    """Scan, choose the settings from the data, validate and split before a run folder
+    exists (so errors leave none); return (config, split, report, defaults)."""
+    from tlcore.data.scan import scan
+    from tlcore.data.split import make_split
+    from tlcore.training.defaults import resolve
+
+    report = scan(config.data)
+    config, defaults = resolve(config, report)
+    config.validate()
+    return config, make_split(report, config.split), report, defaults
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
@@ -182,12 +201,13 @@ def run(args: argparse.Namespace) -> int:
     if args.spec:
         info = train_spec(args.spec, echo=echo)
     else:
-        created = store.create_run(config_from_args(args))
+        config, split, report, defaults = _split_first(config_from_args(args))
+        created = store.create_run(config, split=split, report=report, defaults=defaults)
         if not args.json:
             say(f"run {created.run_id} -> {created.path}")
             for line in chosen_settings(created.path):
                 say(f"  {line}")
-        info = train(created.config, created.path, echo=echo)
+        info = train(created.config, created.path, split=split, echo=echo)
     row = result_row(info)
     if not args.json:
         metrics = _metrics(info)
@@ -206,6 +226,8 @@ def run(args: argparse.Namespace) -> int:
         say(f"{info.status}: {work} in {info.seconds or 0:.1f}s, {score}")
         if metrics.get("evaluation"):
             say(metrics["evaluation"])
+        if metrics.get("split") == "train":
+            say(f"warning: {TRAIN_ONLY_WARNING}")
     else:
         emit_json(row)
     if info.status == "failed":

@@ -13,6 +13,9 @@ prediction see exactly the same pixels. Rules:
 - Large JPEGs are decoded in draft mode: libjpeg scales the DCT by 1/2, 1/4 or 1/8 while
   decoding, so most of the inverse DCT and the big full-size buffer are skipped. Draft
   keeps the image at least as large as requested; the final resize does the rest.
+- Other large images (PNG, TIFF, ...) are converted and box-reduced strip by strip right
+  after decoding, and decoder threads share a memory budget, so one decode costs about
+  its decoded buffer and a huge image decodes alone (``tlcore.data.bigimages``).
 """
 
 import contextlib
@@ -24,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tlcore.config import RESIZE_MODES
+from tlcore.data import bigimages
 from tlcore.errors import ImageError
 
 IMAGE_EXTENSIONS = frozenset(
@@ -145,6 +149,18 @@ def _draft_request(size: tuple[int, int], target: int, mode: str) -> tuple[int, 
     return (max(1, int(w * scale + 0.999)), max(1, int(h * scale + 0.999)))
 
 
+_ORIENTATION = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
 def _decode(path: str | Path, draft_size: int | None, draft_mode: str, finish=None) -> Image.Image:
     with _open(path) as im:
         if draft_size and im.format in ("JPEG", "MPO"):
@@ -152,15 +168,33 @@ def _decode(path: str | Path, draft_size: int | None, draft_mode: str, finish=No
             # Feed libjpeg in 4 MB reads instead of 64 KB: fewer Python round trips,
             # about 4% faster on 3 MB photos (bench/bench_data.py).
             im.decodermaxblock = 1 << 22
-        _load(im, path)
-        # A damaged EXIF block must not lose the photo: keep it as stored.
-        with contextlib.suppress(Exception):
-            ImageOps.exif_transpose(im, in_place=True)
-        out = _to_rgb(im)
-        if finish is not None:
-            out = finish(out)
-        # Closing the file discards the pixels of `im`: hand back an independent image.
-        return im.copy() if out is im else out
+        with bigimages.BUDGET.reserve(bigimages.buffer_bytes(im)):
+            _load(im, path)
+            factor = 1
+            if draft_size and im.size[0] * im.size[1] >= bigimages.MIN_PIXELS_TO_REDUCE:
+                needed = _draft_request(im.size, draft_size, draft_mode)
+                factor = bigimages.reduce_factor(im.size, needed)
+            if factor > 1:
+                out = _upright(bigimages.reduce_to_rgb(im, factor, _to_rgb), im)
+            else:
+                # A damaged EXIF block must not lose the photo: keep it as stored.
+                with contextlib.suppress(Exception):
+                    ImageOps.exif_transpose(im, in_place=True)
+                out = _to_rgb(im)
+            if finish is not None:
+                out = finish(out)
+            # Closing the file discards the pixels of `im`: hand back an independent image.
+            return im.copy() if out is im else out
+
+
+def _upright(small: Image.Image, original: Image.Image) -> Image.Image:
+    """``small`` turned the way the EXIF orientation of ``original`` says."""
+    try:
+        orientation = original.getexif().get(_ORIENTATION)
+    except Exception:  # a damaged EXIF block: keep the image as stored
+        return small
+    method = _TRANSPOSE.get(orientation)
+    return small.transpose(method) if method is not None else small
 
 
 def open_rgb(

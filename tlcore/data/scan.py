@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tlcore import fsutil
+from tlcore.data.notes import read_notes
 from tlcore.data.scancache import check_files
 from tlcore.data.zips import extract_zip
 from tlcore.errors import DataError
@@ -210,6 +211,27 @@ def _warnings(
     return out
 
 
+# What ``str.splitlines`` splits on: a class name holding one would not survive a
+# labels.txt (one name per line), so such names are refused at scan time.
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _check_class_names(class_dirs: dict[tuple[str | None, str], str]) -> None:
+    """Refuse class folder names that cannot be labels (line breaks, only spaces)."""
+    for (_, name), rel in class_dirs.items():
+        if any(c in _LINE_BREAKS for c in name):
+            problem = "holds a line break"
+        elif not name.strip():
+            problem = "is only spaces"
+        else:
+            continue
+        raise DataError(
+            f"The class folder {rel!r} cannot be used: its name {problem}, and class names "
+            "become the labels the model predicts. Rename the folder (to one line of "
+            "text), then scan again."
+        )
+
+
 def _empty_class_error(empty: list[str], reasons: dict[str, Counter]) -> str:
     parts = [f"'{d}' ({_reason_summary(reasons[d])})" for d in empty[:3]]
     return f"No images found in {' or '.join(parts)}. Each class needs at least one image."
@@ -240,6 +262,7 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         root = source.resolve()
     layout = _detect_layout(root)
     class_dirs = _class_dirs(root, layout)
+    _check_class_names(class_dirs)
     # TransferLab's own marker files (zip extracted, demo generated) are not data.
     files = [p for p in fsutil.iter_files(root) if not p.name.startswith(OWN_MARKER_PREFIX)]
     if not files:
@@ -281,6 +304,8 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         Skipped(d, f"hidden folder ({n} file{'s' if n != 1 else ''})")
         for d, n in hidden_dirs.items()
     ]
+    notes = read_notes(root)  # what an upload or a zip could not save as it was
+    skipped += [Skipped(name, reason) for name, reason in notes.skipped]
     skipped.sort(key=lambda s: s.path)
 
     per_dir = Counter((i.split, i.label) for i in items)
@@ -328,7 +353,7 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         items=items,
         skipped=skipped,
         duplicates=duplicates,
-        warnings=extra_warnings + _warnings(classes, split_counts, duplicates),
+        warnings=notes.warnings() + extra_warnings + _warnings(classes, split_counts, duplicates),
         fingerprint=fp.hexdigest(),
         split_counts=split_counts,
         source=str(source.resolve()),

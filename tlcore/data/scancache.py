@@ -22,7 +22,7 @@ from tlcore.data.images import IMAGE_EXTENSIONS, UNSUPPORTED_EXTENSIONS, check_i
 from tlcore.errors import ImageError
 
 # Bump when check rules change (size limits, formats, completeness checks).
-CHECK_VERSION = 1
+CHECK_VERSION = 2  # 2: files without an image extension are judged by their content
 Progress = Callable[[int, int], None]
 
 
@@ -71,12 +71,20 @@ class ScanCache:
 
 
 def check_file(path: Path) -> tuple[str | None, str | None]:
-    """(content digest, None) for a usable image, else (digest or None, reason)."""
+    """(content digest, None) for a usable image, else (digest or None, reason).
+
+    The content decides, not the name: a PNG saved without an extension (or with a
+    wrong one) is used. Files with other extensions are looked at (header only) before
+    anything is hashed, so a folder of videos or documents stays cheap to scan.
+    """
     ext = path.suffix.lower()
+    if ext in UNSUPPORTED_EXTENSIONS:
+        return None, f"unsupported format ({ext})"
     if ext not in IMAGE_EXTENSIONS:
-        return None, (
-            f"unsupported format ({ext})" if ext in UNSUPPORTED_EXTENSIONS else "not an image"
-        )
+        try:
+            check_image(path)
+        except ImageError as e:
+            return None, "not an image" if e.reason.startswith("not an image") else e.reason
     try:
         h = hashlib.blake2b(digest_size=16)
         with open(path, "rb") as f:

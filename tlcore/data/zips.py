@@ -10,7 +10,12 @@ folder renamed into place at the end, so a refused or interrupted zip leaves not
 
 ``__MACOSX/``, hidden files and symlink members are not extracted. One wrapping top
 folder (``flowers/cats/...``) is stripped, so the result has the class (or train/val)
-folders at its top.
+folders at its top. Members that cannot be written as they are — a symbolic link, a
+name too long for the disk, a file with the name of a folder, an older copy of a name
+that appears twice (the last one wins, as with every unzip tool) — are left out and
+listed in the dataset's notes, so the scan report shows them among the skipped files.
+Any other ``OSError`` while unpacking (a full disk, no permission) is one ``DataError``
+sentence, and the temporary folder is removed.
 """
 
 import hashlib
@@ -23,6 +28,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from tlcore import fsutil, workspace
+from tlcore.data.notes import Notes, write_notes
 from tlcore.errors import DataError
 
 MAX_TOTAL_BYTES = 20 * 1024**3  # 20 GB uncompressed
@@ -57,10 +63,14 @@ def _safe_parts(name: str) -> tuple[str, ...]:
     return parts
 
 
-def _plan(
-    zf: zipfile.ZipFile, max_total: int, max_ratio: float
-) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
-    """Check every member from the central directory; return (member, parts) to extract."""
+Plan = list[tuple[zipfile.ZipInfo, tuple[str, ...]]]
+
+
+def _plan(zf: zipfile.ZipFile, max_total: int, max_ratio: float, notes: Notes) -> Plan:
+    """Check every member from the central directory; return (member, parts) to extract.
+
+    Members left out for a reason a person should see are added to ``notes.skipped``.
+    """
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise DataError(
@@ -72,7 +82,9 @@ def _plan(
         if info.is_dir() or not parts or _is_skipped(parts):
             continue
         if stat.S_ISLNK(info.external_attr >> 16):
-            continue  # a symlink could point anywhere on this machine
+            # A symlink could point anywhere on this machine.
+            notes.skipped.append((info.filename, "symbolic link (not extracted)"))
+            continue
         if info.file_size >= RATIO_MIN_BYTES:
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > max_ratio:
@@ -90,7 +102,42 @@ def _plan(
         plan.append((info, parts))
     if not plan:
         raise DataError("The zip contains no files (only folders, hidden or system files).")
-    return _strip_wrapper(plan)
+    return _without_clashes(_strip_wrapper(plan), notes)
+
+
+def _without_clashes(plan: Plan, notes: Notes) -> Plan:
+    """Drop earlier copies of a name given twice, and files named like a folder."""
+    last = {parts: i for i, (_, parts) in enumerate(plan)}
+    folders = {parts[:k] for _, parts in plan for k in range(1, len(parts))}
+    kept = []
+    for i, (info, parts) in enumerate(plan):
+        if last[parts] != i:
+            notes.skipped.append(
+                (info.filename, "the zip holds another file of this name; the last one was used")
+            )
+        elif parts in folders:
+            notes.skipped.append((info.filename, "a folder of the same name is in the zip"))
+        else:
+            kept.append((info, parts))
+    return kept
+
+
+def _fits_on_disk(plan: Plan, tmp: Path, notes: Notes) -> Plan:
+    """Leave out members whose name or path is too long for this computer's disk."""
+    try:
+        name_max = os.pathconf(tmp, "PC_NAME_MAX")
+        path_max = os.pathconf(tmp, "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows): common limits
+        name_max, path_max = 255, 4096
+    kept = []
+    for info, parts in plan:
+        if any(len(os.fsencode(p)) > name_max for p in parts):
+            notes.skipped.append((info.filename, f"name longer than {name_max} bytes"))
+        elif len(os.fsencode(str(tmp.joinpath(*parts)))) >= path_max:
+            notes.skipped.append((info.filename, f"path longer than {path_max} bytes"))
+        else:
+            kept.append((info, parts))
+    return kept
 
 
 def _strip_wrapper(
@@ -173,24 +220,71 @@ def extract_zip(
     except (zipfile.BadZipFile, OSError):
         raise DataError(f"'{zip_path.name}' is not a readable .zip file.") from None
     with zf:
-        plan = _plan(zf, max_total_bytes, max_ratio)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
+        notes = Notes()
+        plan = _plan(zf, max_total_bytes, max_ratio, notes)
         try:
-            written = 0
-            for info, parts in plan:
-                target = tmp.joinpath(*parts)
-                # Belt and braces: the joined path must stay inside the temporary folder.
-                if not target.resolve().is_relative_to(tmp.resolve()):
-                    raise DataError(
-                        f"The zip was refused: member '{info.filename}' would be "
-                        "written outside the target folder."
-                    )
+            return _unpack(zf, zip_path, dest, plan, notes, max_total_bytes, max_ratio)
+        except OSError as e:  # not at a member: making the folder, renaming it, ...
+            raise _unpack_error(zip_path, dest, e) from None
+
+
+def _unpack_error(zip_path: Path, dest: Path, e: OSError, member: str = "") -> DataError:
+    where = f" (at member '{member}')" if member else ""
+    advice = (
+        " Free some space (deleting the workspace's cache/ folder is safe), then try again."
+        if fsutil.is_disk_full(e)
+        else ""
+    )
+    return DataError(
+        f"Could not unpack '{zip_path.name}': {fsutil.os_error_text(e, dest.parent)}"
+        f"{where}.{advice}"
+    )
+
+
+def _unpack(
+    zf: zipfile.ZipFile,
+    zip_path: Path,
+    dest: Path,
+    plan: Plan,
+    notes: Notes,
+    max_total_bytes: int,
+    max_ratio: float,
+) -> Path:
+    """Write ``plan`` into a temporary folder next to ``dest``, then rename it into place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    need = sum(info.file_size for info, _ in plan)
+    if need > shutil.disk_usage(dest.parent).free:
+        raise DataError(
+            f"Could not unpack '{zip_path.name}': it needs {need / 1e6:,.0f} MB and the disk "
+            f"has {fsutil.free_space_text(dest.parent)}. Free some space, then try again."
+        )
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
+    try:
+        plan = _fits_on_disk(plan, tmp, notes)
+        if not plan:
+            raise DataError(
+                "The zip contains no file that can be unpacked here ("
+                + "; ".join(f"'{n}': {r}" for n, r in notes.skipped[:3])
+                + ")."
+            )
+        written = 0
+        for info, parts in plan:
+            target = tmp.joinpath(*parts)
+            # Belt and braces: the joined path must stay inside the temporary folder.
+            if not target.resolve().is_relative_to(tmp.resolve()):
+                raise DataError(
+                    f"The zip was refused: member '{info.filename}' would be "
+                    "written outside the target folder."
+                )
+            try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 written = _copy_member(zf, info, target, written, max_total_bytes, max_ratio)
-            (tmp / EXTRACTED_MARKER).write_text(zip_path.name + "\n", encoding="utf-8")
-            fsutil.publish_dir(tmp, dest, EXTRACTED_MARKER)  # dest is empty (checked above)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            except OSError as e:
+                raise _unpack_error(zip_path, dest, e, info.filename) from None
+        write_notes(tmp, notes)
+        (tmp / EXTRACTED_MARKER).write_text(zip_path.name + "\n", encoding="utf-8")
+        fsutil.publish_dir(tmp, dest, EXTRACTED_MARKER)  # dest is empty (checked above)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return dest

@@ -205,12 +205,12 @@ def _first_input_shape(node: Any) -> list | None:
 
 
 def file_backbone(path: str, image_size: int) -> Any:
-    """The feature part of a user's ``.keras``/``.h5`` full model (loaded in safe mode)."""
+    """The feature part of a user's ``.keras`` full model (loaded in safe mode)."""
     from tlcore.models.model_files import load_model_safely
 
     if not path or path in ("imagenet", "none") or not Path(path).is_file():
         raise ConfigError(
-            "The 'A Keras model file' backbone needs the path of a .keras or .h5 "
+            "The 'A Keras model file' backbone needs the path of a .keras "
             f"model file as its weights (got '{path}')."
         )
     return feature_part(load_model_safely(path), image_size)

@@ -242,7 +242,7 @@ BACKBONES: dict[str, BackboneSpec] = dict(
         _spec(
             "keras_file",
             "A Keras model file",
-            "Your own .keras/.h5 model, loaded in safe mode; "
+            "Your own .keras model, loaded in safe mode; "
             "its convolutional part becomes the feature extractor.",
             224,
             16,
@@ -250,7 +250,7 @@ BACKBONES: dict[str, BackboneSpec] = dict(
             0.0,
             "",
             pretrained=False,
-            weights_hint="path to a .keras or .h5 model file",
+            weights_hint="path to a .keras model file",
         ),
     ]
 )

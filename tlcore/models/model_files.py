@@ -1,8 +1,13 @@
 """Opening model files someone hands us, without letting a file run code.
 
-A ``.keras`` or ``.h5`` model can contain a ``Lambda`` layer, i.e. pickled Python code that
-would run on load. Keras' safe mode refuses those; we always use it and turn Keras'
-exceptions into a ``ModelFileError`` a person can act on.
+A Keras model file can contain a ``Lambda`` layer (or a lambda in a layer's settings),
+i.e. Python code that would run while the model is rebuilt. Only native ``.keras``
+files are loaded, always in Keras' safe mode, which refuses those. Legacy full-model
+``.h5`` / ``.hdf5`` files are refused outright: they are rebuilt by Keras' legacy loader,
+whose safe mode older Keras versions did not apply (CVE-2025-9905, CVE-2026-1462), so no
+version check here could make them trustworthy. A weights-only ``.h5`` holds no model
+configuration, only arrays, and is read by ``tlcore.models.weights`` instead.
+Keras' exceptions become a ``ModelFileError`` that says what to do.
 """
 
 from pathlib import Path
@@ -10,57 +15,106 @@ from typing import Any
 
 from tlcore.errors import ModelFileError
 
-MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+MODEL_SUFFIXES = (".keras",)
+LEGACY_SUFFIXES = (".h5", ".hdf5")
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def load_model_safely(path: str | Path, compile: bool = False) -> Any:
-    """Load a full Keras model with ``safe_mode=True``.
+    """Load a full Keras model from a ``.keras`` file with ``safe_mode=True``.
 
     Args:
-        path: a ``.keras`` (Keras 3) or ``.h5`` (legacy) model file.
+        path: a ``.keras`` model file (legacy ``.h5`` full models are refused).
         compile: also restore the optimizer/loss (off: TransferLab recompiles).
 
     Returns:
         The ``keras.Model``.
 
     Raises:
-        ModelFileError: missing, wrong kind, unsafe (Lambda), custom classes, or damaged.
+        ModelFileError: missing, wrong kind, legacy ``.h5``, unsafe (lambda), custom
+            classes, or damaged.
     """
     import keras
 
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"The model file '{path}' does not exist.")
-    if path.suffix.lower() not in MODEL_SUFFIXES or path.name.endswith(".weights.h5"):
-        raise ModelFileError(
-            f"'{path.name}' is not a Keras model file; give a .keras or .h5 "
-            "file saved with model.save()."
-        )
+    check_model_file(path)
     try:
         return keras.models.load_model(path, compile=compile, safe_mode=True)
     except Exception as e:  # Keras raises ValueError/TypeError/OSError/...
         raise ModelFileError(_explain(path, e)) from None
 
 
-def _explain(path: Path, error: Exception) -> str:
-    text = str(error)
-    if "Lambda" in text or "safe_mode" in text or "unsafe" in text.lower():
-        return (
-            f"Refused to load '{path.name}': it contains a Lambda layer, i.e. Python code "
-            "that would run when the file is opened. Only models made of built-in Keras "
-            "layers can be loaded; re-save the model without Lambda layers."
+def check_model_file(path: str | Path) -> None:
+    """Refuse, without opening it in Keras, a file ``load_model_safely`` would not load.
+
+    Raises:
+        ModelFileError: missing, not a ``.keras`` file, or a legacy ``.h5`` model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"The model file '{path}' does not exist.")
+    if path.suffix.lower() in LEGACY_SUFFIXES or _is_hdf5(path):
+        raise ModelFileError(
+            f"Refused to load '{path.name}': legacy .h5 model files are not opened, because "
+            "rebuilding one can run code stored in it. Open the model in the program that "
+            "made it and save it again as .keras (model.save('model.keras')), then use "
+            "that file."
         )
-    if "Unknown" in text or "custom" in text.lower() or "Could not locate" in text:
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ModelFileError(
+            f"'{path.name}' is not a Keras model file; give a .keras file saved with "
+            "model.save('model.keras')."
+        )
+
+
+def _is_hdf5(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
+_ONLY_BUILTIN = "Only models made of built-in Keras layers can be loaded"
+
+
+def _explain(path: Path, error: Exception) -> str:
+    # Keras nests its errors ("... could not be deserialized ... Exception encountered:
+    # ..."), quoting whole layer configs on the way: judge by the innermost cause only, so
+    # a layer merely *named* like "LambdaScale" is not mistaken for a Lambda layer.
+    cause = _innermost(str(error))
+    refused = f"Refused to load '{path.name}'"
+    if "`Lambda` layer" in cause:
+        return (
+            f"{refused}: it contains a Lambda layer, i.e. Python code that would run when "
+            f"the file is opened. {_ONLY_BUILTIN}; re-save the model without Lambda layers."
+        )
+    if "deserialization of a Python lambda" in cause:
+        return (
+            f"{refused}: one of its layers has a Python lambda in its settings, i.e. code "
+            f"that would run when the file is opened. {_ONLY_BUILTIN}; use a named "
+            "built-in function instead and re-save."
+        )
+    if "Non-modeling APIs are disallowed" in cause:
+        name = cause.split("`")[1] if cause.count("`") >= 2 else "a Keras function"
+        return (
+            f"{refused}: it calls {name}, which is not part of a model; a model "
+            "file has no reason to do that."
+        )
+    if "Could not locate" in cause or "Unknown" in cause:
         return (
             f"'{path.name}' uses a custom layer or function that is not part of Keras "
-            f"({_first_line(text)}). Only models made of built-in Keras layers can be "
-            "loaded."
+            f"({cause}). {_ONLY_BUILTIN}."
         )
-    return f"Could not read the model file '{path.name}' ({_first_line(text)})."
+    if "safe_mode" in cause or "unsafe" in cause.lower():
+        return f"{refused}: Keras' safe mode refused it ({cause})."
+    return f"Could not read the model file '{path.name}' ({cause})."
 
 
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else "unknown error"
+def _innermost(text: str) -> str:
+    """The first line of the deepest ``Exception encountered:`` in a Keras error."""
+    text = text.rsplit("Exception encountered:", 1)[-1].strip()
+    line = text.splitlines()[0].strip() if text else "unknown error"
     return line if len(line) <= 200 else line[:197] + "..."
 
 

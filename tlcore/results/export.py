@@ -166,9 +166,9 @@ def export_run(
         tmp.write_bytes(_convert_tflite(model, int8, calibration))
         os.replace(tmp, target)
         runner = _tflite_runner(target)
-    labels = run_dir / "labels.txt"
-    if labels.is_file():
-        shutil.copyfile(labels, dest / "labels.txt")
+    for name in ("labels.txt", "labels.json"):
+        if (run_dir / name).is_file():
+            shutil.copyfile(run_dir / name, dest / name)
     images = _split_images(run_dir, ("test", "val"))
     agreement = None
     if len(images):

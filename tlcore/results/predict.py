@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tlcore.errors import ModelFileError
+from tlcore.errors import ModelFileError, RunError
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,15 @@ class Predictor:
 
 
 def _labels_beside(model_path: Path, n: int) -> list[str]:
+    """The class names saved next to a model: ``labels.json`` (exact), else ``labels.txt``."""
+    import json
+
+    try:
+        names = json.loads(model_path.with_name("labels.json").read_text(encoding="utf-8"))
+        if isinstance(names, list) and all(isinstance(x, str) for x in names):
+            return names
+    except (OSError, ValueError):
+        pass
     labels = model_path.with_name("labels.txt")
     if labels.is_file():
         return [ln for ln in labels.read_text(encoding="utf-8").splitlines() if ln.strip()]
@@ -119,6 +128,8 @@ def load_predictor(ref: str | os.PathLike) -> Predictor:
 
     model_path = require_finished_model(ref)
     info = store.load_run(model_path.parent)
+    if info.damaged_file == "spec.json":  # its size and resize mode are unknown
+        raise RunError(info.error or f"Run {info.run_id} is damaged.")
     model = load_model_safely(model_path)
     return Predictor(
         model,

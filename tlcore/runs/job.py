@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tlcore import fsutil
+from tlcore import fsutil, workspace
 from tlcore.config import TrainConfig
 from tlcore.errors import RunError, TransferLabError
 from tlcore.runs import store
@@ -120,10 +120,17 @@ def _train(
 ) -> store.RunInfo:
     t0 = time.time()
     log = EventLog(run_dir / "events.jsonl", t0=t0, echo=echo)
-    store.update_status(
-        run_dir, status="running", pid=os.getpid(), started=store.now_iso(), ended=None, error=None
-    )
-    log.emit("start", run_id=run_dir.name, pid=os.getpid())
+    try:
+        store.update_status(
+            run_dir, status="running", pid=os.getpid(), started=store.now_iso(), ended=None,
+            error=None,
+        )  # fmt: skip
+        log.emit("start", run_id=run_dir.name, pid=os.getpid())
+    except OSError as e:  # e.g. the disk is full: the run cannot even be recorded
+        raise RunError(
+            f"Could not start run {run_dir.name}: {fsutil.os_error_text(e, run_dir)}. "
+            "Free some space, then start it again."
+        ) from None
     status, error = "failed", None
     try:
         # A queued run stopped before its turn (e.g. in a comparison) never starts.
@@ -138,19 +145,27 @@ def _train(
         error = _explain(e)
         traceback.print_exc(file=sys.stderr)  # the full story goes to worker.log
     finally:
-        store.update_status(
-            run_dir,
-            status=status,
-            error=error,
-            ended=store.now_iso(),
-            seconds=round(time.time() - t0, 2),
-        )
-        log.emit("end", status=status, **({"error": error} if error else {}))
+        try:
+            store.update_status(
+                run_dir,
+                status=status,
+                error=error,
+                ended=store.now_iso(),
+                seconds=round(time.time() - t0, 2),
+            )
+            log.emit("end", status=status, **({"error": error} if error else {}))
+        except OSError as e:  # a full disk must not hide why the run ended
+            print(f"error: could not record the end of the run ({e}): {error}", file=sys.stderr)
     return store.load_run(run_dir)
 
 
 def _explain(e: BaseException) -> str:
     name = type(e).__name__
+    if fsutil.is_disk_full(e):
+        return (
+            f"The disk is full ({fsutil.free_space_text(workspace.home())}): training stopped. "
+            "Free some space (deleting the workspace's cache/ folder is safe), then train again."
+        )
     if isinstance(e, MemoryError) or name == "ResourceExhaustedError":
         return (
             "Out of memory while training: use a smaller batch size, a smaller image "
@@ -173,6 +188,9 @@ def _run(
     config.validate()
     if split is None:
         split = _make_split(config, run_dir)
+    # labels.json is exact for any name; labels.txt (one per line) is for exporting, and
+    # exact too because the scan refuses class names with line breaks.
+    fsutil.atomic_write_json(run_dir / "labels.json", list(split.classes))
     fsutil.atomic_write_text(run_dir / "labels.txt", "\n".join(split.classes) + "\n")
 
     from tlcore.training.loop import fit_phases

@@ -7,7 +7,10 @@ numbers kept current by the worker so listing runs never parses logs), ``events.
 lists runs on every page.
 
 A run whose status says ``running`` (or ``queued`` with a pid) but whose worker process is
-gone, or whose pid now belongs to some other program, lists as ``interrupted``.
+gone, or whose pid now belongs to some other program, lists as ``interrupted``. A folder
+whose files are damaged (not JSON, wrongly shaped, a finished run without its model; see
+``tlcore.runs.damage``) lists as ``damaged`` with the reason in ``error``: it never stops
+the other runs from being listed.
 """
 
 import os
@@ -20,9 +23,10 @@ from typing import Any
 
 from tlcore import fsutil, workspace
 from tlcore.config import TrainConfig
-from tlcore.errors import RunError, TransferLabError
+from tlcore.errors import RunError
+from tlcore.runs import damage as checks
 
-STATUSES = ("queued", "running", "stopped", "finished", "failed", "interrupted")
+STATUSES = ("queued", "running", "stopped", "finished", "failed", "interrupted", "damaged")
 ACTIVE = ("queued", "running")
 STOP_FLAG = "stop.flag"
 
@@ -55,6 +59,7 @@ class RunInfo:
     test_accuracy: float | None
     seconds: float | None
     trainable_params: int | None
+    damaged_file: str | None = None  # e.g. "status.json" when ``status`` is "damaged"
 
     @property
     def active(self) -> bool:
@@ -79,6 +84,7 @@ class RunInfo:
             "test_accuracy": self.test_accuracy,
             "seconds": self.seconds,
             "trainable_params": self.trainable_params,
+            "damaged_file": self.damaged_file,
             "path": str(self.path),
         }
 
@@ -100,7 +106,11 @@ def new_run_id(config: TrainConfig) -> str:
 
 
 def create_run(
-    config: TrainConfig, split: Any = None, group: str | None = None, report: Any = None
+    config: TrainConfig,
+    split: Any = None,
+    group: str | None = None,
+    report: Any = None,
+    defaults: Any = None,
 ) -> RunInfo:
     """Create a queued run folder with ``spec.json`` and ``status.json``.
 
@@ -109,8 +119,11 @@ def create_run(
         split: a ``tlcore.data.split.Split`` to train on exactly; None = make one at start.
         group: comparison group id shared by runs trained together.
         report: the dataset's ``DatasetReport`` if already scanned (for its fingerprint).
+        defaults: the ``Defaults`` already applied to ``config`` (kept with the run, for
+            their reasons); with ``config.auto_defaults`` they are chosen here.
     """
-    config, defaults = _resolve_defaults(config, split, report)
+    if config.auto_defaults:
+        config, defaults = _resolve_defaults(config, split, report)
     config.validate()
     _check_names(config)
     root = workspace.runs_dir()
@@ -122,6 +135,8 @@ def create_run(
             break
         except FileExistsError:
             continue
+        except OSError as e:
+            raise _create_error(e, root) from None
     classes = (
         list(split.classes)
         if split is not None
@@ -138,6 +153,20 @@ def create_run(
         "group": group,
         "defaults": defaults.to_dict() if defaults is not None else None,
     }
+    try:
+        _write_new_run(path, spec, group)
+    except OSError as e:  # nothing half-made stays behind
+        shutil.rmtree(path, ignore_errors=True)
+        raise _create_error(e, root) from None
+    return load_run(path)
+
+
+def _create_error(e: OSError, root: Path) -> RunError:
+    advice = " Free some space, then start again." if fsutil.is_disk_full(e) else ""
+    return RunError(f"Could not create the run folder: {fsutil.os_error_text(e, root)}.{advice}")
+
+
+def _write_new_run(path: Path, spec: dict[str, Any], group: str | None) -> None:
     fsutil.atomic_write_json(path / "spec.json", spec)
     fsutil.atomic_write_json(
         path / "status.json",
@@ -156,7 +185,6 @@ def create_run(
             "trainable_params": None,
         },
     )
-    return load_run(path)
 
 
 def _resolve_defaults(config: TrainConfig, split: Any, report: Any) -> tuple[TrainConfig, Any]:
@@ -185,11 +213,15 @@ def _class_names(report: Any) -> list[str]:
     return sorted(report.classes)
 
 
+def _is_run_folder(path: Path) -> bool:
+    return (path / "spec.json").is_file() or (path / "status.json").is_file()
+
+
 def run_path(ref: str | os.PathLike) -> Path:
     """Return the folder of a run given its id or folder; ``RunError`` if there is none."""
     ref_path = Path(ref)
     for candidate in (ref_path, workspace.runs_dir() / str(ref)):
-        if (candidate / "spec.json").is_file():
+        if _is_run_folder(candidate):
             return candidate.resolve()
     if ref_path.name == "spec.json" and ref_path.is_file():
         return ref_path.parent.resolve()
@@ -197,13 +229,14 @@ def run_path(ref: str | os.PathLike) -> Path:
 
 
 def read_spec(ref: str | os.PathLike) -> dict[str, Any]:
-    """Return the run's ``spec.json`` as a dict."""
-    return _read(run_path(ref) / "spec.json")
+    """Return the run's ``spec.json`` as a dict; ``RunError`` if it is not one."""
+    return _read_object(run_path(ref) / "spec.json")
 
 
 def read_status(ref: str | os.PathLike) -> dict[str, Any]:
-    """Return the run's raw ``status.json`` (no interrupted detection)."""
-    return _read(run_path(ref) / "status.json")
+    """Return the run's raw ``status.json`` (no interrupted detection); ``RunError`` if
+    it is not a JSON object."""
+    return _read_object(run_path(ref) / "status.json")
 
 
 def update_status(run_dir: Path, **changes: Any) -> dict[str, Any]:
@@ -213,18 +246,29 @@ def update_status(run_dir: Path, **changes: Any) -> dict[str, Any]:
         status = fsutil.read_json(path)
     except (OSError, ValueError):
         status = {}
+    if not isinstance(status, dict):
+        status = {}  # a damaged file is replaced by what the writer knows
     status.update(changes)
     fsutil.atomic_write_json(path, status)
     return status
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path) -> Any:
     try:
         return fsutil.read_json(path)
     except FileNotFoundError:
         raise RunError(f"The run folder {path.parent} has no {path.name}.") from None
     except ValueError:
         raise RunError(f"{path} is damaged (not valid JSON).") from None
+    except OSError as e:
+        raise RunError(f"{path} cannot be read ({e.strerror or e}).") from None
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    data = _read(path)
+    if not isinstance(data, dict):
+        raise RunError(f"{path} is damaged (not a JSON object).")
+    return data
 
 
 def worker_alive(pid: int | None) -> bool:
@@ -254,67 +298,87 @@ def effective_status(status: dict[str, Any]) -> str:
 
 
 def load_run(ref: str | os.PathLike) -> RunInfo:
-    """Load one run by id or folder; ``RunError`` if it does not exist."""
+    """Load one run by id or folder; ``RunError`` if it does not exist.
+
+    A run whose files are damaged comes back with status ``damaged`` and the reason in
+    ``error`` (and a placeholder config when ``spec.json`` itself is the damaged file).
+    """
     path = run_path(ref)
-    config, group = _spec_summary(path)
-    status = _read(path / "status.json")
+    try:
+        return _load(path)
+    except Exception as e:  # whatever else is wrong with one folder, it is one run
+        return _damaged(path, f"it cannot be read ({type(e).__name__}: {e})", None)
+
+
+def _load(path: Path) -> RunInfo:
+    config, group, spec_damage = checks.spec_summary(path)
+    status, status_damage = checks.read_status(path)
+    found = (
+        ("spec.json", spec_damage),
+        ("status.json", status_damage),
+        ("metrics.json", checks.metrics_damage(path)),
+        ("events.jsonl", checks.events_damage(path)),
+        ("model.keras", checks.model_damage(path, status)),
+    )
+    damaged_file, reason = next(((f, r) for f, r in found if r), (None, None))
+    if config is None:
+        return _damaged(path, reason, damaged_file)
     return RunInfo(
         run_id=path.name,
         path=path,
-        status=effective_status(status),
+        status="damaged" if reason else effective_status(status),
         config=config,
         name=config.name,
         group=group or status.get("group"),
         created=status.get("created"),
         started=status.get("started"),
         ended=status.get("ended"),
-        error=status.get("error"),
+        error=_damage_text(reason) if reason else status.get("error"),
         pid=status.get("pid"),
         epochs_run=int(status.get("epochs_run") or 0),
         best_val_accuracy=status.get("best_val_accuracy"),
         test_accuracy=status.get("test_accuracy"),
         seconds=status.get("seconds"),
         trainable_params=status.get("trainable_params"),
+        damaged_file=damaged_file,
     )
 
 
-# spec.json holds the whole split (can be megabytes for a big dataset) and changes only
-# when a run starts; the sidebar lists runs every second or so, so parse it once.
-_SPEC_CACHE: dict[Path, tuple[tuple[int, int], TrainConfig, str | None]] = {}
+def _damage_text(reason: str) -> str:
+    return (
+        f"This run folder is damaged: {reason}. Delete the run, or restore the file from a backup."
+    )
 
 
-def _spec_summary(path: Path) -> tuple[TrainConfig, str | None]:
-    spec_path = path / "spec.json"
+def _damaged(path: Path, reason: str | None, damaged_file: str | None) -> RunInfo:
     try:
-        st = spec_path.stat()
+        created = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
     except OSError:
-        raise RunError(f"The run folder {path} has no spec.json.") from None
-    stamp = (st.st_mtime_ns, st.st_size)
-    cached = _SPEC_CACHE.get(path)
-    if cached is not None and cached[0] == stamp:
-        return cached[1], cached[2]
-    spec = _read(spec_path)
-    try:
-        config = TrainConfig.from_dict(spec["config"])
-    except (KeyError, TypeError, TransferLabError) as e:
-        raise RunError(f"The spec of run {path.name} is damaged ({e}).") from None
-    _SPEC_CACHE[path] = (stamp, config, spec.get("group"))
-    return config, spec.get("group")
+        created = None
+    return RunInfo(
+        run_id=path.name, path=path, status="damaged",
+        config=TrainConfig(data="", backbone="?", name=""), name="", group=None,
+        created=created, started=None, ended=None,
+        error=_damage_text(reason or "it cannot be read"),
+        pid=None, epochs_run=0, best_val_accuracy=None, test_accuracy=None,
+        seconds=None, trainable_params=None, damaged_file=damaged_file,
+    )  # fmt: skip
 
 
 def list_runs(group: str | None = None) -> list[RunInfo]:
     """Return all runs (or those of one comparison group), newest first.
 
-    Folders that are not readable runs (half-deleted, damaged) are left out.
+    Damaged run folders are listed too (status ``damaged``, the reason in ``error``);
+    folders that are not runs at all (no spec.json, no status.json) are left out.
     """
     runs = []
     for path in workspace.runs_dir().iterdir():
-        if not (path / "spec.json").is_file():
-            continue
         try:
+            if not _is_run_folder(path):
+                continue
             info = load_run(path)
-        except RunError:
-            continue
+        except (RunError, OSError):
+            continue  # deleted meanwhile
         if group is None or info.group == group:
             runs.append(info)
     runs.sort(key=lambda r: (r.created or "", r.run_id), reverse=True)
@@ -330,14 +394,24 @@ def delete_run(ref: str | os.PathLike) -> None:
 
 
 def read_events(ref: str | os.PathLike, start: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Return events appended since byte offset ``start`` and the next offset."""
-    return fsutil.read_jsonl(run_path(ref) / "events.jsonl", start)
+    """Return events appended since byte offset ``start`` and the next offset.
+
+    Damaged lines are left out (``load_run`` reports them), so readers get only events
+    of the shape they expect.
+    """
+    events, offset = fsutil.read_jsonl(run_path(ref) / "events.jsonl", start)
+    return [e for e in events if checks.event_problem(e) is None], offset
 
 
 def read_metrics(ref: str | os.PathLike) -> dict[str, Any] | None:
-    """Return the run's ``metrics.json`` or None before evaluation."""
+    """Return the run's ``metrics.json``; None before evaluation or when it is damaged
+    (then ``load_run`` lists the run as damaged and says why)."""
     path = run_path(ref) / "metrics.json"
-    return fsutil.read_json(path) if path.is_file() else None
+    try:
+        metrics = fsutil.read_json(path)
+    except (OSError, ValueError):
+        return None
+    return None if checks.metrics_problem(metrics) else metrics
 
 
 def read_split(ref: str | os.PathLike) -> Any:
@@ -345,10 +419,13 @@ def read_split(ref: str | os.PathLike) -> Any:
     from tlcore.data.split import Split  # data layer; imported late (it may not exist yet)
 
     path = run_path(ref)
-    data = _read(path / "spec.json").get("split")
-    if data is None and (path / "split.json").is_file():
-        data = fsutil.read_json(path / "split.json")
-    return Split.from_dict(data) if data else None
+    data = read_spec(path).get("split")
+    try:
+        if data is None and (path / "split.json").is_file():
+            data = fsutil.read_json(path / "split.json")
+        return Split.from_dict(data) if data else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+        raise RunError(f"The split saved with run {path.name} is damaged ({e}).") from None
 
 
 def stop_requested(run_dir: Path) -> bool:

@@ -1,73 +1,89 @@
 """Start training in the background and ask it to stop (no TensorFlow here).
 
-``start_run`` creates a run folder and launches ``python -m tlcore train --spec
-<run>/spec.json`` as a detached process (its own session, so closing the app or the
-terminal does not kill it; output goes to ``worker.log`` in the run folder) and returns
-at once. ``start_comparison`` makes the split once, creates every run up front (queued,
-same group, same split and seed) and launches ONE process that trains them one after
-another: ``python -m tlcore.runs.worker SPEC...`` (so the machine never trains two at once).
+``start_run`` creates a run folder, puts it in line (``tlcore.runs.queue``) and makes
+sure a worker process is there to train it, and returns at once. The worker is detached
+(its own session: closing the app or the terminal does not stop it), keeps TensorFlow
+loaded between runs, trains one run at a time by default and writes each run's output
+to ``worker.log`` in its folder. ``start_comparison`` makes the split once and creates
+every run up front (queued, same group, same split and seed), in line one after another.
 
-The pid is written into ``status.json`` right after launch, so a worker that dies
-before it starts still lists as ``interrupted`` rather than queued forever.
+A run waiting in line has no pid yet; the worker writes its pid when it takes the run.
+``main`` (``python -m tlcore.runs.worker SPEC...``) still trains given specs one after
+another in the foreground, for scripts.
 """
 
 import contextlib
 import os
-import subprocess
 import sys
+import time
 from pathlib import Path
 
-from tlcore import workspace
+from tlcore import fsutil, workspace
 from tlcore.config import FreezeConfig, TrainConfig
 from tlcore.errors import ConfigError, RunError, TransferLabError
-from tlcore.runs import store
+from tlcore.runs import queue, store
 
-_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # the folder holding tlcore/
-
-
-def _launch(args: list[str], log_path: Path) -> int:
-    env = dict(os.environ)
-    env[workspace.ENV_VAR] = str(workspace.home())  # the same workspace, whatever the cwd
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, *args],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            env=env,
-            cwd=_PACKAGE_PARENT,
-        )
-    return proc.pid
+TWIN_SECONDS = 10.0  # the same run asked for twice this quickly is a double click
 
 
-def _record_pid(run_dir: Path, pid: int) -> None:
-    # Only fill in the pid: the worker itself may already have written "running".
-    store.update_status(run_dir, pid=pid)
-
-
-def _launch_or_fail(args: list[str], infos: list[store.RunInfo]) -> int:
+def _queue_or_fail(infos: list[store.RunInfo]) -> None:
     try:
-        return _launch(args, infos[0].path / "worker.log")
-    except OSError as e:  # no process was started: do not leave runs queued forever
         for info in infos:
-            store.update_status(
-                info.path,
-                status="failed",
-                ended=store.now_iso(),
-                error=f"Could not start the training process ({e}).",
-            )
-        raise RunError(f"Could not start the training process ({e}).") from None
+            queue.enqueue(info)
+        queue.ensure_worker()
+    except RunError as e:
+        _fail(infos, e)
+    except OSError as e:  # e.g. the disk is full
+        text = fsutil.os_error_text(e, e.filename or workspace.home())
+        _fail(infos, RunError(f"Could not put the run in line: {text}."))
+
+
+def _fail(infos: list[store.RunInfo], error: RunError) -> None:
+    """Nothing will train these runs: take them out of line, mark them failed, raise."""
+    waiting = set(queue.waiting_run_ids())
+    for info in infos:
+        if info.run_id in waiting:
+            queue.withdraw(info.run_id)
+        with contextlib.suppress(OSError):
+            store.update_status(info.path, status="failed", ended=store.now_iso(), error=str(error))
+    raise error
 
 
 def start_run(config: TrainConfig, split: object = None) -> str:
-    """Create a run and train it in a background process; return the run id at once."""
+    """Create a run and put it in line for the background worker; return its id at once.
+
+    The same config and split asked for again within ``TWIN_SECONDS`` while the first is
+    still waiting (a double click, a second tab) gives the first run's id, not a new run.
+    """
+    twin = _waiting_twin(config, split)
+    if twin is not None:
+        return twin
     info = store.create_run(config, split=split)
-    pid = _launch_or_fail(["-m", "tlcore", "train", "--spec", str(info.path / "spec.json")], [info])
-    _record_pid(info.path, pid)
+    _queue_or_fail([info])
     return info.run_id
+
+
+def _waiting_twin(config: TrainConfig, split: object) -> str | None:
+    wanted = {"config": config.to_dict(), "split": split.to_dict() if split else None}
+    for run_id in reversed(queue.waiting_run_ids()):
+        try:
+            info = store.load_run(run_id)
+            spec = store.read_spec(run_id)
+        except TransferLabError:
+            continue
+        age = time.time() - _created_at(info)
+        if age <= TWIN_SECONDS and {k: spec.get(k) for k in wanted} == wanted:
+            return run_id
+    return None
+
+
+def _created_at(info: store.RunInfo) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(info.created or "").timestamp()
+    except ValueError:
+        return 0.0
 
 
 def comparison_configs(
@@ -107,26 +123,25 @@ def prepare_comparison(
 def start_comparison(
     config: TrainConfig, freezes: list[FreezeConfig], names: list[str] | None = None
 ) -> str:
-    """Create the runs of a comparison and train them one after another in the background.
+    """Create the runs of a comparison and put them in line, in order, for the worker.
 
     Returns:
         The group id (``store.list_runs(group=...)`` lists its runs).
     """
     group, infos = prepare_comparison(config, freezes, names)
-    specs = [str(i.path / "spec.json") for i in infos]
-    pid = _launch_or_fail(["-m", "tlcore.runs.worker", *specs], infos)
-    for info in infos:
-        _record_pid(info.path, pid)
-        if info is not infos[0]:  # one process, one log: every run folder points at it
-            with contextlib.suppress(OSError):
-                os.symlink(infos[0].path / "worker.log", info.path / "worker.log")
+    _queue_or_fail(infos)
     return group
 
 
 def request_stop(ref: str | os.PathLike) -> None:
-    """Ask a run to stop after its current batch (it keeps the best model so far)."""
+    """Ask a run to stop after its current batch (it keeps the best model so far).
+
+    A run still waiting in line is taken out of it and ends ``stopped`` at once.
+    """
     path = store.run_path(ref)
     (path / store.STOP_FLAG).write_text(store.now_iso() + "\n", encoding="utf-8")
+    if queue.withdraw(path.name):
+        store.update_status(path, status="stopped", ended=store.now_iso(), error=None)
 
 
 def main(argv: list[str] | None = None) -> int:

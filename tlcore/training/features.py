@@ -19,7 +19,9 @@ The part after the cut is a model built from the classifier's OWN layer objects,
 training it trains the end-to-end model in place: the saved ``model.keras`` takes raw
 pixels and predicts exactly what the trained part predicted on the cached features.
 The cache key hashes the actual frozen weights (not their *name*), so ``weights=none``
-with another seed or another ``run:<id>`` never reuses stale features.
+with another seed or another ``run:<id>`` never reuses stale features. Each cached file
+ends with a CRC-32 trailer (``tlcore.data.checksum``) checked before it is reused; a
+damaged one (zeroed, random bytes) is computed again.
 """
 
 import hashlib
@@ -35,8 +37,10 @@ from typing import Any
 import numpy as np
 
 from tlcore import workspace
+from tlcore.data import checksum
 
 POOL = "pool"
+FEATURES_VERSION = 2  # 2: files end with a CRC trailer
 _PRE_BACKBONE = ("augmentation", "preprocess")
 
 
@@ -177,7 +181,9 @@ def items_digest(paths: Sequence[str]) -> str:
 
 def cache_path(paths: Sequence[str], digest: str, size: int, mode: str) -> Path:
     """Where the cached tensors of these files under these frozen weights live."""
-    key = hashlib.sha256(json.dumps([items_digest(paths), digest, size, mode]).encode())
+    key = hashlib.sha256(
+        json.dumps([items_digest(paths), digest, size, mode, FEATURES_VERSION]).encode()
+    )
     return workspace.cache_dir("features") / f"{key.hexdigest()[:32]}.npy"
 
 
@@ -239,24 +245,35 @@ def cached_features(
     if not use_cache:
         return extract(cut.extractor, images, batch_size, progress)
     path = cache_path(paths, cut.digest, size, mode)
-    if path.is_file():
-        try:
-            feats = np.load(path, mmap_mode="r")
-            if feats.shape == shape:
-                if progress is not None:
-                    progress(len(paths), len(paths))
-                return feats
-        except (OSError, ValueError):
-            pass  # damaged entry: recompute and overwrite
+    feats = _load_checked(path, shape)
+    if feats is not None:
+        if progress is not None:
+            progress(len(paths), len(paths))
+        return feats
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".feat.", suffix=".npy")
     os.close(fd)
     try:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
         extract(cut.extractor, images, batch_size, progress, out=out)
         out.flush()
+        start = out.offset
         del out
+        checksum.append_trailer(tmp, start)  # np.load maps the data and ignores it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return np.load(path, mmap_mode="r")
+
+
+def _load_checked(path: Path, shape: tuple) -> np.ndarray | None:
+    """The cached tensors if the file has this shape and its CRC matches, else None."""
+    if not path.is_file():
+        return None
+    try:
+        feats = np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        return None  # damaged header: computed again and overwritten
+    if feats.shape != shape or not checksum.check_file(path, feats.offset, feats.nbytes):
+        return None
+    return feats

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from tlcore import fsutil
 from tlcore.config import TrainConfig
 from tlcore.errors import TransferLabError
 from tlcore.training import features
@@ -68,11 +69,25 @@ class Session:
         return len(self.data["val"][1]) > 0
 
 
-def save_model(model: Any, path: Path) -> None:
-    """Save atomically: a reader (or a crash) never sees half a ``model.keras``."""
+def save_model(model: Any, path: Path, epoch: int | None = None) -> None:
+    """Save atomically: a reader (or a crash) never sees half a ``model.keras``.
+
+    Raises:
+        TrainingError: the disk is full (the temporary file is removed first).
+    """
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if fsutil.is_disk_full(e):
+            raise TrainingError(
+                f"The disk is full ({fsutil.free_space_text(path)}); the best model of epoch "
+                f"{epoch} could not be saved. Free some space (deleting the workspace's "
+                "cache/ folder is safe), then train again."
+            ) from None
+        raise
 
 
 def fit_phases(
@@ -128,7 +143,7 @@ def _build(s: Session) -> None:
         s.status(epochs_run=len(s.keeper.history), best_val_accuracy=max(accs) if accs else None)
 
     s.keeper = BestKeeper(
-        lambda: save_model(s.model, s.model_path),
+        lambda: save_model(s.model, s.model_path, s.keeper.best_epoch),
         monitor="val_loss" if s.has_val else "loss",
         patience=s.config.early_stopping_patience,
         on_epoch=on_epoch,
@@ -295,7 +310,7 @@ def _finish(s: Session, stopped: bool) -> str:
         if stopped:
             return "stopped"  # stopped before the first epoch ended: nothing to keep
         raise TrainingError("Training ended before the first epoch finished.")
-    save_model(s.model, s.model_path)
+    save_model(s.model, s.model_path, s.keeper.best_epoch)
     write_metrics(s)
     return "stopped" if stopped else "finished"
 

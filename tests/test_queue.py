@@ -1,0 +1,150 @@
+"""The training queue: one long-lived worker trains queued runs one after another."""
+
+import fcntl
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from run_helpers import tiny_config, wait_for
+
+from tlcore.runs import queue, store, worker
+
+
+def _final(run_id: str, timeout: float = 240) -> store.RunInfo:
+    return wait_for(
+        lambda: (i := store.load_run(run_id)).status not in store.ACTIVE and i, timeout=timeout
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = (
+        Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}").exists() else "X"
+    )
+    return state != "Z"
+
+
+def test_runs_started_together_train_one_after_another_in_one_process(
+    tiny_dataset: Path,
+) -> None:
+    ids = [worker.start_run(tiny_config(tiny_dataset, name=f"run {i}")) for i in range(3)]
+    assert len(set(ids)) == 3
+    most_running, seen_busy = 0, 0
+    while any(store.load_run(i).active for i in ids):
+        statuses = [store.load_run(i).status for i in ids]
+        most_running = max(most_running, statuses.count("running"))
+        seen_busy = max(seen_busy, queue.workers_busy())
+        time.sleep(0.1)
+    finals = [store.load_run(i) for i in ids]
+    assert [f.status for f in finals] == ["finished"] * 3
+    assert most_running == 1 and seen_busy == 1
+    assert len({f.pid for f in finals}) == 1  # one process, TensorFlow loaded once
+    for before, after in itertools.pairwise(finals):
+        assert after.started >= before.ended  # oldest first, never two at once
+    # Each run starts from a clean Keras state: the same settings give the same curves.
+    first, *rest = [store.read_metrics(f.run_id)["history"] for f in finals]
+    assert all(h == first for h in rest)
+    assert all((f.path / "worker.log").is_file() for f in finals)
+
+
+def test_a_double_click_or_a_second_tab_cannot_start_a_second_process(
+    tiny_dataset: Path,
+) -> None:
+    config = tiny_config(tiny_dataset)
+    first = worker.start_run(config)
+    assert worker.start_run(config) == first  # the same run asked for again at once
+    second = worker.start_run(config.replace(name="from another tab"))
+    extra = [p for p in (queue.ensure_worker() for _ in range(5)) if p]  # more tabs
+    runs = [_final(first), _final(second)]
+    assert [r.status for r in runs] == ["finished", "finished"]
+    assert len(store.list_runs()) == 2
+    trainer = runs[0].pid
+    assert runs[1].pid == trainer and runs[1].started >= runs[0].ended
+    # Any other process started meanwhile found the one slot taken and left at once.
+    wait_for(lambda: not any(_alive(p) for p in extra if p != trainer), timeout=30)
+
+
+def test_the_worker_outlives_the_process_that_started_it_and_exits_when_idle(
+    tiny_dataset: Path,
+) -> None:
+    code = (
+        "import sys; from run_helpers import tiny_config; from tlcore.runs import worker; "
+        f"print(worker.start_run(tiny_config(__import__('pathlib').Path({str(tiny_dataset)!r}))))"
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )  # like a server that starts a run and is then stopped
+    run_id = started.stdout.strip().splitlines()[-1]
+    info = _final(run_id)
+    assert info.status == "finished"
+    # Idle for TRANSFERLAB_WORKER_IDLE_SECONDS (3 s in the tests): the worker exits.
+    wait_for(lambda: not _alive(info.pid), timeout=60)
+    assert queue.workers_busy() == 0
+
+
+def test_a_run_stopped_while_it_waits_ends_at_once_without_training(tiny_dataset: Path) -> None:
+    with open(queue._dir("slots") / "slot-0.lock", "a") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)  # as if a worker were busy with another run
+        run_id = worker.start_run(tiny_config(tiny_dataset))
+        assert store.load_run(run_id).status == "queued"
+        assert queue.waiting_run_ids() == [run_id]
+        worker.request_stop(run_id)
+        info = store.load_run(run_id)
+        assert (info.status, info.epochs_run) == ("stopped", 0)
+        assert queue.waiting_run_ids() == []
+
+
+def test_runs_left_waiting_by_a_killed_worker_are_trained_by_the_next_one(
+    tiny_dataset: Path,
+) -> None:
+    long = worker.start_run(tiny_config(tiny_dataset, epochs=500, batch_size=2, name="long"))
+    pid = wait_for(lambda: store.load_run(long).status == "running" and store.load_run(long).pid)
+    short = worker.start_run(tiny_config(tiny_dataset, name="short"))  # waits for "long"
+    assert store.load_run(short).status == "queued"
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: store.load_run(long).status == "interrupted", timeout=30)
+    assert store.load_run(short).status == "queued" and queue.waiting_run_ids() == [short]
+    wait_for(lambda: queue.workers_busy() == 0, timeout=30)  # its lock goes with it
+    new_pid = queue.ensure_worker()  # what the app's sidebar does every few seconds
+    assert new_pid and new_pid != pid
+    assert _final(short).status == "finished"
+
+
+@pytest.mark.parametrize("limit", ["2"])
+def test_the_limit_can_be_raised(tiny_dataset: Path, monkeypatch, limit: str) -> None:
+    monkeypatch.setenv(queue.MAX_RUNS_ENV, limit)
+    assert queue.max_runs() == 2
+    ids = [worker.start_run(tiny_config(tiny_dataset, name=f"r{i}")) for i in range(2)]
+    queue.ensure_worker()  # the first call started one worker; a second slot is free
+    finals = [_final(i) for i in ids]
+    assert [f.status for f in finals] == ["finished", "finished"]
+
+
+def test_a_full_disk_when_a_run_is_put_in_line_is_a_sentence(
+    tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from tlcore.errors import RunError
+
+    def full(info) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "ticket")
+
+    monkeypatch.setattr(queue, "enqueue", full)
+    with pytest.raises(RunError, match=r"^Could not put the run in line: the disk is full \("):
+        worker.start_run(tiny_config(tiny_dataset))
+    assert [r.status for r in store.list_runs()] == ["failed"]
+    assert queue.waiting_run_ids() == []
