@@ -43,10 +43,10 @@ def outcome(d: Defaults) -> tuple:
         # 50 photos, fine-tune the top: small batches, fixed epochs, low LR; a test split
         # (cross-validating would retrain the network per fold), no validation to stop on.
         ([10] * 5, 224, "fine-tune", True,
-         (1e-3, 5e-5, 40, 8, 0, 0.0, 0.2, False, 0, "cosine", 4, True)),
+         (1e-3, 5e-5, 41, 8, 0, 0.0, 0.2, False, 0, "cosine", 4, True)),
         # 1,000 photos: a held-out split big enough to stop on.
         ([100] * 10, 224, "fine-tune", True,
-         (1e-3, 1e-4, 12, 32, 3, 0.1, 0.1, False, 0, "cosine", 1, True)),
+         (1e-3, 1e-4, 13, 32, 3, 0.1, 0.1, False, 0, "cosine", 1, True)),
         # 600 large photos, everything trains, no cached features.
         ([200] * 3, 384, "full", False,
          (1e-3, 7.1e-6, 14, 16, 3, 0.2, 0.2, False, 0, "cosine", 1, False)),
@@ -58,7 +58,7 @@ def outcome(d: Defaults) -> tuple:
          (1e-3, 1e-5, 60, 8, 0, 0.0, 0.2, False, 0, "cosine", 0, False)),
         # 1,200 large photos, full fine-tune: batch capped for memory.
         ([600] * 2, 448, "full", True,
-         (1e-3, 7.1e-6, 5, 16, 3, 0.1, 0.1, False, 0, "cosine", 1, True)),
+         (1e-3, 7.1e-6, 6, 16, 3, 0.1, 0.1, False, 0, "cosine", 1, True)),
     ],
 )  # fmt: skip
 def test_the_policy_for_several_dataset_shapes(counts, size, strategy, fast, expected):
@@ -74,14 +74,17 @@ def test_reasons_are_plain_sentences_about_this_dataset():
     assert d.reasons["batch_size"] == (
         "Batch size 8: with 40 training images, smaller batches give more updates per epoch."
     )
-    assert d.reasons["epochs"].startswith("Epochs 40: 40 training images in batches of 8 are 5")
+    assert d.reasons["epochs"].startswith(
+        "Epochs 41: the solved head, then 40 of fine-tuning (40 training images in batches "
+        "of 8 are 5 updates"
+    )
     assert d.reasons["fine_tune_learning_rate"] == (
         "Fine-tune learning rate 5e-05: 0.0001 for the top layers, scaled by sqrt(8/32) "
         "for batches of 8."
     )
     assert "there are no validation images" in d.reasons["patience"]
     enough = choose_defaults([60] * 5, 5, 224, "fine-tune", True)  # 60 validation images
-    assert (enough.epochs, enough.patience) == (25, 5)
+    assert (enough.epochs, enough.patience) == (26, 5)  # the solved head + 25
     assert enough.reasons["patience"] == (
         "Early stopping after 5 epochs without a better validation loss (60 validation images)."
     )

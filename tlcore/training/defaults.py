@@ -202,6 +202,13 @@ def choose_defaults(
             f"updates an epoch; this training needs about {target} updates "
             f"(kept within {lo}-{hi} epochs)."
         )
+        if solve:  # the solved head counts as the first epoch
+            reasons["epochs"] = (
+                f"Epochs {epochs + 1}: the solved head, then {epochs} of fine-tuning "
+                f"({n_train} training images in batches of {batch} are {steps} updates an "
+                f"epoch; fine-tuning needs about {target}, kept within {lo}-{hi} epochs)."
+            )
+            epochs += 1
         pretrained_trains = strategy_key in BACKBONE_LR
         warmup = max(1, round(WARMUP_FRACTION * epochs)) if pretrained_trains or scratch else 0
         schedule = "cosine"
@@ -353,4 +360,6 @@ def resolve(config: TrainConfig, report: Any) -> tuple[TrainConfig, Defaults | N
     if chosen & {"split.val_fraction", "split.test_fraction", "val_split", "test_split"}:
         chosen.add("cross_validate")  # a split the person asked for wins over k folds
     resolved = apply_defaults(config, defaults, chosen)
+    if resolved.warmup_epochs >= resolved.epochs:  # the person chose fewer epochs
+        resolved = resolved.replace(warmup_epochs=round(WARMUP_FRACTION * resolved.epochs))
     return resolved.replace(auto_defaults=False), defaults

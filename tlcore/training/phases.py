@@ -2,8 +2,8 @@
 
 A plain run has one phase. A two-phase run first trains the head alone (the backbone
 frozen), then fine-tunes with the config's freezing plan at the lower fine-tune rate.
-With ``solve_head`` the head phase is solved exactly on cached features (one "epoch"),
-and a fine-tuning strategy then trains ``epochs`` more at the fine-tune rate.
+With ``solve_head`` the head phase is solved exactly on cached features (epoch 1), and
+a fine-tuning strategy then trains up to ``epochs`` in all at the fine-tune rate.
 """
 
 from dataclasses import dataclass
@@ -29,11 +29,10 @@ def plan_phases(config: TrainConfig) -> list[Phase]:
     strategy = get_strategy(config.freeze.strategy)
     if config.solve_head and not config.augment.enabled and not strategy.forces_random_weights:
         head = Phase("head", 1, config.learning_rate, head_phase_freeze(config.freeze), True)
-        if config.freeze.strategy == "feature-extraction":
+        if config.freeze.strategy == "feature-extraction" or config.epochs < 2:
             return [head]
-        fine_tune = Phase(
-            "fine-tune", 1 + config.epochs, config.fine_tune_learning_rate, config.freeze
-        )
+        # The solved head is epoch 1; fine-tuning takes the run to ``epochs`` in all.
+        fine_tune = Phase("fine-tune", config.epochs, config.fine_tune_learning_rate, config.freeze)
         return [head, fine_tune]
     if config.two_phase:
         return [
