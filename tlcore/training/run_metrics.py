@@ -36,7 +36,12 @@ def write_metrics(s: Any) -> None:
     metrics = {
         "split": name,
         **result,
-        "diagnosis": diagnose(keeper.history, result["confusion_matrix"], classes),
+        "diagnosis": diagnose(
+            keeper.history,
+            result["confusion_matrix"],
+            classes,
+            all_layers_train=s.config.freeze.strategy in ("full", "scratch"),
+        ),
         "best_epoch": keeper.best_epoch,
         "epochs_run": len(keeper.history),
         "seconds": round(time.time() - t0, 2),
