@@ -23,6 +23,7 @@ from tlcore.models.freezing import (
     get_strategy,
     list_layers,
     param_counts,
+    unavailable_reason,
 )
 
 LAYER_NAMES = ("augmentation", "preprocess", "backbone", "pool", "dropout", "predictions")
@@ -57,11 +58,9 @@ def effective_weights(config: TrainConfig) -> str:
     """The weights actually used: ``none`` for strategies that start from random weights."""
     spec = get_backbone(config.backbone)
     if get_strategy(config.freeze.strategy).forces_random_weights:
-        if spec.key in ("my_model", "keras_file"):
-            raise ConfigError(
-                "'From scratch' starts from random weights; choose a standard "
-                f"backbone instead of '{spec.display_name}'."
-            )
+        reason = unavailable_reason(config.freeze.strategy, spec)
+        if reason:
+            raise ConfigError(reason)
         return "none"
     if not spec.pretrained and spec.key == "small_cnn" and config.weights == "imagenet":
         return "none"  # the small CNN has nothing pretrained; imagenet is the CLI default
