@@ -5,6 +5,7 @@ from typing import Any
 import streamlit as st
 
 from tlcore.config import RESIZE_MODES
+from ui import model_config
 from ui.state import DEFAULT_TRAINING
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
@@ -52,21 +53,26 @@ def render(spec: Any) -> None:
             help="Stop when the validation loss has not improved for "
             "this many epochs, and keep the best epoch (0 = never stop early).",
         )
-        size = int(t["image_size"] or spec.default_size)
-        sizes = sorted(
-            v
-            for v in {spec.default_size, size, 32, 64, 96, 128, 160, 192, 224, 299}
-            if v >= spec.min_size
-        )
-        t["image_size"] = c2.select_slider(
-            "Image size (px)",
-            sizes,
-            size,
-            key=f"set_size_{spec.key}",
-            help="Bigger sees more detail but trains slower.",
-        )
-        if t["image_size"] == spec.default_size:
-            t["image_size"] = None  # follow the network's default if it changes
+        fixed = model_config.fixed_size()
+        if fixed:
+            c2.markdown(f"**Image size:** {fixed} px")
+            c2.caption("Set by the model you start from: it only takes this size.")
+        else:
+            size = int(t["image_size"] or spec.default_size)
+            sizes = sorted(
+                v
+                for v in {spec.default_size, size, 32, 64, 96, 128, 160, 192, 224, 299}
+                if v >= spec.min_size
+            )
+            t["image_size"] = c2.select_slider(
+                "Image size (px)",
+                sizes,
+                size,
+                key=f"set_size_{spec.key}",
+                help="Bigger sees more detail but trains slower.",
+            )
+            if t["image_size"] == spec.default_size:
+                t["image_size"] = None  # follow the network's default if it changes
         t["resize_mode"] = c3.selectbox(
             "Make images square by",
             RESIZE_MODES,

@@ -35,6 +35,16 @@ def finished_runs(backbone: str | None = None) -> list:
     return out
 
 
+def best_run(runs: list) -> object | None:
+    """The run to suggest: finished before stopped, then the most accurate, then the newest."""
+
+    def score(r) -> tuple:
+        acc = r.test_accuracy if r.test_accuracy is not None else r.best_val_accuracy
+        return (r.status == "finished", acc if acc is not None else -1.0, r.created or "")
+
+    return max(runs, key=score) if runs else None
+
+
 def imagenet_ready(key: str, size: int) -> bool:
     """True when the ImageNet file for this backbone is already on this computer."""
     source = weights_mod.imagenet_source(key, size)
@@ -90,17 +100,27 @@ def offline_help(key: str, size: int) -> None:
         key="offline_random",
         help="Works offline; needs more images and epochs.",
     )
-    runs = finished_runs(key)
-    if runs:
+    best = best_run(finished_runs(key))
+    if best:
         c2.button(
             ":material/recycling: Start from my earlier model",
             on_click=_set,
-            args=(f"run:{runs[0].run_id}",),
+            args=(f"run:{best.run_id}",),
             key="offline_run",
-            help=f"Uses the {runs[0].name or runs[0].run_id} run's network.",
+            help=f"Uses the network of the run {run_status.label(best)}.",
         )
     else:
         c2.caption("No earlier model of this network yet — train one first to reuse it.")
+    from ui import advice
+
+    for spec in advice.installed_networks()[:2]:
+        st.button(
+            f":material/offline_pin: Use {spec.display_name} instead (works offline)",
+            on_click=_use_network,
+            args=(spec.key,),
+            key=f"offline_net_{spec.key}",
+            help="Its pretrained weights were installed with TransferLab: nothing to download.",
+        )
     up = st.file_uploader(
         "…or upload the weights file (.h5)", type=["h5"], key="offline_weights_upload"
     )
@@ -111,6 +131,15 @@ def offline_help(key: str, size: int) -> None:
         f"Or copy the file `{source.filename}` to "
         f"`{weights_mod.cached_weights_path(source.filename)}` and reload this page."
     )
+
+
+def _use_network(key: str) -> None:
+    s = st.session_state
+    s["backbone"] = key
+    s["frozen_layers"] = None
+    s["unfreeze_from"] = s["unfreeze_top"] = None
+    s["strategy"] = "feature-extraction"
+    _set(IMAGENET)
 
 
 def _save_weights_upload(up) -> None:
@@ -189,15 +218,19 @@ def _choose_run(backbone: str | None) -> None:
     current = (
         st.session_state["weights"][4:]
         if st.session_state["weights"].startswith("run:")
-        else ids[0]
+        else best_run(runs).run_id
     )
+    if current not in ids:  # e.g. a run deleted since: suggest the best one left
+        current = best_run(runs).run_id
     labels = {r.run_id: run_status.label(r) for r in runs}
     pick = st.selectbox(
         "Which model",
         ids,
-        index=ids.index(current) if current in ids else 0,
+        index=ids.index(current),
         format_func=labels.get,
-        key="weights_run",
+        key=f"weights_run_{current}",
+        help="The best finished one is suggested. Its network, with the weights it "
+        "learned, becomes the start of the new model.",
     )
     st.session_state["weights"] = f"run:{pick}"
 

@@ -41,12 +41,9 @@ def image_size_for(config: TrainConfig) -> int:
     if config.image_size:
         return int(config.image_size)
     if spec.key == "my_model":
-        from tlcore.models.my_models import run_config, run_id_of
+        from tlcore.models.my_models import run_id_of, run_image_size
 
-        earlier = run_config(run_id_of(config.weights))
-        if earlier.get("image_size"):
-            return int(earlier["image_size"])
-        return get_backbone(earlier.get("backbone", "mobilenet_v2")).default_size
+        return run_image_size(run_id_of(config.weights))
     if spec.key == "keras_file":
         from tlcore.models.backbone_models import file_input_size
 
