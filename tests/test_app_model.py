@@ -122,3 +122,64 @@ def test_one_of_my_models_without_any_run_says_what_to_do(tiny_dataset: Path) ->
     assert not at.exception and errors(at) == []
     assert "You have no finished model yet" in texts(at)
     assert "The layer list appears once" in texts(at)
+
+
+def _model_run(data: Path, name: str, status: str, accuracy: float, size: int) -> str:
+    """A run with a real saved (untrained) model, as "one of my models" needs."""
+    import keras
+
+    from tlcore.config import FreezeConfig, TrainConfig
+    from tlcore.models.classifier import build_classifier
+    from tlcore.runs import store
+
+    config = TrainConfig(
+        data=str(data),
+        backbone="small_cnn",
+        weights="none",
+        freeze=FreezeConfig(strategy="scratch"),
+        epochs=1,
+        image_size=size,
+        name=name,
+    )
+    info = store.create_run(config)
+    keras.models.Model.save(build_classifier(config, 3), info.path / "model.keras")
+    store.update_status(
+        info.path, status=status, ended=store.now_iso(), test_accuracy=accuracy, epochs_run=1
+    )
+    return info.run_id
+
+
+def test_one_of_my_models_starts_from_the_best_run_at_its_own_size(tiny_dataset: Path) -> None:
+    best = _model_run(tiny_dataset, "good one", "finished", 0.8, 40)
+    _model_run(tiny_dataset, "weaker", "finished", 0.5, 32)
+    latest = _model_run(tiny_dataset, "cut short", "stopped", 0.9, 32)  # newest, not finished
+    at = app("model", data_path=str(tiny_dataset), **SMALL)
+    at.selectbox(key="_w_backbone").set_value("my_model").run()
+    assert not at.exception and errors(at) == []
+    assert at.session_state["weights"] == f"run:{best}"
+    pick = at.selectbox(key=f"weights_run_{best}")
+    assert pick.value == best
+    assert pick.options[0].startswith("cut short · Small CNN (from scratch) · ")
+    assert pick.options[0].endswith(" — stopped, 90% test accuracy")
+    assert not any(latest in o or best in o for o in pick.options)  # names, not ids
+    # The size comes from the model (40 px), in the header and in the config.
+    assert _metric(at, "Image size") == "40 px"
+    assert "**Image size:** 40 px" in texts(at)  # in Advanced: set by the model, no slider
+    assert at.session_state["training"]["image_size"] == 32  # the person's own, for later
+    at.selectbox(key=f"weights_run_{best}").set_value(latest).run()
+    assert not at.exception and errors(at) == []
+    assert _metric(at, "Image size") == "32 px"
+
+
+def test_advice_repeats_the_persons_answer_not_a_claim_about_the_images(
+    tiny_dataset: Path,
+) -> None:
+    at = app(
+        "model", data_path=str(tiny_dataset), backbone="mobilenet_v2", training={"image_size": 32}
+    )
+    assert "36 images that you said look like everyday photos" in texts(at)
+    at.toggle(key="_w_everyday").set_value(False).run()
+    assert "36 images that you said look unlike everyday photos" in texts(at)
+    assert "of everyday things" not in texts(at)
+    small = app("model", data_path=str(tiny_dataset), **SMALL)
+    assert [t.label for t in small.toggle if "everyday" in t.label] == []  # nothing pretrained

@@ -232,3 +232,9 @@ def test_keras_file_without_a_feature_map_is_refused(tmp_path) -> None:
 
 def test_small_cnn_is_small() -> None:
     assert 50_000 < small_cnn(32).count_params() < 400_000
+
+
+def test_the_small_cnn_size_in_the_registry_is_its_real_size() -> None:
+    # The Model page shows the registry's size beside the exact counts: they must agree.
+    built = build_backbone("small_cnn", 32, weights="none").count_params()
+    assert round(built / 1e6, 2) == BACKBONES["small_cnn"].params_millions
