@@ -1,13 +1,14 @@
 """TransferLab: train an image classifier on your own photos, in the browser.
 
 Run with ``streamlit run app.py``. This file only wires the pages together: session
-state, the shared sidebar, and the navigation. Nothing here imports TensorFlow, so the
-first page paints as fast as an empty app; TensorFlow loads when a page needs it.
+state (restored from the workspace in a new session, saved after every run), the shared
+sidebar, and the navigation. Nothing here imports TensorFlow, so the first page paints as
+fast as an empty app; TensorFlow then loads in the background (``ui.warmup``).
 """
 
 import streamlit as st
 
-from ui import sidebar, state
+from ui import sidebar, state, warmup
 
 st.set_page_config(page_title="TransferLab", page_icon="🧪", layout="wide")
 state.init()
@@ -22,4 +23,9 @@ PAGES = [
 
 page = st.navigation(PAGES)
 sidebar.render()
-page.run()
+try:
+    page.run()
+finally:
+    # Also after st.stop() / st.rerun() inside the page (they are exceptions).
+    state.save()  # the choices, so a reload or a new tab starts from them
+    warmup.start()  # TensorFlow, after the first page has painted

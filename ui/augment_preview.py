@@ -8,6 +8,7 @@ import streamlit as st
 from tlcore.config import AugmentConfig
 from tlcore.errors import TransferLabError
 from tlcore.models.augment import AUGMENTATIONS
+from ui import warmup
 
 PREVIEW_SIZE = 128
 
@@ -81,5 +82,6 @@ def preview_grid(paths: tuple[str, ...], ops: tuple[tuple[str, float], ...]) -> 
     """``(N, 5, S, S, 3)`` augmented versions of the images at ``paths``."""
     from tlcore.models.augment import preview_augmentation
 
+    warmup.wait()
     images = np.stack([_original(p) for p in paths])
     return preview_augmentation(images, AugmentConfig(ops), n=5, seed=0)

@@ -17,7 +17,7 @@ from tlcore.data import sizes
 from tlcore.data.images import IMAGE_EXTENSIONS
 from tlcore.errors import ImageError
 from tlcore.runs import store
-from ui import files, run_status
+from ui import files, run_status, warmup
 
 IMAGE_TYPES = sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS)
 
@@ -33,6 +33,7 @@ def predictor(run_id: str, stamp: float) -> tuple[Any, threading.Lock]:
     """Load a run's predictor once (shared by all sessions) with a lock for its model."""
     from tlcore.results.predict import load_predictor
 
+    warmup.wait()
     return load_predictor(run_id), threading.Lock()
 
 
