@@ -92,13 +92,9 @@ with tab_upload:
     )
     up_zip = st.file_uploader("A .zip of the dataset folder", type=["zip"], key="zip_upload")
     if up_zip is not None and st.button("Use this .zip", key="use_zip", type="primary"):
-        from tlcore.data import zips
-
         try:
             with st.spinner("Unpacking the .zip…"):
-                zip_path = files.save_zip_upload(up_zip)
-                folder = zips.extract_zip(zip_path)
-                zip_path.unlink(missing_ok=True)
+                folder = dataset.unpack_zip_upload(up_zip)
         except TransferLabError as e:
             st.error(str(e))
         else:
@@ -160,6 +156,7 @@ with tab_demo:
         with st.spinner("Drawing the demo images…"):
             folder = demo.make_demo_dataset(per_class=per_class, size=size)
         if dataset.use_dataset(str(folder)):
+            st.session_state["everyday"] = False  # generated shapes, not everyday photos
             st.rerun()
 
 # --- The report ---------------------------------------------------------------------------
@@ -192,10 +189,15 @@ if again.button(
 left, right = st.columns([3, 2])
 left.plotly_chart(plots.class_counts_figure(report.classes), width="stretch")
 with right:
+    tiny = dataset.tiny_images(report)
+    if tiny:
+        st.warning(
+            dataset.tiny_warning(tiny, report.root), icon=":material/photo_size_select_small:"
+        )
     if report.warnings:
         for w in report.warnings:
             st.warning(w)
-    else:
+    elif not tiny:
         st.success("No problems that would hurt training.")
     if report.skipped:
         n = len(report.skipped)
