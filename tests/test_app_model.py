@@ -114,6 +114,13 @@ def test_augmentation_toggles_show_a_preview(tiny_dataset: Path) -> None:
     assert not at.exception and errors(at) == []
     assert at.session_state["augment"] == {"flip_horizontal": 1.0, "rotation": 0.1}
     assert len(at.image) == images_before + 3  # one row per sample image
+    # Rotation in degrees (the strength is a fraction of a turn); the others in percent.
+    assert at.slider(key="aug_deg_rotation").value == 36
+    at.slider(key="aug_deg_rotation").set_value(90).run()
+    assert at.session_state["augment"]["rotation"] == 0.25
+    at.toggle(key="aug_on_zoom").set_value(True).run()
+    assert at.slider(key="aug_pct_zoom").value == 10
+    assert at.session_state["augment"]["zoom"] == 0.1
 
 
 def test_one_of_my_models_without_any_run_says_what_to_do(tiny_dataset: Path) -> None:
