@@ -1,10 +1,20 @@
 """Train page: start a run in the background and follow it live; results when it ends."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from tlcore.errors import TransferLabError
 from tlcore.runs import store, worker
-from ui import dataset, live_training, model_config, run_results, run_status, weights_choice
+from ui import (
+    advice,
+    dataset,
+    live_training,
+    model_config,
+    run_results,
+    run_status,
+    weights_choice,
+)
 
 st.title("3 · Train")
 st.markdown(
@@ -22,15 +32,19 @@ with st.container(border=True):
             cfg = model_config.build_config()
             cfg.validate()
             from tlcore.models.backbones import get_backbone
+            from tlcore.models.freezing import get_strategy
 
             spec = get_backbone(cfg.backbone)
             kind = weights_choice.kind_of(cfg.weights)
             start_label = weights_choice.LABELS.get(kind, cfg.weights)
+            if kind == weights_choice.RUN:
+                start_label = run_status.title(store.load_run(cfg.weights[4:]))
             st.markdown(
                 f"**{len(dataset.current_report().classes)} classes** from "
-                f"`{cfg.data}` · **{spec.display_name}** · start from "
+                f"**{Path(cfg.data).name}** · **{spec.display_name}** · start from "
                 f"**{start_label}** · "
-                f"**{cfg.freeze.strategy.replace('-', ' ')}** · {cfg.epochs} epochs"
+                f"**{get_strategy(cfg.freeze.strategy).display_name.lower()}** · "
+                f"{cfg.epochs} epochs · {model_config.image_size()} px"
             )
             missing_weights = (
                 cfg.weights == "imagenet"
@@ -43,8 +57,8 @@ with st.container(border=True):
             st.stop()
         if missing_weights:
             st.info(
-                "The pretrained weights will be downloaded first (needs internet). "
-                "Offline? Choose another starting point on the Model page."
+                "The pretrained weights will be downloaded first (needs internet). Offline? "
+                + advice.pretrained_route(bool(weights_choice.finished_runs()))
             )
         c1, c2 = st.columns([3, 1])
         name = c1.text_input(
