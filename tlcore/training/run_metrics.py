@@ -1,4 +1,8 @@
-"""The final evaluation of a run: metrics of its best model on held-out images."""
+"""The final evaluation of a run: metrics of its best model on held-out images.
+
+``metrics.json`` holds the scores; ``predictions.json`` every evaluated image's answer,
+kept apart because it grows with the test set while the metrics are read every second.
+"""
 
 from typing import Any
 
@@ -7,7 +11,9 @@ import numpy as np
 from tlcore import fsutil
 from tlcore.training import features
 from tlcore.training.diagnose import diagnose
-from tlcore.training.evaluate import evaluate
+from tlcore.training.evaluate import evaluate, image_predictions
+
+PREDICTIONS_FILE = "predictions.json"  # every held-out image's answer (confusion matrix cells)
 
 
 def _predict(model: Any, cut: Any, feats: dict | None, images: Any, name: str) -> np.ndarray:
@@ -28,7 +34,17 @@ def write_metrics(s: Any) -> None:
 
     name = "test" if len(data["test"][1]) else ("val" if len(data["val"][1]) else "train")
     images, labels, paths = data[name]
-    result = evaluate(labels, _predict(model, cut, feats, images, name), classes, paths)
+    probs = _predict(model, cut, feats, images, name)
+    result = evaluate(labels, probs, classes, paths)
+    # Before metrics.json: a reader that sees the metrics finds the images of each cell.
+    fsutil.atomic_write_json(
+        s.run_dir / PREDICTIONS_FILE,
+        {
+            "split": name,
+            "classes": list(classes),
+            "images": image_predictions(labels, probs, classes, paths),
+        },
+    )
     val_accuracy = result["accuracy"] if name == "val" else None
     if name == "test" and len(data["val"][1]):
         val_probs = _predict(model, cut, feats, data["val"][0], "val")
