@@ -146,7 +146,7 @@ else:
         st.switch_page("pages/model.py")
     metrics = store.read_metrics(run_id)
     if metrics:
-        run_results.metrics_view(metrics, key=run_id)
+        run_results.metrics_view(metrics, key=run_id, run_id=run_id)
         st.page_link(
             "pages/predict.py", label="Next: try it on new images", icon=":material/arrow_forward:"
         )
