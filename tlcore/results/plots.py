@@ -241,6 +241,7 @@ def confusion_matrix_figure(
                 text=[rows[t][p] for t, p in cells],
                 mode="markers",
                 marker={"size": 36, "color": "rgba(0,0,0,0)", "symbol": "square"},
+                selected={"marker": {"color": "rgba(240,160,40,0.55)"}},  # the opened cell
                 hovertemplate=hover.replace("images<", "images (click to see them)<"),
                 showlegend=False,
                 name="cells",
