@@ -97,7 +97,7 @@ needs_source = spec.key in ("my_model", "keras_file")
 
 # --- Strategy ----------------------------------------------------------------------------
 st.subheader("What to retrain")
-from tlcore.models.freezing import STRATEGIES  # noqa: E402  (registry, no TensorFlow)
+from tlcore.models.freezing import STRATEGIES, unavailable_reason  # noqa: E402  (no TensorFlow)
 
 if spec.weights_hint == "none":
     rec, why = (
@@ -114,25 +114,34 @@ else:
     rec, why = model_config.recommend_strategy(n_images, everyday)
 st.info(f"**Suggested: {STRATEGIES[rec].display_name}.** {why}")
 custom = st.session_state.get("frozen_layers") is not None
-# "Custom" is offered only once the person has edited the layer table.
-presets = [k for k in STRATEGIES if k != "custom" or custom]
+# "Custom" is offered only once the person has edited the layer table; a strategy that
+# cannot run with this network is not offered (its reason is said below the list).
+unavailable = {k: unavailable_reason(k, spec) for k in STRATEGIES if unavailable_reason(k, spec)}
+presets = [k for k in STRATEGIES if (k != "custom" or custom) and k not in unavailable]
+if st.session_state["strategy"] in unavailable:
+    st.session_state["strategy"] = "feature-extraction"
 
 
-def _preset_changed() -> None:
-    if st.session_state["_w_strategy"] == "custom":
+def _preset_changed(widget: str) -> None:
+    picked = st.session_state[widget]
+    if picked == "custom" or picked not in STRATEGIES:
         return
-    st.session_state["strategy"] = st.session_state["_w_strategy"]
+    st.session_state["strategy"] = picked
     st.session_state["frozen_layers"] = None
     st.session_state["unfreeze_top"] = None
     st.session_state["unfreeze_from"] = None
 
 
-st.session_state["_w_strategy"] = "custom" if custom else st.session_state["strategy"]
+# A list without some strategy is another widget: a choice the browser still holds from
+# the longer list (e.g. "From scratch") must not come back as a choice in this one.
+strategy_widget = "_w_strategy" + "".join(f"_no_{k}" for k in unavailable)
+st.session_state[strategy_widget] = "custom" if custom else st.session_state["strategy"]
 st.radio(
     "Strategy",
     presets,
-    key="_w_strategy",
+    key=strategy_widget,
     on_change=_preset_changed,
+    args=(strategy_widget,),
     format_func=lambda k: STRATEGIES[k].display_name,
     captions=[
         STRATEGIES[k].description
@@ -142,6 +151,8 @@ st.radio(
     ],
     help="*Freezing* a layer means keeping its pretrained weights unchanged.",
 )
+for reason in unavailable.values():
+    st.caption(f":material/block: {reason}")
 
 # --- Layers --------------------------------------------------------------------------------
 if needs_source and not st.session_state["weights"]:

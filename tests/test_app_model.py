@@ -171,6 +171,11 @@ def test_one_of_my_models_starts_from_the_best_run_at_its_own_size(tiny_dataset:
     assert not any(latest in o or best in o for o in pick.options)  # names, not ids
     # The size comes from the model (40 px), in the header and in the config.
     assert _metric(at, "Image size") == "40 px"
+    # From scratch is not offered (it would throw the model's weights away), and says why.
+    strategy = at.radio(key="_w_strategy_no_scratch")
+    assert "From scratch" not in strategy.options and "Full fine-tune" in strategy.options
+    assert at.session_state["strategy"] == "feature-extraction"
+    assert "Not possible with One of my models" in texts(at)
     assert "**Image size:** 40 px" in texts(at)  # in Advanced: set by the model, no slider
     assert at.session_state["training"]["image_size"] == 32  # the person's own, for later
     at.selectbox(key=f"weights_run_{best}").set_value(latest).run()

@@ -176,6 +176,10 @@ def _still_valid(key: str, value: Any) -> bool:
         return isinstance(value, str) and Path(value).exists()
     if key == "backbone":
         return value in BACKBONES
+    if key == "strategy":
+        from tlcore.models.freezing import STRATEGIES
+
+        return value in STRATEGIES
     if key == "weights":
         return isinstance(value, str) and (not value.startswith("run:") or _run_exists(value[4:]))
     if key in ("run_id", "predict_run"):
