@@ -122,8 +122,18 @@ if st.session_state["strategy"] in unavailable:
     st.session_state["strategy"] = "feature-extraction"
 
 
+def _strategy_widget(spec) -> str:
+    # A list without some strategy is another widget: a choice the browser still holds
+    # from the longer list (e.g. "From scratch") must not come back as a choice in this one.
+    return "_w_strategy" + "".join(f"_no_{k}" for k in STRATEGIES if unavailable_reason(k, spec))
+
+
 def _preset_changed(widget: str) -> None:
     picked = st.session_state[widget]
+    # The browser may still report the list shown for the network before (see above):
+    # only the list of the network chosen now can change the strategy.
+    if widget != _strategy_widget(get_backbone(st.session_state["backbone"])):
+        return
     if picked == "custom" or picked not in STRATEGIES:
         return
     st.session_state["strategy"] = picked
@@ -132,9 +142,7 @@ def _preset_changed(widget: str) -> None:
     st.session_state["unfreeze_from"] = None
 
 
-# A list without some strategy is another widget: a choice the browser still holds from
-# the longer list (e.g. "From scratch") must not come back as a choice in this one.
-strategy_widget = "_w_strategy" + "".join(f"_no_{k}" for k in unavailable)
+strategy_widget = _strategy_widget(spec)
 st.session_state[strategy_widget] = "custom" if custom else st.session_state["strategy"]
 st.radio(
     "Strategy",

@@ -302,6 +302,8 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path, tmp_
         scratch = page.get_by_test_id("stCheckbox").filter(has_text="From scratch")
         assert scratch.locator("input").is_disabled()
         page.get_by_text(re.compile("Not possible with One of my models: From scratch")).wait_for()
+        _settled(page)
+        sidebar.get_by_text("One of my models · feature extraction").wait_for()  # not changed
         _shot(page, "4-compare")
 
         # Predict: one bad file among good ones; the good ones are predicted, the bad one is
