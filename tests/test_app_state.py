@@ -10,11 +10,11 @@ from ui import state
 
 
 def test_a_new_session_gets_the_last_dataset_model_and_settings(tiny_dataset: Path) -> None:
-    # (AppTest runs app.py, which saves the choices, only in its first run: later runs
-    # run the page file alone. A real server runs app.py every time.)
-    training = {"image_size": 32, "epochs": 3}
-    choices = dict(data_path=str(tiny_dataset), backbone="small_cnn", val_percent=30)
-    at = app(None, training=training, **choices)
+    at = app("model", data_path=str(tiny_dataset), training={"image_size": 32})
+    at.selectbox(key="_w_backbone").set_value("small_cnn").run()
+    at.number_input(key="set_epochs").set_value(3).run()
+    at.switch_page("app_pages/data.py").run()
+    at.slider(key="_w_val_percent").set_value(30).run()
     assert not at.exception
     saved = json.loads(state.choices_path().read_text())["choices"]
     assert (saved["data_path"], saved["backbone"], saved["val_percent"]) == (

@@ -325,6 +325,36 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path, tmp_
     assert model_paint < 1.0
 
 
+def test_a_bookmarked_page_right_after_a_restart_is_the_whole_app(
+    server: str, workspace: Path, tmp_path: Path
+) -> None:
+    """The first visit to a fresh server lands on /train (a tab left open, a bookmark):
+    it is served with the app's navigation, sidebar and last choices, not as a bare page."""
+    import json
+
+    from conftest import write_class_images
+    from playwright.sync_api import sync_playwright
+
+    data = write_class_images(tmp_path / "pets", per_class=4)
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / "last_choices.json").write_text(
+        json.dumps({"version": 1, "choices": {"data_path": str(data), "backbone": "small_cnn"}})
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(f"{server}/train")
+        page.get_by_role("heading", name="3 · Train").wait_for()
+        nav = page.get_by_test_id("stSidebarNav")
+        nav.get_by_text("1 · Data").wait_for()  # the app's pages, not the file names
+        assert nav.get_by_text("app", exact=True).count() == 0
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_text("pets", exact=True).wait_for()
+        sidebar.get_by_text("Small CNN (from scratch)").wait_for()
+        browser.close()
+
+
 def test_screenshots_folder_is_ignored_by_git() -> None:
     ignored = subprocess.run(["git", "check-ignore", "-q", str(SHOTS / "x.png")], cwd=ROOT)
     assert ignored.returncode == 0 or shutil.which("git") is None
