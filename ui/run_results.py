@@ -31,9 +31,10 @@ def failure_help(run: Any) -> None:
         st.markdown(
             "**What to try:** if it ran out of memory, choose a smaller batch size, image "
             "size or network on the Model page; if an image is broken, remove it and scan "
-            "the folder again. The full log is in "
-            f"`{run.path / 'worker.log'}`."
+            "the folder again."
         )
+        with st.expander("For someone helping you: the full log"):
+            st.code(str(run.path / "worker.log"), language=None)
     elif run.status == "interrupted":
         st.warning(
             "The training process stopped without finishing (the computer slept, "

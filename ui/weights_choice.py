@@ -183,7 +183,19 @@ def choose(key: str, size: int, pretrained: bool) -> None:
         elif s.get("weights_error"):
             offline_help(key, size)
         else:
-            st.caption("The pretrained weights are downloaded once, the first time.")
+            from ui import advice
+
+            offline = [b for b in advice.installed_networks() if b.key != key][:2]
+            st.caption(
+                "The pretrained weights are downloaded once, the first time (needs internet)."
+                + (
+                    " No internet? "
+                    + " and ".join(f"**{b.display_name}**" for b in offline)
+                    + " came with its weights installed and works offline."
+                    if offline
+                    else ""
+                )
+            )
             if st.button(":material/download: Download them now", key="weights_download"):
                 download_imagenet(key, size)
                 st.rerun()
