@@ -65,3 +65,11 @@ def test_the_model_page_names_the_installed_network_for_offline_use(
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "No internet? **LiteNet** came with its weights installed" in captions
+
+
+def test_an_installed_network_needs_no_download(installed: _Installed, tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset), backbone="lite_net", training={"image_size": 32})
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "The pretrained weights are on this computer." in captions
+    assert not [b for b in at.button if b.key == "weights_download"]

@@ -46,7 +46,12 @@ def best_run(runs: list) -> object | None:
 
 
 def imagenet_ready(key: str, size: int) -> bool:
-    """True when the ImageNet file for this backbone is already on this computer."""
+    """True when the ImageNet weights for this backbone are already on this computer
+    (downloaded before, or installed with a package: ``bundled_weights`` in the registry)."""
+    from tlcore.models.backbones import BACKBONES
+
+    if getattr(BACKBONES.get(key), "bundled_weights", False):
+        return True
     source = weights_mod.imagenet_source(key, size)
     return weights_mod.cached_weights_path(source.filename).is_file()
 
