@@ -8,6 +8,7 @@ it with Playwright in Debian's Chromium. Screenshots of every page go to
 except in CI (``CI=true``), where that is a failure.
 """
 
+import json
 import os
 import re
 import shutil
@@ -258,10 +259,20 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path, tmp_
         if EPOCHS == 2:
             assert _epoch_points(page) == 2
         page.get_by_text(re.compile("Accuracy on the (test|validation) images")).wait_for()
-        # A click on the confusion matrix's first cell (true circle, said circle) opens it.
+        # A click on a cell of the confusion matrix (a mistake if there is one) shows its
+        # images, each with its most likely classes.
         _settled(page)
-        _click_confusion_cell(page, 0)
-        page.get_by_text(re.compile(r"^\d+ circle images? it got right")).wait_for()
+        metrics = json.loads(next((workspace / "runs").glob("*/metrics.json")).read_text())
+        classes, matrix = metrics["classes"], metrics["confusion_matrix"]
+        count, true, said = max(  # the biggest mistake, else the biggest cell
+            ((matrix[t][p], t, p) for t in range(len(classes)) for p in range(len(classes))),
+            key=lambda c: (c[1] != c[2] and c[0] > 0, c[0]),
+        )
+        _click_confusion_cell(page, true * len(classes) + said)
+        what = "it got right" if true == said else f"it called {classes[said]}"
+        page.get_by_text(re.compile(rf"^{count} {classes[true]} images? {what}")).wait_for()
+        page.get_by_text(re.compile(rf"^{classes[said]} \d+% · ")).first.wait_for()
+        page.mouse.move(0, 0)  # the cell's tooltip off the picture
         _shot(page, "3-train")
 
         # Reload the page: the run, the dataset, the network and the settings are kept.
