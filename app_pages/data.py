@@ -192,7 +192,8 @@ with right:
     tiny = dataset.tiny_images(report)
     if tiny:
         st.warning(
-            dataset.tiny_warning(tiny, report.root), icon=":material/photo_size_select_small:"
+            dataset.tiny_warning(tiny, report.root, total),
+            icon=":material/photo_size_select_small:",
         )
     if report.warnings:
         for w in report.warnings:

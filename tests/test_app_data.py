@@ -209,7 +209,17 @@ def test_tiny_images_are_warned_about_at_scan(tmp_path: Path) -> None:
     at = app("data", data_path=str(data))
     assert not at.exception
     warning = next(w.value for w in at.warning if "smaller than 32 px" in w.value)
-    assert warning.startswith("18 images are smaller than 32 px on a side (e.g. `blue/")
+    assert warning.startswith("All 18 images are smaller than 32 px on a side (e.g. `blue/")
     assert "is 8 × 8 px" in warning
     ok = app("data", data_path=str(write_class_images(tmp_path / "big", per_class=6, size=32)))
     assert not any("smaller than" in w.value for w in ok.warning)
+
+
+def test_a_single_tiny_image_is_named_in_the_singular() -> None:
+    from ui import dataset
+
+    assert dataset.tiny_warning([("/d/cats/a.png", (8, 12))], "/d", total=10) == (
+        "1 image is smaller than 32 px on a side (e.g. `cats/a.png` is 8 × 12 px). The "
+        "network sees it blown up and blurred, so there is little to learn from: use "
+        "bigger photos if you have them."
+    )

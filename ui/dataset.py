@@ -151,15 +151,16 @@ def tiny_images(report: Any) -> list[tuple[str, tuple]]:
     return _tiny(report.root, report.fingerprint, tuple(i.path for i in report.items))
 
 
-def tiny_warning(tiny: list[tuple[str, tuple]], root: Any) -> str:
+def tiny_warning(tiny: list[tuple[str, tuple]], root: Any, total: int = 0) -> str:
     """One warning for the tiny images: how many, an example, and why it matters."""
     from tlcore.data.sizes import MIN_SIDE
 
     n = len(tiny)
     path, (w, h) = tiny[0]
     example = f"`{relative(path, root)}` is {w} × {h} px"
+    count = f"All {n} images are" if n == total > 1 else f"{n} image{'s are' if n != 1 else ' is'}"
     return (
-        f"{n} image{'s are' if n != 1 else ' is'} smaller than {MIN_SIDE} px on a side "
+        f"{count} smaller than {MIN_SIDE} px on a side "
         f"(e.g. {example}). The network sees {'them' if n != 1 else 'it'} blown up and "
         "blurred, so there is little to learn from: use bigger photos if you have them."
     )
