@@ -13,6 +13,7 @@ RUN_FILES = {
     "status.json",
     "events.jsonl",
     "metrics.json",
+    "predictions.json",
     "model.keras",
     "labels.txt",
     "labels.json",

@@ -4,6 +4,9 @@ from pathlib import Path
 
 from app_helpers import app, errors, finished_run, texts
 
+from tlcore.models.backbones import BACKBONES
+from tlcore.runs import store
+
 
 def test_renders_one_tick_per_preset() -> None:
     at = app("compare")
@@ -44,8 +47,6 @@ def test_finished_runs_can_be_added_to_the_table(tiny_dataset: Path) -> None:
 def test_a_comparison_trains_each_strategy_and_fills_the_table(tiny_dataset: Path) -> None:
     import time
 
-    from tlcore.runs import store
-
     at = app(
         "compare",
         data_path=str(tiny_dataset),
@@ -67,3 +68,39 @@ def test_a_comparison_trains_each_strategy_and_fills_the_table(tiny_dataset: Pat
     table = at.dataframe[0].value
     assert list(table["strategy"]) == ["Feature extraction", "Full fine-tune", "From scratch"]
     assert set(table["status"]) == {"finished"}
+
+
+def test_from_scratch_cannot_be_ticked_with_one_of_my_models_and_says_why(
+    tiny_dataset: Path,
+) -> None:
+    run_id = finished_run(tiny_dataset)
+    at = app("compare", data_path=str(tiny_dataset), backbone="my_model", weights=f"run:{run_id}")
+    assert not at.exception
+    boxes = {c.label: c for c in at.checkbox}
+    assert boxes["From scratch"].disabled and not boxes["From scratch"].value
+    assert not boxes["Feature extraction"].disabled
+    assert "Not possible with One of my models: From scratch starts from random weights" in texts(
+        at
+    )
+
+
+def test_a_failed_run_shows_its_reason_on_the_page(tiny_dataset: Path) -> None:
+    run_id = finished_run(tiny_dataset, status="failed", error="The images ran out.")
+    at = app("compare", data_path=str(tiny_dataset), compare_extra=[run_id])
+    assert not at.exception
+    assert errors(at) == ["**earlier** failed: The images ran out."]
+
+
+def test_without_pretrained_weights_the_advice_names_what_works_here(tiny_dataset: Path) -> None:
+    at = app("compare", data_path=str(tiny_dataset), backbone="small_cnn", weights="none")
+    warning = " ".join(w.value for w in at.warning)
+    assert "has no pretrained weights" in warning
+    ready = [b for b in BACKBONES.values() if getattr(b, "bundled_weights", False)]
+    if ready:  # a network installed with its weights: named, as working offline
+        assert f"**{ready[0].display_name}**" in warning and "offline" in warning
+    else:
+        assert "(e.g. **MobileNetV2**)" in warning and "needs internet" in warning
+    assert "One of my models" not in warning  # there is none yet
+    (store.run_path(finished_run(tiny_dataset)) / "model.keras").write_bytes(b"")
+    at.run()
+    assert "Or choose **One of my models**" in " ".join(w.value for w in at.warning)

@@ -70,8 +70,8 @@ def test_the_sidebar_shows_the_dataset(tiny_dataset: Path) -> None:
 def test_the_split_survives_switching_pages(tiny_dataset: Path) -> None:
     at = app(data_path=str(tiny_dataset))
     at.slider(key="_w_test_percent").set_value(20).run()
-    at.switch_page("pages/compare.py").run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/compare.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert at.slider(key="_w_test_percent").value == 20
 
 
@@ -90,6 +90,8 @@ def test_the_demo_dataset_in_one_click(monkeypatch) -> None:
     at.button(key="use_demo").click().run()
     assert not at.exception and errors(at) == []
     assert "**48 images** in **4 classes**." in texts(at)
+    # Coloured shapes are not everyday photos: the Model page's advice must not say so.
+    assert at.session_state["everyday"] is False
 
 
 def test_the_first_page_does_not_import_tensorflow(tiny_dataset: Path) -> None:
@@ -102,6 +104,8 @@ def test_the_first_page_does_not_import_tensorflow(tiny_dataset: Path) -> None:
 
     code = (
         "import sys; from streamlit.testing.v1 import AppTest; "
+        # TensorFlow does load in the background after the page (ui.warmup): not here.
+        "import ui.warmup; ui.warmup.start = lambda: None; "
         "at = AppTest.from_file('app.py', default_timeout=60); "
         f"at.session_state['data_path'] = {str(tiny_dataset)!r}; at.run(); "
         "assert not at.exception, at.exception; "
@@ -178,3 +182,44 @@ def test_scan_again_sees_new_images(tiny_dataset: Path) -> None:
     at.button(key="rescan").click().run()
     assert not at.exception
     assert "**38 images** in **3 classes**." in texts(at)
+
+
+def test_an_uploaded_zip_is_named_after_the_zip(tiny_dataset: Path, workspace: Path) -> None:
+    import io
+    import zipfile
+
+    from ui import dataset
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for f in sorted(tiny_dataset.rglob("*.png")):
+            z.write(f, f"shapes/{f.relative_to(tiny_dataset)}")
+    first = dataset.unpack_zip_upload(_Upload("shapes.zip", buf.getvalue()))
+    second = dataset.unpack_zip_upload(_Upload("shapes.zip", buf.getvalue()))
+    datasets = workspace.resolve() / "datasets"
+    assert first == datasets / "shapes"  # no hash suffix: the name the person knows
+    assert second == datasets / "shapes-2"
+    assert not list((datasets / "_uploads").iterdir())  # the uploaded zip is not kept
+
+
+def test_tiny_images_are_warned_about_at_scan(tmp_path: Path) -> None:
+    from conftest import write_class_images
+
+    data = write_class_images(tmp_path / "small", per_class=6, size=8)
+    at = app("data", data_path=str(data))
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "smaller than 32 px" in w.value)
+    assert warning.startswith("All 18 images are smaller than 32 px on a side (e.g. `blue/")
+    assert "is 8 × 8 px" in warning
+    ok = app("data", data_path=str(write_class_images(tmp_path / "big", per_class=6, size=32)))
+    assert not any("smaller than" in w.value for w in ok.warning)
+
+
+def test_a_single_tiny_image_is_named_in_the_singular() -> None:
+    from ui import dataset
+
+    assert dataset.tiny_warning([("/d/cats/a.png", (8, 12))], "/d", total=10) == (
+        "1 image is smaller than 32 px on a side (e.g. `cats/a.png` is 8 × 12 px). The "
+        "network sees it blown up and blurred, so there is little to learn from: use "
+        "bigger photos if you have them."
+    )

@@ -129,6 +129,13 @@ def test_augmentation_toggles_show_a_preview(tiny_dataset: Path) -> None:
     assert not at.exception and errors(at) == []
     assert at.session_state["augment"] == {"flip_horizontal": 1.0, "rotation": 0.1}
     assert len(at.image) == images_before + 3  # one row per sample image
+    # Rotation in degrees (the strength is a fraction of a turn); the others in percent.
+    assert at.slider(key="aug_deg_rotation").value == 36
+    at.slider(key="aug_deg_rotation").set_value(90).run()
+    assert at.session_state["augment"]["rotation"] == 0.25
+    at.toggle(key="aug_on_zoom").set_value(True).run()
+    assert at.slider(key="aug_pct_zoom").value == 10
+    assert at.session_state["augment"]["zoom"] == 0.1
 
 
 def test_one_of_my_models_without_any_run_says_what_to_do(tiny_dataset: Path) -> None:
@@ -149,3 +156,69 @@ def test_settings_are_chosen_from_the_images_and_each_says_why(tiny_dataset: Pat
     at.toggle(key="set_auto").set_value(False).run()
     assert "Chosen for your images:" not in texts(at)
     assert at.number_input(key="set_epochs").value == 10
+
+
+def _model_run(data: Path, name: str, status: str, accuracy: float, size: int) -> str:
+    """A run with a real saved (untrained) model, as "one of my models" needs."""
+    import keras
+
+    from tlcore.config import FreezeConfig, TrainConfig
+    from tlcore.models.classifier import build_classifier
+    from tlcore.runs import store
+
+    config = TrainConfig(
+        data=str(data),
+        backbone="small_cnn",
+        weights="none",
+        freeze=FreezeConfig(strategy="scratch"),
+        epochs=1,
+        image_size=size,
+        name=name,
+    )
+    info = store.create_run(config)
+    keras.models.Model.save(build_classifier(config, 3), info.path / "model.keras")
+    store.update_status(
+        info.path, status=status, ended=store.now_iso(), test_accuracy=accuracy, epochs_run=1
+    )
+    return info.run_id
+
+
+def test_one_of_my_models_starts_from_the_best_run_at_its_own_size(tiny_dataset: Path) -> None:
+    best = _model_run(tiny_dataset, "good one", "finished", 0.8, 40)
+    _model_run(tiny_dataset, "weaker", "finished", 0.5, 32)
+    latest = _model_run(tiny_dataset, "cut short", "stopped", 0.9, 32)  # newest, not finished
+    at = app("model", data_path=str(tiny_dataset), **SMALL)
+    at.selectbox(key="_w_backbone").set_value("my_model").run()
+    assert not at.exception and errors(at) == []
+    assert at.session_state["weights"] == f"run:{best}"
+    pick = at.selectbox(key=f"weights_run_{best}")
+    assert pick.value == best
+    assert pick.options[0].startswith("cut short · Small CNN (from scratch) · ")
+    assert pick.options[0].endswith(" — stopped, 90% test accuracy")
+    assert not any(latest in o or best in o for o in pick.options)  # names, not ids
+    # The size comes from the model (40 px), in the header and in the config.
+    assert _metric(at, "Image size") == "40 px"
+    # From scratch is not offered (it would throw the model's weights away), and says why.
+    strategy = at.radio(key="_w_strategy_no_scratch")
+    assert "From scratch" not in strategy.options and "Full fine-tune" in strategy.options
+    assert at.session_state["strategy"] == "feature-extraction"
+    assert "Not possible with One of my models" in texts(at)
+    assert "**Image size:** 40 px" in texts(at)  # in Advanced: set by the model, no slider
+    assert at.session_state["training"]["image_size"] == 32  # the person's own, for later
+    at.selectbox(key=f"weights_run_{best}").set_value(latest).run()
+    assert not at.exception and errors(at) == []
+    assert _metric(at, "Image size") == "32 px"
+
+
+def test_advice_repeats_the_persons_answer_not_a_claim_about_the_images(
+    tiny_dataset: Path,
+) -> None:
+    at = app(
+        "model", data_path=str(tiny_dataset), backbone="mobilenet_v2", training={"image_size": 32}
+    )
+    assert "36 images that you said look like everyday photos" in texts(at)
+    at.toggle(key="_w_everyday").set_value(False).run()
+    assert "36 images that you said look unlike everyday photos" in texts(at)
+    assert "of everyday things" not in texts(at)
+    small = app("model", data_path=str(tiny_dataset), **SMALL)
+    assert [t.label for t in small.toggle if "everyday" in t.label] == []  # nothing pretrained

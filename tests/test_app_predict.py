@@ -1,5 +1,6 @@
 """Predict page (AppTest): no model yet, a damaged model, and a real model's page."""
 
+import threading
 from pathlib import Path
 
 from app_helpers import app, errors, finished_run, texts
@@ -21,16 +22,21 @@ def test_a_damaged_model_file_is_an_error_not_an_exception(tiny_dataset: Path) -
     assert len(errors(at)) == 1 and errors(at)[0].endswith("Pick another model.")
 
 
-def test_a_trained_model_offers_upload_camera_and_export(tiny_dataset: Path) -> None:
+def _trained_run(data: Path) -> str:
     import keras
 
     from tlcore.models.classifier import build_classifier
 
-    run_id = finished_run(tiny_dataset)
+    run_id = finished_run(data)
     info = store.load_run(run_id)
     model = build_classifier(info.config, 3)
     keras.models.Model.save(model, info.path / "model.keras")
     (info.path / "labels.txt").write_text("blue\ngreen\nred\n")
+    return run_id
+
+
+def test_a_trained_model_offers_upload_camera_and_export(tiny_dataset: Path) -> None:
+    _trained_run(tiny_dataset)
     at = app("predict", data_path=str(tiny_dataset))
     assert not at.exception and errors(at) == []
     assert "Knows 3 classes: blue, green, red" in texts(at)
@@ -40,6 +46,8 @@ def test_a_trained_model_offers_upload_camera_and_export(tiny_dataset: Path) -> 
     ]
     at.button(key="export_keras").click().run()
     assert not at.exception and errors(at) == []
+    # Named after the run ("earlier"), not its id.
+    assert [d.proto.label for d in at.get("download_button")] == ["Download earlier-keras.zip"]
 
 
 class _Upload:
@@ -64,9 +72,42 @@ def test_uploads_are_saved_by_content_and_predictions_become_csv(workspace: Path
         Prediction("a", "cat", 0.9, [("cat", 0.9), ("dog", 0.1)]),
         Prediction("b", "dog", 0.6, [("dog", 0.6), ("cat", 0.4)]),
     ]
-    csv = prediction.predictions_csv([_Upload("a.jpg", b""), _Upload("b.jpg", b"")], preds)
+    csv = prediction.predictions_csv(["a.jpg", "b.jpg"], preds)
     assert csv.decode().splitlines() == [
         "file,predicted,probability,top1,top1_probability,top2,top2_probability",
         "a.jpg,cat,0.9000,cat,0.9000,dog,0.1000",
         "b.jpg,dog,0.6000,dog,0.6000,cat,0.4000",
     ]
+
+
+def _png(size: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 30, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_one_bad_file_among_good_ones_is_named_by_its_own_name(tiny_dataset: Path) -> None:
+    from tlcore.results.predict import load_predictor
+    from ui import prediction
+
+    predictor = load_predictor(_trained_run(tiny_dataset))
+    items = [
+        _Upload("red.png", _png(40)),
+        _Upload("notes.jpg", b"milk, eggs, bread"),
+        _Upload("dot.png", _png(8)),
+    ]
+    checked = prediction.read_uploads(predictor, items)
+    assert [c.name for c in checked] == ["red.png", "notes.jpg", "dot.png"]
+    assert [c.problem for c in checked] == [None, "notes.jpg: not an image.", None]
+    good = [c for c in checked if c.problem is None]
+    preds = prediction.predict(predictor, threading.Lock(), [c.image for c in good])
+    assert len(preds) == 2 and {p.label for p in preds} <= {"blue", "green", "red"}
+    assert prediction.tiny_note(good[0].size, predictor.image_size) is None
+    assert prediction.tiny_note(good[1].size, predictor.image_size) == (
+        "This image is only 8 × 8 px: the model sees it blown up to 32 px, so this answer "
+        "means little. Use a photo at least 32 px on each side."
+    )

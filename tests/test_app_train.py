@@ -235,3 +235,39 @@ def test_starting_while_a_run_trains_queues_it_and_says_so(tiny_dataset: Path) -
         slot.close()
         fake.kill()
         fake.wait()
+
+
+def test_a_clicked_confusion_matrix_cell_gives_its_images(tiny_dataset: Path) -> None:
+    from tlcore import fsutil
+    from ui import run_results
+
+    run_id = finished_run(tiny_dataset)
+    classes = ["blue", "green", "red"]
+    # A click on the marker of row "green", column "red" (index 1 * 3 + 2).
+    event = {"selection": {"points": [{"curve_number": 1, "point_index": 5}]}}
+    assert run_results.clicked_cell(event, classes) == ("green", "red")
+    assert run_results.clicked_cell({"selection": {"points": []}}, classes) is None
+    assert run_results.clicked_cell(None, classes) is None
+    metrics = {"misclassified": [{"path": "g1.png", "true": "green", "predicted": "red",
+                                  "confidence": 0.6}]}  # fmt: skip
+    # An older run keeps only its mistakes: those cells still open, the diagonal cannot.
+    assert [im["path"] for im in run_results.cell_images(run_id, metrics, "green", "red")] == [
+        "g1.png"
+    ]
+    assert run_results.cell_images(run_id, metrics, "green", "green") is None
+    answer = {"true": "green", "predicted": "green", "top": [["green", 0.9], ["red", 0.1]]}
+    fsutil.atomic_write_json(
+        store.run_path(run_id) / "predictions.json",
+        {
+            "split": "test",
+            "classes": classes,
+            "images": [
+                {**answer, "path": "g2.png", "probability": 0.7},
+                {**answer, "path": "g3.png", "probability": 0.9},
+                {"path": "r1.png", "true": "red", "predicted": "green", "probability": 0.5},
+            ],
+        },
+    )
+    got = run_results.cell_images(run_id, metrics, "green", "green")
+    assert [im["path"] for im in got] == ["g3.png", "g2.png"]  # most confident first
+    assert run_results.cell_images(run_id, metrics, "blue", "blue") == []

@@ -273,3 +273,9 @@ def test_lite0_imagenet_is_converted_once_with_progress(tiny_dataset: Path) -> N
     assert convert_steps(first) == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
     second = train_tiny(tiny_dataset, "feature-extraction", **kwargs)
     assert second.status == "finished" and convert_steps(second) == []
+
+
+def test_the_small_cnn_size_in_the_registry_is_its_real_size() -> None:
+    # The Model page shows the registry's size beside the exact counts: they must agree.
+    built = build_backbone("small_cnn", 32, weights="none").count_params()
+    assert round(built / 1e6, 2) == BACKBONES["small_cnn"].params_millions

@@ -1,4 +1,6 @@
-"""One real-browser journey: demo data -> Small CNN -> train 2 epochs live -> predict.
+"""One real-browser journey: demo data -> Small CNN -> train 2 epochs live -> open a
+confusion-matrix cell -> reload (choices kept) -> one of my models at its own size ->
+Compare (an impossible strategy disabled, with why) -> predict a bad file among good ones.
 
 Starts ``streamlit run app.py`` headless on a free port with its own workspace and drives
 it with Playwright in Debian's Chromium. Screenshots of every page go to
@@ -6,6 +8,7 @@ it with Playwright in Debian's Chromium. Screenshots of every page go to
 except in CI (``CI=true``), where that is a failure.
 """
 
+import json
 import os
 import re
 import shutil
@@ -109,12 +112,22 @@ def server(workspace: Path, tmp_path: Path):
     log.close()
 
 
+def _settled(page) -> None:
+    """Wait until the script run is over (Streamlit's own status widget is hidden by
+    ``toolbarMode = "minimal"``, so read the app's script state instead)."""
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return app && app.getAttribute('data-test-script-state') === 'notRunning';
+        }""",
+        timeout=60_000,
+    )
+
+
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
-    # Wait until the script run is over (the "Running" indicator goes away), then let
-    # images and charts finish drawing.
-    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
-    page.wait_for_timeout(800)
+    _settled(page)
+    page.wait_for_timeout(800)  # images and charts finish drawing
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
@@ -127,6 +140,10 @@ def _pick(page, label: str, option: str) -> None:
     box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
     box.click()
     page.get_by_role("option", name=option).click()
+
+
+def _metric(page, label: str) -> str:
+    return page.get_by_test_id("stMetric").filter(has_text=label).first.inner_text()
 
 
 def _live_shot(page) -> None:
@@ -156,7 +173,38 @@ def _epoch_points(page) -> int:
     }""")
 
 
-def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path) -> None:
+def _click_confusion_cell(page, index: int) -> None:
+    """Click cell ``index`` (row by row) of the confusion matrix, as a person would."""
+    page.evaluate("""() => {
+        for (const el of document.querySelectorAll('.js-plotly-plot')) {
+            if ((el.data || []).some(t => t.type === 'heatmap')) el.setAttribute('data-cm', '1');
+        }
+    }""")
+    cell = page.locator(".js-plotly-plot[data-cm='1'] .scatterlayer .points path").nth(index)
+    box = cell.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def _only_our_controls(page) -> None:
+    """Streamlit's toolbar (its Stop, which does not stop training, and Deploy) is hidden."""
+    assert page.get_by_test_id("stToolbar").count() == 0
+    assert page.get_by_test_id("stStatusWidget").count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0
+    assert page.get_by_role("button", name=re.compile(r"\bStop$")).count() == 1  # ours
+
+
+def _uploads(workspace: Path, tmp_path: Path) -> list[str]:
+    """Two demo images, a text file named like a photo, and a blank 8x8 image."""
+    from PIL import Image
+
+    datasets = workspace / "datasets"
+    good = [next(datasets.rglob(f"{c}/*.png")) for c in ("circle", "triangle")]
+    (tmp_path / "notes.jpg").write_text("milk, eggs, bread")
+    Image.new("RGB", (8, 8), (255, 255, 255)).save(tmp_path / "blank.png")
+    return [str(good[0]), str(tmp_path / "notes.jpg"), str(good[1]), str(tmp_path / "blank.png")]
+
+
+def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path, tmp_path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -176,9 +224,18 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path) -> N
         page.get_by_text("The split").first.wait_for()
         _shot(page, "1-data")
 
-        # Model: the Small CNN, 2 epochs.
-        _go(page, "2 · Model", "2 · Your model")
+        # Model, first visit: something on screen at once, even while TensorFlow loads
+        # (the TensorFlow note, or the layer list if the background import was done).
+        t0 = time.time()
+        page.get_by_test_id("stSidebarNav").get_by_text("2 · Model").click()
+        page.get_by_role("heading", name="2 · Your model").first.wait_for()
+        page.get_by_text(re.compile("Loading TensorFlow|Layers that train")).first.wait_for()
+        model_paint = time.time() - t0
+        # The Small CNN, 2 epochs (once the page has redrawn for it: the widgets of the
+        # network shown before are still on screen until then).
         _pick(page, "Network", "Small CNN (from scratch)")
+        page.get_by_text(re.compile("Suggested: From scratch")).wait_for()
+        _settled(page)
         page.get_by_text("Layers that train").wait_for()
         page.get_by_text(re.compile("Advanced training settings")).first.click()
         epochs = page.get_by_test_id("stNumberInput").filter(has_text="Epochs").locator("input")
@@ -189,7 +246,10 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path) -> N
 
         # Train: start, watch the live chart reach 2 epochs, see the result.
         _go(page, "3 · Train", "3 · Train")
+        page.get_by_text(re.compile(rf"· from scratch · {EPOCHS} epochs · 96 px$")).wait_for()
         page.get_by_role("button", name=re.compile("Start training")).click()
+        page.get_by_role("button", name=re.compile(r"\bStop$")).wait_for()
+        _only_our_controls(page)
         _live_shot(page)
         deadline = time.time() + 180
         while _epoch_points(page) < 2 and time.time() < deadline:
@@ -199,24 +259,111 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path) -> N
         if EPOCHS == 2:
             assert _epoch_points(page) == 2
         page.get_by_text(re.compile("Accuracy on the (test|validation) images")).wait_for()
+        # A click on a cell of the confusion matrix (a mistake if there is one) shows its
+        # images, each with its most likely classes.
+        _settled(page)
+        metrics = json.loads(next((workspace / "runs").glob("*/metrics.json")).read_text())
+        classes, matrix = metrics["classes"], metrics["confusion_matrix"]
+        count, true, said = max(  # the biggest mistake, else the biggest cell
+            ((matrix[t][p], t, p) for t in range(len(classes)) for p in range(len(classes))),
+            key=lambda c: (c[1] != c[2] and c[0] > 0, c[0]),
+        )
+        _click_confusion_cell(page, true * len(classes) + said)
+        what = "it got right" if true == said else f"it called {classes[said]}"
+        page.get_by_text(re.compile(rf"^{count} {classes[true]} images? {what}")).wait_for()
+        page.get_by_text(re.compile(rf"^{classes[said]} \d+% · ")).first.wait_for()
+        page.mouse.move(0, 0)  # the cell's tooltip off the picture
         _shot(page, "3-train")
 
-        # Compare: the page and its choices (no second training here).
+        # Reload the page: the run, the dataset, the network and the settings are kept.
+        page.reload()
+        page.get_by_role("heading", name="3 · Train").wait_for()
+        page.get_by_role("heading", name=re.compile("Finished")).wait_for()
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_text(re.compile(r"^demo-")).wait_for()
+        sidebar.get_by_text("Small CNN (from scratch)").wait_for()
+        _go(page, "2 · Model", "2 · Your model")
+        page.get_by_text("Layers that train").wait_for()
+        page.get_by_text(re.compile("Advanced training settings")).first.click()
+        epochs = page.get_by_test_id("stNumberInput").filter(has_text="Epochs").locator("input")
+        assert epochs.input_value() == str(EPOCHS)
+
+        # One of my models: at the size its run trained at, the run shown by its name.
+        _pick(page, "Network", "One of my models")
+        page.get_by_text("Which model").wait_for()
+        _settled(page)
+        page.get_by_text("Layers that train").wait_for()
+        # The Small CNN run's size (96 px), not the 224 px default of "One of my models".
+        page.get_by_test_id("stMetric").filter(has_text="Image size").filter(
+            has_text="96 px"
+        ).wait_for()
+        _settled(page)
+        assert "96 px" in _metric(page, "Image size")
+        which = page.get_by_test_id("stSelectbox").filter(has_text="Which model")
+        chosen = which.locator("input").input_value()
+        assert "Small CNN (from scratch) · " in chosen and "— finished" in chosen
+        run_id = next((workspace / "runs").iterdir()).name
+        assert run_id not in page.locator("body").inner_text()  # no internal id anywhere
+        assert page.get_by_test_id("stAlertContentError").count() == 0
+        page.get_by_text("Not possible with One of my models: From scratch").first.wait_for()
+        sidebar.get_by_text("One of my models · feature extraction").wait_for()
+
+        # Compare: From scratch cannot be ticked with one of my models, and says why.
         _go(page, "4 · Compare", "4 · Compare strategies")
-        page.get_by_text("Feature extraction").first.wait_for()
+        scratch = page.get_by_test_id("stCheckbox").filter(has_text="From scratch")
+        assert scratch.locator("input").is_disabled()
+        page.get_by_text(re.compile("Not possible with One of my models: From scratch")).wait_for()
+        _settled(page)
+        sidebar.get_by_text("One of my models · feature extraction").wait_for()  # not changed
         _shot(page, "4-compare")
 
-        # Predict: upload one demo image and see a prediction.
+        # Predict: one bad file among good ones; the good ones are predicted, the bad one is
+        # named by its own name in a sentence, the tiny one gets a warning.
         _go(page, "5 · Predict", "5 · Try your model")
         page.get_by_text("Knows 4 classes").wait_for(timeout=120_000)
-        image = next((workspace / "datasets").rglob("*.png"))
-        page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(image))
-        page.get_by_role("heading", name=re.compile(r" — \d+%")).wait_for(timeout=120_000)
-        page.get_by_text("where it looked").wait_for(timeout=60_000)
+        dropzone = page.get_by_test_id("stFileUploaderDropzoneInput").first
+        dropzone.set_input_files(_uploads(workspace, tmp_path))
+        page.get_by_text("1 of the 4 files could not be used").wait_for(timeout=120_000)
+        page.get_by_text("notes.jpg: not an image.", exact=True).wait_for()
+        page.get_by_text("where it looked").nth(2).wait_for(timeout=60_000)
+        assert page.get_by_role("heading", name=re.compile(r" — \d+%")).count() == 3
+        page.get_by_text(re.compile(r"^This image is only 8 × 8 px")).wait_for()
+        assert "cache/uploads" not in page.locator("body").inner_text()
         _shot(page, "5-predict")
         browser.close()
-    print(f"first paint {first_paint:.2f}s")
+    print(f"first paint {first_paint:.2f}s, Model page {model_paint:.2f}s")
     assert first_paint < 15
+    assert model_paint < 1.0
+
+
+def test_a_bookmarked_page_right_after_a_restart_is_the_whole_app(
+    server: str, workspace: Path, tmp_path: Path
+) -> None:
+    """The first visit to a fresh server lands on /train (a tab left open, a bookmark):
+    it is served with the app's navigation, sidebar and last choices, not as a bare page."""
+    import json
+
+    from conftest import write_class_images
+    from playwright.sync_api import sync_playwright
+
+    data = write_class_images(tmp_path / "pets", per_class=4)
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / "last_choices.json").write_text(
+        json.dumps({"version": 1, "choices": {"data_path": str(data), "backbone": "small_cnn"}})
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(f"{server}/train")
+        page.get_by_role("heading", name="3 · Train").wait_for()
+        nav = page.get_by_test_id("stSidebarNav")
+        nav.get_by_text("1 · Data").wait_for()  # the app's pages, not the file names
+        assert nav.get_by_text("app", exact=True).count() == 0
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_text("pets", exact=True).wait_for()
+        sidebar.get_by_text("Small CNN (from scratch)").wait_for()
+        browser.close()
 
 
 def test_screenshots_folder_is_ignored_by_git() -> None:

@@ -188,3 +188,20 @@ def test_plan_summary_counts_the_whole_classifier_without_downloading(monkeypatc
     assert plan.weights == "imagenet" and plan.image_size == 32 and len(plan.layers) == 154
     assert [li.name for li in plan.layers if li.trainable] == ["Conv_1", "out_relu"]
     assert plan.to_dict()["layers"][0]["block"] == "stem"
+
+
+def test_one_of_my_models_trains_at_the_size_its_run_trained_at(tmp_path) -> None:
+    from tlcore.models.my_models import run_image_size
+    from tlcore.runs import store
+
+    sized = store.create_run(_config(backbone="small_cnn", image_size=40)).run_id
+    default = store.create_run(_config(backbone="small_cnn", image_size=None)).run_id
+    again = store.create_run(
+        _config(backbone="my_model", weights=f"run:{sized}", image_size=None)
+    ).run_id
+    assert run_image_size(sized) == 40
+    assert run_image_size(default) == 96  # the Small CNN's own default
+    assert run_image_size(again) == 40  # started from the 40 px run: 40 px too
+    assert (
+        image_size_for(_config(backbone="my_model", weights=f"run:{again}", image_size=None)) == 40
+    )

@@ -48,3 +48,37 @@ def test_underfitting_is_reported_alone_with_the_validation_gap_in_its_message()
     )
     assert [f["kind"] for f in got] == ["underfitting"]
     assert "54%" in got[0]["message"] and "Validation is lower still (29%)" in got[0]["message"]
+
+
+def _lr_directions(message: str) -> set[str]:
+    return {w for w in ("lower the learning rate", "raise the learning rate") if w in message}
+
+
+def test_one_class_and_underfitting_are_one_finding_with_one_learning_rate_advice() -> None:
+    # The run of the issue: 'square' for every image and 24% on the training images.
+    got = diagnose(
+        _h([2.28, 1.96], [2.15, 1.45], [0.22, 0.24], [0.25, 0.25]),
+        confusion=[[0, 2, 0, 0]] * 4,
+        classes=["circle", "square", "stripes", "triangle"],
+    )
+    assert [f["kind"] for f in got] == ["one_class"]
+    message = got[0]["message"]
+    assert "'square' for 100%" in message and "24% of the training images" in message
+    assert _lr_directions(message) == {"raise the learning rate"}
+
+
+def test_a_loss_that_jumped_up_means_lower_the_learning_rate_and_never_raise() -> None:
+    history = _h([1.2, 1.6, 1.5], [1.3, 1.7, 1.6], [0.3, 0.3, 0.32], [0.3, 0.3, 0.3])
+    for confusion in (None, [[6, 0, 0], [6, 0, 0], [6, 0, 0]]):
+        got = diagnose(history, confusion=confusion, classes=["a", "b", "c"])
+        assert len(got) == 1
+        assert _lr_directions(got[0]["message"]) == {"lower the learning rate"}
+
+
+def test_no_unfreeze_advice_when_every_layer_already_trains() -> None:
+    history = _h([1.1, 1.05], [1.1, 1.08], [0.35, 0.4], [0.33, 0.4])
+    frozen = diagnose(history, classes=["a", "b", "c"])[0]["message"]
+    everything = diagnose(history, classes=["a", "b", "c"], all_layers_train=True)[0]["message"]
+    assert "unfreeze more layers" in frozen
+    assert "unfreeze" not in everything
+    assert everything.endswith("Train for more epochs or raise the learning rate a little.")

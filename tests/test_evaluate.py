@@ -36,3 +36,16 @@ def test_never_predicted_class_scores_zero_without_warnings() -> None:
     m = evaluate([0, 1], np.array([[1.0, 0.0], [1.0, 0.0]]), ["x", "y"])
     assert m["per_class"]["y"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
     assert confusion_matrix([0, 1], [0, 0], 2).tolist() == [[1, 0], [1, 0]]
+
+
+def test_image_predictions_give_each_images_answer_with_its_top_classes() -> None:
+    from tlcore.training.evaluate import image_predictions
+
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    got = image_predictions([0, 1], probs, ["a", "b", "c"], ["x.png", "y.png"], top_k=2)
+    assert got == [
+        {"path": "x.png", "true": "a", "predicted": "a", "probability": 0.7,
+         "top": [["a", 0.7], ["b", 0.2]]},
+        {"path": "y.png", "true": "b", "predicted": "c", "probability": 0.6,
+         "top": [["c", 0.6], ["b", 0.3]]},
+    ]  # fmt: skip

@@ -163,3 +163,15 @@ def test_two_phase_switches_plans(backbone) -> None:
     assert param_counts(backbone)[0] == 0
     apply_freeze(backbone, plan)
     assert param_counts(backbone)[0] > 0
+
+
+def test_from_scratch_is_unavailable_for_networks_that_are_only_their_learned_weights() -> None:
+    from tlcore.models.backbones import BACKBONES
+    from tlcore.models.freezing import STRATEGIES, unavailable_reason
+
+    for key in ("my_model", "keras_file"):
+        reason = unavailable_reason("scratch", BACKBONES[key])
+        assert reason.startswith(f"Not possible with {BACKBONES[key].display_name}: ")
+        assert reason.endswith(".")
+        assert [s for s in STRATEGIES if unavailable_reason(s, BACKBONES[key])] == ["scratch"]
+    assert not any(unavailable_reason(s, BACKBONES["small_cnn"]) for s in STRATEGIES)

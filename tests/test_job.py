@@ -57,6 +57,18 @@ def test_each_strategy_finishes_with_the_exact_run_folder(
     metrics = store.read_metrics(info.run_id)
     assert metrics["split"] == "test" and metrics["epochs_run"] == 2
     assert sum(map(sum, metrics["confusion_matrix"])) == n_test
+    # Every test image's answer, so each confusion-matrix cell can be opened.
+    answers = fsutil.read_json(info.path / "predictions.json")
+    assert answers["split"] == "test" and len(answers["images"]) == n_test
+    classes = answers["classes"]
+    for i, row in enumerate(metrics["confusion_matrix"]):
+        for j, count in enumerate(row):
+            cell = [
+                a
+                for a in answers["images"]
+                if (a["true"], a["predicted"]) == (classes[i], classes[j])
+            ]
+            assert len(cell) == count
     assert metrics["trainable_params"] == info.trainable_params
     if strategy == "feature-extraction":
         assert info.trainable_params == HEAD_PARAMS
@@ -132,7 +144,7 @@ def test_nan_loss_ends_failed_with_the_message(tiny_dataset: Path) -> None:
     assert epochs[0]["val_loss"] > 1e6  # already diverging
     assert epochs[1]["val_loss"] is None  # NaN already on validation: not an epoch to keep
     # epoch 1 (finite) was kept as the best so far; no test evaluation after a failure
-    assert {p.name for p in info.path.iterdir()} == RUN_FILES - {"metrics.json"}
+    assert {p.name for p in info.path.iterdir()} == RUN_FILES - {"metrics.json", "predictions.json"}
 
 
 def test_stop_flag_mid_training_keeps_best_model_and_ends_stopped(tiny_dataset: Path) -> None:

@@ -116,3 +116,18 @@ def test_params_figure() -> None:
     fig = plots.params_figure(1200, 34000)
     assert [t.name for t in fig.data] == ["will train", "frozen"]
     assert [t.x[0] for t in fig.data] == [1200, 34000]
+
+
+def test_a_clickable_confusion_matrix_has_one_marker_per_cell() -> None:
+    fig = plots.confusion_matrix_figure([[3, 1], [0, 4]], ["a", "b"], clickable=True)
+    heat, cells = fig.data
+    assert heat.hoverinfo == "skip" and cells.mode == "markers"
+    # Row by row (x = predicted, y = true): a click's point index says which cell.
+    assert list(zip(cells.y, cells.x, cells.text, strict=True)) == [
+        ("a", "a", "3"),
+        ("a", "b", "1"),
+        ("b", "a", "0"),
+        ("b", "b", "4"),
+    ]
+    assert fig.layout.clickmode == "event+select"
+    assert len(plots.confusion_matrix_figure([[1]], ["a"]).data) == 1  # not clickable: heatmap only

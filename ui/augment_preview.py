@@ -8,8 +8,10 @@ import streamlit as st
 from tlcore.config import AugmentConfig
 from tlcore.errors import TransferLabError
 from tlcore.models.augment import AUGMENTATIONS
+from ui import warmup
 
 PREVIEW_SIZE = 128
+PER_ROW = 4
 
 
 def render(report: Any) -> None:
@@ -21,27 +23,53 @@ def render(report: Any) -> None:
     )
     chosen: dict[str, float] = {}
     current = st.session_state["augment"]
-    cols = st.columns(4)
-    for i, (key, aug) in enumerate(AUGMENTATIONS.items()):
-        with cols[i % 4]:
-            on = st.toggle(
-                aug.display_name, value=key in current, key=f"aug_on_{key}", help=aug.description
-            )
-            if on and aug.uses_strength:
-                chosen[key] = st.slider(
-                    "strength",
-                    0.05,
-                    0.5,
-                    step=0.05,
-                    value=float(current.get(key, aug.default_strength)),
-                    key=f"aug_s_{key}",
-                    label_visibility="collapsed",
+    items = list(AUGMENTATIONS.items())
+    for start in range(0, len(items), PER_ROW):
+        # A row of columns each: a strength slider under one toggle never pushes the
+        # toggles of the next row out of line.
+        for col, (key, aug) in zip(
+            st.columns(PER_ROW), items[start : start + PER_ROW], strict=False
+        ):
+            with col:
+                on = st.toggle(
+                    aug.display_name,
+                    value=key in current,
+                    key=f"aug_on_{key}",
+                    help=aug.description,
                 )
-            elif on:
-                chosen[key] = 1.0
+                if on and aug.uses_strength:
+                    chosen[key] = _strength(key, float(current.get(key, aug.default_strength)))
+                elif on:
+                    chosen[key] = 1.0
     st.session_state["augment"] = chosen
     if chosen:
         _preview(report, AugmentConfig.of(**chosen))
+
+
+def _strength(key: str, value: float) -> float:
+    """A strength slider in the unit a person thinks in: degrees for a turn, else percent."""
+    if key == "rotation":  # the strength is a fraction of a full turn
+        degrees = st.slider(
+            "up to",
+            1,
+            180,
+            value=min(max(round(value * 360), 1), 180),
+            format="± %d°",
+            key="aug_deg_rotation",
+            help="The largest turn, either way.",
+        )
+        return round(degrees / 360, 4)
+    percent = st.slider(
+        "up to",
+        5,
+        50,
+        step=5,
+        value=min(max(round(value * 100 / 5) * 5, 5), 50),
+        format="± %d%%",
+        key=f"aug_pct_{key}",
+        help="The largest change, either way.",
+    )
+    return percent / 100
 
 
 def _preview(report: Any, cfg: AugmentConfig) -> None:
@@ -81,5 +109,6 @@ def preview_grid(paths: tuple[str, ...], ops: tuple[tuple[str, float], ...]) -> 
     """``(N, 5, S, S, 3)`` augmented versions of the images at ``paths``."""
     from tlcore.models.augment import preview_augmentation
 
+    warmup.wait()
     images = np.stack([_original(p) for p in paths])
     return preview_augmentation(images, AugmentConfig(ops), n=5, seed=0)

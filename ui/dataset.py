@@ -136,3 +136,50 @@ def relative(path: str, root: Any) -> str:
         return str(Path(path).relative_to(Path(root)))
     except ValueError:
         return str(path)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _tiny(root: str, fingerprint: str, paths: tuple[str, ...]) -> list[tuple[str, tuple]]:
+    from tlcore.data.sizes import tiny_images
+
+    return tiny_images(paths)
+
+
+def tiny_images(report: Any) -> list[tuple[str, tuple]]:
+    """The report's images smaller than ``sizes.MIN_SIDE`` px, with their sizes (cached per
+    dataset version; only the file headers are read)."""
+    return _tiny(report.root, report.fingerprint, tuple(i.path for i in report.items))
+
+
+def tiny_warning(tiny: list[tuple[str, tuple]], root: Any, total: int = 0) -> str:
+    """One warning for the tiny images: how many, an example, and why it matters."""
+    from tlcore.data.sizes import MIN_SIDE
+
+    n = len(tiny)
+    path, (w, h) = tiny[0]
+    example = f"`{relative(path, root)}` is {w} × {h} px"
+    count = f"All {n} images are" if n == total > 1 else f"{n} image{'s are' if n != 1 else ' is'}"
+    return (
+        f"{count} smaller than {MIN_SIDE} px on a side "
+        f"(e.g. {example}). The network sees {'them' if n != 1 else 'it'} blown up and "
+        "blurred, so there is little to learn from: use bigger photos if you have them."
+    )
+
+
+def unpack_zip_upload(up: Any) -> Path:
+    """Unpack an uploaded .zip into ``datasets/``, named after the zip as the person knows
+    it (``shapes.zip`` -> ``shapes``; ``shapes-2`` when that name is taken).
+
+    Raises:
+        DataError: not a zip, or an unsafe one (the message says which member and why).
+    """
+    from tlcore import workspace
+    from tlcore.data import zips
+    from ui import files
+
+    zip_path = files.save_zip_upload(up)
+    try:
+        name = files.safe_name(Path(up.name).stem, fallback="dataset")
+        return zips.extract_zip(zip_path, dest=files.unique_folder(workspace.datasets_dir(), name))
+    finally:
+        zip_path.unlink(missing_ok=True)

@@ -9,13 +9,12 @@ cached copy can serve every session.
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from tlcore.config import FreezeConfig
 from tlcore.errors import TransferLabError
 from tlcore.results import plots
-from ui import model_config
+from ui import model_config, warmup
 
 # Keras' BatchNormalization: gamma and beta train, the moving mean and variance never do.
 _BN_TYPES = ("BatchNormalization", "SyncBatchNormalization")
@@ -27,6 +26,7 @@ def backbone(key: str, size: int, weights: str) -> Any:
     """Build the backbone once per (key, size, weights) for listing its layers."""
     from tlcore.models.backbone_models import build_backbone
 
+    warmup.wait()
     # ImageNet weights do not change the layer list: build with random weights
     # (no download). "One of my models" / a model file need their weights to exist.
     listing_weights = weights if key in ("my_model", "keras_file") else "none"
@@ -94,8 +94,12 @@ def block_names(rows: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(r["block"] for r in rows))
 
 
-def render(key: str, size: int, weights: str, num_classes: int) -> None:
-    """Draw the fine-tune options, the parameter counts and the layer table."""
+def render(key: str, size: int, weights: str, num_classes: int) -> int | None:
+    """Draw the fine-tune options, the parameter counts and the layer table.
+
+    Returns:
+        The backbone's exact number of parameters (None if it could not be built).
+    """
     try:
         with st.spinner(
             "Loading the network's layers (the first time takes a few seconds "
@@ -104,7 +108,7 @@ def render(key: str, size: int, weights: str, num_classes: int) -> None:
             rows = layer_rows(key, size, weights)
     except TransferLabError as e:
         st.error(f"{e}")
-        return
+        return None
     s = st.session_state
     names = {r["name"] for r in rows}
     if s.get("frozen_layers") is not None and not set(s["frozen_layers"]) <= names:
@@ -143,6 +147,8 @@ def render(key: str, size: int, weights: str, num_classes: int) -> None:
         expanded=s.get("frozen_layers") is not None,
     ):
         _block_picker(rows)
+        import pandas as pd  # here, not at the top: the Model page paints before it loads
+
         table = pd.DataFrame(
             {
                 "Freeze": [not t for t in trains],
@@ -174,6 +180,7 @@ def render(key: str, size: int, weights: str, num_classes: int) -> None:
         if now_frozen != was_frozen:
             s["frozen_layers"] = now_frozen
             st.rerun()
+    return sum(int(r["params"]) for r in rows)
 
 
 def _fine_tune_options(rows: list[dict]) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 import streamlit as st
 
 from tlcore.config import AugmentConfig, FreezeConfig, TrainConfig
+from tlcore.errors import TransferLabError
 from ui import dataset
 from ui.state import DEFAULT_TRAINING
 
@@ -34,11 +35,34 @@ def augment_config() -> AugmentConfig:
     return AugmentConfig.of(**st.session_state["augment"])
 
 
+def fixed_size() -> int | None:
+    """The input size set by the model started from, or None when the person chooses it.
+
+    "One of my models" trains at the size its run trained at; a Keras model file at the
+    size it declares. Any other size would not fit the network.
+    """
+    s = st.session_state
+    key, weights = s["backbone"], s["weights"] or ""
+    try:
+        if key == "my_model" and weights.startswith("run:"):
+            from tlcore.models.my_models import run_id_of, run_image_size
+
+            return run_image_size(run_id_of(weights))
+        if key == "keras_file" and weights:
+            from tlcore.models.backbone_models import file_input_size
+
+            return file_input_size(weights)
+    except TransferLabError:
+        return None
+    return None
+
+
 def image_size() -> int:
-    """The input size: the chosen one, else the backbone's default."""
+    """The input size: set by the model started from, else the chosen one, else the
+    backbone's default."""
     from tlcore.models.backbones import get_backbone
 
-    size = st.session_state["training"].get("image_size")
+    size = fixed_size() or st.session_state["training"].get("image_size")
     return int(size) if size else get_backbone(st.session_state["backbone"]).default_size
 
 
@@ -53,7 +77,7 @@ def build_config(name: str = "") -> TrainConfig:
         data=s["data_path"] or "",
         backbone=s["backbone"],
         weights=weights,
-        image_size=t["image_size"],
+        image_size=fixed_size() or t["image_size"],
         resize_mode=t["resize_mode"],
         freeze=freeze_config(),
         augment=augment_config(),
@@ -149,24 +173,29 @@ def backbone_changed(_name: str = "backbone") -> None:
 
 
 def recommend_strategy(n_images: int, everyday_photos: bool) -> tuple[str, str]:
-    """A strategy key and the reason, from the dataset's size and kind of images."""
+    """A strategy key and the reason, from the dataset's size and kind of images.
+
+    The reason repeats the person's own answer ("you said ..."), never a claim about what
+    the images show: the app cannot tell photos of cats from generated shapes.
+    """
+    kind = "like everyday photos" if everyday_photos else "unlike everyday photos"
     if n_images < 1000 and everyday_photos:
         return "feature-extraction", (
-            f"With {n_images} images of everyday things, the pretrained features already fit: "
-            "train only the head (fast, hard to overfit)."
+            f"{n_images} images that you said look {kind}: the pretrained features "
+            "already fit them, so train only the head (fast, hard to overfit)."
         )
     if n_images < 1000:
         return "fine-tune", (
-            f"Your {n_images} images look unlike everyday photos, so let the top layers adapt, "
-            "but keep the rest frozen: there are too few images to retrain everything."
+            f"{n_images} images that you said look {kind}: let the top layers adapt, "
+            "but keep the rest frozen, as there are too few images to retrain everything."
         )
     if n_images < 10000 or everyday_photos:
         return "fine-tune", (
             f"With {n_images} images there is enough to adapt the top layers to your data."
         )
     return "full", (
-        f"With {n_images} images that differ from everyday photos, retraining the "
-        "whole network (at a low learning rate) pays off."
+        f"With {n_images} images that you said look {kind}, retraining the whole "
+        "network (at a low learning rate) pays off."
     )
 
 

@@ -5,6 +5,7 @@ import hashlib
 import io
 import threading
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,11 @@ import numpy as np
 import streamlit as st
 
 from tlcore import workspace
+from tlcore.data import sizes
 from tlcore.data.images import IMAGE_EXTENSIONS
+from tlcore.errors import ImageError
 from tlcore.runs import store
-from ui import files
+from ui import files, run_status, warmup
 
 IMAGE_TYPES = sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS)
 
@@ -30,6 +33,7 @@ def predictor(run_id: str, stamp: float) -> tuple[Any, threading.Lock]:
     """Load a run's predictor once (shared by all sessions) with a lock for its model."""
     from tlcore.results.predict import load_predictor
 
+    warmup.wait()
     return load_predictor(run_id), threading.Lock()
 
 
@@ -49,10 +53,48 @@ def save_uploads(items: list[Any]) -> list[str]:
     return paths
 
 
-def predict(pred: Any, lock: threading.Lock, paths: list[str]) -> list[Any]:
-    """Top-3 predictions for image files."""
+@dataclass(frozen=True)
+class Checked:
+    """One dropped file: its own name, where it was saved, and the image or the problem."""
+
+    name: str
+    path: str
+    image: np.ndarray | None = None
+    size: tuple[int, int] | None = None  # the original width and height
+    problem: str | None = None  # one sentence when the file cannot be used
+
+
+def read_uploads(pred: Any, items: list[Any]) -> list[Checked]:
+    """Save and decode each upload on its own, so one bad file does not stop the others."""
+    out = []
+    for item, path in zip(items, save_uploads(items), strict=True):
+        try:
+            image = pred.load(path)
+        except ImageError as e:
+            # The saved copy has a made-up name: say the person's own file name.
+            out.append(Checked(item.name, path, problem=f"{item.name}: {e.reason}."))
+            continue
+        out.append(Checked(item.name, path, image, sizes.image_size(path)))
+    return out
+
+
+def predict(pred: Any, lock: threading.Lock, images: list[np.ndarray]) -> list[Any]:
+    """Top-3 predictions for decoded images (uint8, the model's size)."""
+    if not images:
+        return []
     with lock:
-        return pred.predict_paths(paths, top_k=min(3, len(pred.classes)))
+        return pred.predict_arrays(np.stack(images), top_k=min(3, len(pred.classes)))
+
+
+def tiny_note(size: tuple[int, int] | None, model_size: int) -> str | None:
+    """A warning for an image too small to say much about, else None."""
+    if not sizes.is_tiny(size):
+        return None
+    w, h = size
+    return (
+        f"This image is only {w} × {h} px: the model sees it blown up to {model_size} px, "
+        f"so this answer means little. Use a photo at least {sizes.MIN_SIDE} px on each side."
+    )
 
 
 def gradcam_overlay(pred: Any, lock: threading.Lock, image: np.ndarray) -> np.ndarray:
@@ -64,7 +106,7 @@ def gradcam_overlay(pred: Any, lock: threading.Lock, image: np.ndarray) -> np.nd
     return gradcam.overlay(image, heat)
 
 
-def predictions_csv(items: list[Any], preds: list[Any]) -> bytes:
+def predictions_csv(names: list[str], preds: list[Any]) -> bytes:
     """One row per image: file, predicted class, probability, then the top classes."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -73,8 +115,8 @@ def predictions_csv(items: list[Any], preds: list[Any]) -> bytes:
         ["file", "predicted", "probability"]
         + [c for i in range(1, k + 1) for c in (f"top{i}", f"top{i}_probability")]
     )
-    for item, p in zip(items, preds, strict=True):
-        row = [item.name, p.label, f"{p.probability:.4f}"]
+    for name, p in zip(names, preds, strict=True):
+        row = [name, p.label, f"{p.probability:.4f}"]
         for label, prob in p.top_k:
             row += [label, f"{prob:.4f}"]
         writer.writerow(row)
@@ -99,5 +141,5 @@ def export_zip(run_id: str, fmt: str) -> tuple[bytes, str, float | None]:
         labels = store.run_path(run_id) / "labels.txt"
         if labels.is_file():
             z.write(labels, "labels.txt")
-    name = f"{run_id}-{fmt}.zip"
+    name = f"{run_status.file_stem(store.load_run(run_id))}-{fmt}.zip"
     return buf.getvalue(), name, info.get("agreement")

@@ -40,9 +40,10 @@ def failure_help(run: Any) -> None:
         st.markdown(
             "**What to try:** if it ran out of memory, choose a smaller batch size, image "
             "size or network on the Model page; if an image is broken, remove it and scan "
-            "the folder again. The full log is in "
-            f"`{run.path / 'worker.log'}`."
+            "the folder again."
         )
+        with st.expander("For someone helping you: the full log"):
+            st.code(str(run.path / "worker.log"), language=None)
     elif run.status == "interrupted":
         st.warning(
             "The training process stopped without finishing (the computer slept, "
@@ -51,8 +52,11 @@ def failure_help(run: Any) -> None:
         )
 
 
-def metrics_view(metrics: dict[str, Any], key: str) -> None:
-    """Accuracy, per-class scores, confusion matrix, mistakes and diagnosis."""
+def metrics_view(metrics: dict[str, Any], key: str, run_id: str | None = None) -> None:
+    """Accuracy, per-class scores, confusion matrix, mistakes and diagnosis.
+
+    With ``run_id``, a click on a confusion-matrix cell shows that cell's images.
+    """
     split = metrics.get("split")
     part = {"test": "test", "val": "validation", "train": "training"}.get(split, "held-out")
     if split == "train":
@@ -62,14 +66,26 @@ def metrics_view(metrics: dict[str, Any], key: str) -> None:
             "(a few dozen per class) for an honest score."
         )
     c1, c2, c3 = st.columns(3)
-    c1.metric(
-        f"Accuracy on the {part} images",
-        f"{metrics.get('accuracy', 0):.1%}",
-        help="Share of these images it got right."
-        if split == "train"
-        else "Share of images the model never trained on that it got right.",
-    )
-    if metrics.get("best_epoch"):
+    if split == "cross-validation":
+        c1.metric(
+            "Cross-validated accuracy",
+            f"{metrics.get('accuracy', 0):.1%} ± {metrics.get('accuracy_std', 0):.1%}",
+            help="Each image was predicted by a model that did not train on it (mean and "
+            "spread over the folds).",
+        )
+    else:
+        c1.metric(
+            f"Accuracy on the {part} images",
+            f"{metrics.get('accuracy', 0):.1%}",
+            help="Share of these images it got right."
+            if split == "train"
+            else "Share of images the model never trained on that it got right.",
+        )
+    if metrics.get("evaluation"):
+        st.caption(metrics["evaluation"])
+    if (metrics.get("head_solver") or {}).get("message"):
+        st.caption(metrics["head_solver"]["message"])
+    if metrics.get("best_epoch") and metrics.get("epochs_run", 0) > 1:
         c2.metric(
             "Best epoch",
             f"{metrics['best_epoch']} of {metrics.get('epochs_run', '?')}",
@@ -83,13 +99,22 @@ def metrics_view(metrics: dict[str, Any], key: str) -> None:
         (st.success if d.get("kind") in ("ok", "good") else st.warning)(d.get("message", ""))
     left, right = st.columns([3, 2])
     classes = metrics.get("classes") or []
+    cell = None
     if metrics.get("confusion_matrix"):
-        left.plotly_chart(
-            plots.confusion_matrix_figure(metrics["confusion_matrix"], classes),
+        clickable = run_id is not None
+        event = left.plotly_chart(
+            plots.confusion_matrix_figure(
+                metrics["confusion_matrix"], classes, clickable=clickable
+            ),
             width="stretch",
             key=f"cm_{key}",
+            **({"on_select": "rerun", "selection_mode": "points"} if clickable else {}),
         )
-        left.caption("Each row is the true class; the diagonal counts the right answers.")
+        left.caption(
+            "Each row is the true class; the diagonal counts the right answers."
+            + (" **Click a cell** to see its images." if clickable else "")
+        )
+        cell = clicked_cell(event, classes) if clickable else None
     per_class = metrics.get("per_class") or {}
     if per_class:
         right.markdown("**Per class**")
@@ -110,7 +135,83 @@ def metrics_view(metrics: dict[str, Any], key: str) -> None:
             "**Recall**: share of this class's images it found. **Precision**: "
             "how often it is right when it says this class."
         )
+    if cell is not None and run_id is not None:
+        cell_gallery(cell_images(run_id, metrics, *cell), *cell)
     mistakes(metrics.get("misclassified") or [])
+
+
+def clicked_cell(event: Any, classes: list[str]) -> tuple[str, str] | None:
+    """``(true, predicted)`` of the confusion-matrix cell clicked, or None.
+
+    The clickable figure's second trace has one marker per cell, row by row, so the
+    point's index is ``true * n + predicted``.
+    """
+    n = len(classes)
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in points or []:
+        index = point.get("point_index")
+        if point.get("curve_number") == 1 and isinstance(index, int) and 0 <= index < n * n:
+            return classes[index // n], classes[index % n]
+    return None
+
+
+def cell_images(run_id: str, metrics: dict[str, Any], true: str, predicted: str) -> list | None:
+    """The evaluated images that are ``true`` and were called ``predicted``, most
+    confident first; None when the run did not keep every image's answer."""
+    from tlcore import fsutil
+    from tlcore.runs import store
+    from tlcore.training.run_metrics import PREDICTIONS_FILE
+
+    path = store.run_path(run_id) / PREDICTIONS_FILE
+    if path.is_file():
+        images = fsutil.read_json(path).get("images") or []
+    elif true != predicted:  # an older run: only its mistakes were kept
+        images = [
+            {
+                "path": m["path"],
+                "true": m["true"],
+                "predicted": m["predicted"],
+                "probability": m.get("confidence", 0.0),
+                "top": [[m["predicted"], m.get("confidence", 0.0)]],
+            }
+            for m in metrics.get("misclassified") or []
+        ]
+    else:
+        return None
+    cell = [im for im in images if (im.get("true"), im.get("predicted")) == (true, predicted)]
+    return sorted(cell, key=lambda im: -float(im.get("probability") or 0.0))
+
+
+def cell_gallery(images: list | None, true: str, predicted: str, limit: int = 24) -> None:
+    """The images of one confusion-matrix cell, each with its most likely classes."""
+    with st.container(border=True):
+        what = "it got right" if true == predicted else f"it called **{predicted}**"
+        if images is None:
+            st.info(
+                f"The **{true}** images {what} were not kept for this run (it was trained "
+                "with an older TransferLab). Train again to see them."
+            )
+            return
+        n = len(images)
+        st.markdown(
+            f"**{n} {true} image{'s' if n != 1 else ''}** {what}"
+            + (", most confident first:" if n > 1 else ":" if n else ".")
+        )
+        cols = st.columns(6)
+        for i, im in enumerate(images[:limit]):
+            try:
+                img = dataset.thumbnail(im["path"], os.stat(im["path"]).st_mtime)
+            except OSError:
+                img = None
+            with cols[i % 6]:
+                if img is not None:
+                    st.image(img, width="stretch")
+                st.caption(" · ".join(f"{lb} {p:.0%}" for lb, p in im.get("top") or []))
+        if n > limit:
+            st.caption(f"…and {n - limit} more.")
 
 
 def mistakes(wrong: list[dict[str, Any]], limit: int = 24) -> None:

@@ -6,6 +6,8 @@ module global, so two tabs never share it.
 """
 
 import contextlib
+import re
+from datetime import datetime
 from typing import Any
 
 import streamlit as st
@@ -106,14 +108,80 @@ def duration(seconds: float | None) -> str:
     return f"{s // 3600} h {round(s % 3600 / 60)} min"
 
 
+def when(run: Any) -> str:
+    """When a run was created, in this computer's time, e.g. '1 Dec 16:41'."""
+    try:
+        created = datetime.fromisoformat(run.created).astimezone()
+    except (TypeError, ValueError):
+        return ""
+    return f"{created.day} {created:%b %H:%M}"
+
+
+def what(cfg: Any) -> str:
+    """The network and strategy of a config in words, e.g. 'MobileNetV2, feature extraction'."""
+    from tlcore.models.backbones import BACKBONES
+    from tlcore.models.freezing import STRATEGIES
+
+    spec = BACKBONES.get(cfg.backbone)
+    strategy = STRATEGIES.get(cfg.freeze.strategy)
+    net = spec.display_name if spec else cfg.backbone
+    how = strategy.display_name.lower() if strategy else cfg.freeze.strategy
+    return net if how in net.lower() else f"{net}, {how}"
+
+
+def title(run: Any) -> str:
+    """A run's name for people: the one it was given, else its network and strategy.
+
+    Runs of a comparison are named after their strategy, which says too little outside
+    the comparison, so they get the network and strategy too.
+    """
+    from tlcore.models.freezing import STRATEGIES
+
+    strategy = STRATEGIES.get(run.config.freeze.strategy)
+    generic = {run.config.freeze.strategy, strategy.display_name if strategy else ""}
+    return run.name if run.name and run.name not in generic else what(run.config)
+
+
+def outcome(run: Any) -> str:
+    """The status in words, with the accuracy named (never a bare percentage)."""
+    if run.status == "queued":
+        return "waiting to start"
+    if run.status == "running":
+        return "training now"
+    if run.test_accuracy is not None:
+        score = f", {run.test_accuracy:.0%} test accuracy"
+    elif run.best_val_accuracy is not None:
+        score = f", {run.best_val_accuracy:.0%} validation accuracy"
+    else:
+        score = ""
+    return f"{run.status}{score}" if run.status in ("finished", "stopped") else run.status
+
+
 def label(run: Any) -> str:
-    """How a run is named in lists: its name, backbone, strategy and status."""
+    """How a run is named in lists, e.g.
+    'first try · Small CNN (from scratch) · 1 Dec 16:41 — finished, 92% test accuracy'."""
     if run.status == "damaged":
         return f"{run.name or run.run_id} — damaged ({run.damaged_file or 'unreadable'})"
-    cfg = run.config
-    backbone = getattr(cfg, "backbone", "?")
-    strategy = getattr(getattr(cfg, "freeze", None), "strategy", "?")
-    acc = run.test_accuracy if run.test_accuracy is not None else run.best_val_accuracy
-    acc_txt = f" · {acc:.0%}" if acc is not None else ""
-    name = run.name or run.run_id
-    return f"{name} — {backbone}, {strategy}, {run.status}{acc_txt}"
+    name = title(run)
+    parts = [name] if name == what(run.config) else [name, what(run.config)]
+    return " · ".join(p for p in [*parts, when(run)] if p) + " — " + outcome(run)
+
+
+def group_label(group: str, runs: list[Any]) -> str:
+    """A comparison for people, e.g. 'Small CNN (from scratch) · 3 strategies · 1 Dec 16:36'."""
+    members = [r for r in runs if r.group == group]
+    if not members:
+        return "comparison"
+    first = min(members, key=lambda r: r.created or "")
+    from tlcore.models.backbones import BACKBONES
+
+    spec = BACKBONES.get(first.config.backbone)
+    net = spec.display_name if spec else first.config.backbone
+    n = len(members)
+    return " · ".join(p for p in (net, f"{n} strateg{'ies' if n != 1 else 'y'}", when(first)) if p)
+
+
+def file_stem(run: Any) -> str:
+    """A download name for a run's files, e.g. 'first-try' or 'small-cnn-1-dec-16-41'."""
+    text = run.name or f"{title(run)} {when(run)}"
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "model"

@@ -28,10 +28,13 @@ def _model_summary() -> str:
 
     spec = BACKBONES.get(st.session_state.get("backbone"))
     name = spec.display_name if spec else st.session_state.get("backbone")
-    strategy = st.session_state.get("strategy") or ""
+    from tlcore.models.freezing import STRATEGIES
+
+    key = st.session_state.get("strategy") or ""
     if st.session_state.get("frozen_layers") is not None:
-        strategy = "custom"
-    return f"{name} · {strategy.replace('-', ' ')}"
+        key = "custom"
+    strategy = STRATEGIES[key].display_name.lower() if key in STRATEGIES else key
+    return name if strategy in name.lower() else f"{name} · {strategy}"
 
 
 @st.fragment(run_every=3)
@@ -43,7 +46,7 @@ def _run_status() -> None:
     st.markdown("### Training now")
     for run in active[:3]:
         line = run_status.short_progress(run)
-        st.markdown(f"**{run.name or run.run_id}** — {line}")
+        st.markdown(f"**{run_status.title(run)}** — {line}")
     st.page_link(
-        "pages/train.py", label="Follow it on the Train page", icon=":material/monitoring:"
+        "app_pages/train.py", label="Follow it on the Train page", icon=":material/monitoring:"
     )

@@ -1,15 +1,20 @@
 """Session state: every key the pages share, initialised in one place.
 
 Each browser tab has its own session, so per-person choices live here and never in
-module globals (two tabs can use the app at once). Streamlit forgets a widget's value
-when its page is not shown; ``bind`` keeps the value in a plain key instead, so choices
-survive switching pages.
+module globals (two tabs can use the app at once). The choices are also saved in the
+workspace (``last_choices.json``) after every script run, and a new session starts from
+them: a reload, a new tab or the next day finds the dataset, model and settings as left.
+Streamlit forgets a widget's value when its page is not shown; ``bind`` keeps the value
+in a plain key instead, so choices survive switching pages.
 """
 
+import json
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from tlcore import fsutil, workspace
 from tlcore.config import DEFAULT_BACKBONE
 
 DEFAULT_TRAINING = {
@@ -54,8 +59,23 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Everything above but the folder browser's position is a choice worth keeping.
+PERSISTED = tuple(k for k in DEFAULTS if k != "browse_dir")
+CHOICES_FILE = "last_choices.json"
+_VERSION = 1
+
+
 def init() -> None:
-    """Give every shared key its default (called once per script run, from app.py)."""
+    """Give every shared key its default (called once per script run, from app.py).
+
+    A new session (a new tab, a reload) first takes the choices last saved in the
+    workspace, so it starts where the person left off.
+    """
+    if "_choices_restored" not in st.session_state:
+        st.session_state["_choices_restored"] = True
+        for key, value in restored_choices().items():
+            if key not in st.session_state:  # what a caller set explicitly wins
+                st.session_state[key] = value
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
             # Copy containers so sessions never share one mutable default.
@@ -94,3 +114,78 @@ def set_dataset(path: str | None) -> None:
     if st.session_state.get("data_path") != path:
         st.session_state["data_path"] = path
         st.session_state["frozen_layers"] = None
+
+
+def choices_path() -> Path:
+    """Where the last choices are kept: ``<workspace>/last_choices.json``."""
+    return workspace.home() / CHOICES_FILE
+
+
+def save() -> None:
+    """Write the choices to the workspace when they changed (atomically: a reader in
+    another tab sees the old file or the new one, never half)."""
+    choices = {k: st.session_state.get(k) for k in PERSISTED}
+    text = json.dumps({"version": _VERSION, "choices": choices}, sort_keys=True, default=str)
+    if st.session_state.get("_choices_saved") == text:
+        return
+    try:
+        fsutil.atomic_write_text(choices_path(), text + "\n")
+    except OSError:
+        return  # a read-only workspace: the choices just are not kept
+    st.session_state["_choices_saved"] = text
+
+
+def restored_choices() -> dict[str, Any]:
+    """The saved choices that still make sense (dataset, runs and network still there).
+
+    Without a saved file, a run still training gives its dataset, so the app never says
+    "Dataset: not chosen yet" while it trains on one.
+    """
+    try:
+        saved = fsutil.read_json(choices_path())
+        choices = saved["choices"] if saved.get("version") == _VERSION else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        choices = _from_active_run()
+    if not isinstance(choices, dict):
+        return {}
+    out = {k: v for k, v in choices.items() if k in PERSISTED and _still_valid(k, v)}
+    if "weights" in choices and "weights" not in out:
+        out.pop("backbone", None)  # its weights are gone: start that choice over
+    return out
+
+
+def _from_active_run() -> dict[str, Any]:
+    from tlcore.runs import store
+
+    active = [r for r in store.list_runs() if r.active]
+    if not active:
+        return {}
+    run = active[0]
+    return {"data_path": run.config.data, "run_id": run.run_id}
+
+
+def _run_exists(run_id: Any) -> bool:
+    return isinstance(run_id, str) and (workspace.runs_dir() / run_id / "spec.json").is_file()
+
+
+def _still_valid(key: str, value: Any) -> bool:
+    from tlcore.models.backbones import BACKBONES
+
+    default = DEFAULTS[key]
+    if default is not None and value is not None and type(value) is not type(default):
+        return False  # written by another version of the app: take the default
+    if key == "data_path":
+        return isinstance(value, str) and Path(value).exists()
+    if key == "backbone":
+        return value in BACKBONES
+    if key == "strategy":
+        from tlcore.models.freezing import STRATEGIES
+
+        return value in STRATEGIES
+    if key == "weights":
+        return isinstance(value, str) and (not value.startswith("run:") or _run_exists(value[4:]))
+    if key in ("run_id", "predict_run"):
+        return value is None or _run_exists(value)
+    if key == "compare_extra":
+        return all(_run_exists(v) for v in value)
+    return True

@@ -6,6 +6,7 @@ import streamlit as st
 
 from tlcore.config import RESIZE_MODES
 from tlcore.errors import TransferLabError
+from ui import model_config
 from ui.state import DEFAULT_TRAINING
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
@@ -38,8 +39,6 @@ def render(spec: Any) -> None:
 
 def _explain_auto() -> None:
     """The settings the data chose, one plain line each."""
-    from ui import model_config
-
     try:
         _cfg, defaults = model_config.resolved_config()
     except TransferLabError as e:
@@ -92,21 +91,26 @@ def _optimizer_settings(t: dict[str, Any]) -> None:
 
 def _image_settings(spec: Any, t: dict[str, Any]) -> None:
     c1, c2 = st.columns(2)
-    size = int(t["image_size"] or spec.default_size)
-    sizes = sorted(
-        v
-        for v in {spec.default_size, size, 32, 64, 96, 128, 160, 192, 224, 299}
-        if v >= spec.min_size
-    )
-    t["image_size"] = c1.select_slider(
-        "Image size (px)",
-        sizes,
-        size,
-        key=f"set_size_{spec.key}",
-        help="Bigger sees more detail but trains slower.",
-    )
-    if t["image_size"] == spec.default_size:
-        t["image_size"] = None  # follow the network's default if it changes
+    fixed = model_config.fixed_size()
+    if fixed:
+        c1.markdown(f"**Image size:** {fixed} px")
+        c1.caption("Set by the model you start from: it only takes this size.")
+    else:
+        size = int(t["image_size"] or spec.default_size)
+        sizes = sorted(
+            v
+            for v in {spec.default_size, size, 32, 64, 96, 128, 160, 192, 224, 299}
+            if v >= spec.min_size
+        )
+        t["image_size"] = c1.select_slider(
+            "Image size (px)",
+            sizes,
+            size,
+            key=f"set_size_{spec.key}",
+            help="Bigger sees more detail but trains slower.",
+        )
+        if t["image_size"] == spec.default_size:
+            t["image_size"] = None  # follow the network's default if it changes
     t["resize_mode"] = c2.selectbox(
         "Make images square by",
         RESIZE_MODES,

@@ -37,8 +37,19 @@ def finished_runs(backbone: str | None = None) -> list:
     return out
 
 
+def best_run(runs: list) -> object | None:
+    """The run to suggest: finished before stopped, then the most accurate, then the newest."""
+
+    def score(r) -> tuple:
+        acc = r.test_accuracy if r.test_accuracy is not None else r.best_val_accuracy
+        return (r.status == "finished", acc if acc is not None else -1.0, r.created or "")
+
+    return max(runs, key=score) if runs else None
+
+
 def imagenet_ready(key: str, size: int) -> bool:
-    """True when the ImageNet file for this backbone is already on this computer."""
+    """True when this backbone's ImageNet weights are on this computer (downloaded before,
+    or installed with TransferLab)."""
     return weights_mod.imagenet_ready(key, size)
 
 
@@ -112,14 +123,14 @@ def offline_help(key: str, size: int) -> None:
         key="offline_random",
         help="Works offline; needs more images and epochs.",
     )
-    runs = finished_runs(key)
-    if runs:
+    best = best_run(finished_runs(key))
+    if best:
         c2.button(
             ":material/recycling: Start from my earlier model",
             on_click=_set,
-            args=(f"run:{runs[0].run_id}",),
+            args=(f"run:{best.run_id}",),
             key="offline_run",
-            help=f"Uses the {runs[0].name or runs[0].run_id} run's network.",
+            help=f"Uses the network of the run {run_status.label(best)}.",
         )
     else:
         c2.caption("No earlier model of this network yet — train one first to reuse it.")
@@ -179,7 +190,23 @@ def choose(key: str, size: int, pretrained: bool) -> None:
         elif s.get("weights_error"):
             offline_help(key, size)
         else:
-            st.caption("The pretrained weights are downloaded once, the first time.")
+            from ui import advice
+
+            offline = [b for b in advice.installed_networks() if b.key != key][:2]
+            st.caption(
+                "The pretrained weights are downloaded once, the first time (needs internet)."
+                + (
+                    " No internet? "
+                    + " and ".join(f"**{b.display_name}**" for b in offline)
+                    + (
+                        " came with its weights installed and works offline."
+                        if len(offline) == 1
+                        else " came with their weights installed and work offline."
+                    )
+                    if offline
+                    else ""
+                )
+            )
             if st.button(":material/download: Download them now", key="weights_download"):
                 download_imagenet(key, size)
                 st.rerun()
@@ -214,15 +241,19 @@ def _choose_run(backbone: str | None) -> None:
     current = (
         st.session_state["weights"][4:]
         if st.session_state["weights"].startswith("run:")
-        else ids[0]
+        else best_run(runs).run_id
     )
+    if current not in ids:  # e.g. a run deleted since: suggest the best one left
+        current = best_run(runs).run_id
     labels = {r.run_id: run_status.label(r) for r in runs}
     pick = st.selectbox(
         "Which model",
         ids,
-        index=ids.index(current) if current in ids else 0,
+        index=ids.index(current),
         format_func=labels.get,
-        key="weights_run",
+        key=f"weights_run_{current}",
+        help="The best finished one is suggested. Its network, with the weights it "
+        "learned, becomes the start of the new model.",
     )
     st.session_state["weights"] = f"run:{pick}"
 

@@ -47,20 +47,32 @@ AUGMENTATIONS: dict[str, Augmentation] = {
         Augmentation(
             "rotation",
             "Rotation",
-            "Turn by up to this fraction of a full turn.",
+            "Turn by a random angle, up to the one chosen (strength 0.1 = 36°, a tenth of a turn).",
             0.1,
             aliases=("rotate",),
         ),
-        Augmentation("zoom", "Zoom", "Zoom in or out by up to this fraction.", 0.1),
+        Augmentation(
+            "zoom", "Zoom", "Zoom in or out by up to the share chosen (strength 0.1 = 10%).", 0.1
+        ),
         Augmentation(
             "translation",
             "Shift",
-            "Move by up to this fraction of the side.",
+            "Move by up to the share of the side chosen (strength 0.1 = 10%).",
             0.1,
             aliases=("translate", "shift"),
         ),
-        Augmentation("contrast", "Contrast", "Change contrast by up to this fraction.", 0.2),
-        Augmentation("brightness", "Brightness", "Brighten or darken by up to this fraction.", 0.2),
+        Augmentation(
+            "contrast",
+            "Contrast",
+            "Change contrast by up to the share chosen (strength 0.2 = 20%).",
+            0.2,
+        ),
+        Augmentation(
+            "brightness",
+            "Brightness",
+            "Brighten or darken by up to the share chosen (strength 0.2 = 20%).",
+            0.2,
+        ),
     )
 }
 

@@ -216,12 +216,12 @@ BACKBONES: dict[str, BackboneSpec] = dict(
         _spec(
             "small_cnn",
             "Small CNN (from scratch)",
-            "A tiny network (0.1M) trained from "
+            "A tiny network (0.24M) trained from "
             "scratch: the baseline that shows what pretrained features add.",
             96,
             32,
             "unit",
-            0.1,
+            0.24,
             "",
             pretrained=False,
             weights_hint="none",

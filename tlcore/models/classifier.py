@@ -23,6 +23,7 @@ from tlcore.models.freezing import (
     get_strategy,
     list_layers,
     param_counts,
+    unavailable_reason,
 )
 
 LAYER_NAMES = ("augmentation", "preprocess", "backbone", "pool", "dropout", "predictions")
@@ -40,12 +41,9 @@ def image_size_for(config: TrainConfig) -> int:
     if config.image_size:
         return int(config.image_size)
     if spec.key == "my_model":
-        from tlcore.models.my_models import run_config, run_id_of
+        from tlcore.models.my_models import run_id_of, run_image_size
 
-        earlier = run_config(run_id_of(config.weights))
-        if earlier.get("image_size"):
-            return int(earlier["image_size"])
-        return get_backbone(earlier.get("backbone", "mobilenet_v2")).default_size
+        return run_image_size(run_id_of(config.weights))
     if spec.key == "keras_file":
         from tlcore.models.backbone_models import file_input_size
 
@@ -57,11 +55,9 @@ def effective_weights(config: TrainConfig) -> str:
     """The weights actually used: ``none`` for strategies that start from random weights."""
     spec = get_backbone(config.backbone)
     if get_strategy(config.freeze.strategy).forces_random_weights:
-        if spec.key in ("my_model", "keras_file"):
-            raise ConfigError(
-                "'From scratch' starts from random weights; choose a standard "
-                f"backbone instead of '{spec.display_name}'."
-            )
+        reason = unavailable_reason(config.freeze.strategy, spec)
+        if reason:
+            raise ConfigError(reason)
         return "none"
     if not spec.pretrained and spec.key == "small_cnn" and config.weights == "imagenet":
         return "none"  # the small CNN has nothing pretrained; imagenet is the CLI default

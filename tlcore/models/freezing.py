@@ -99,6 +99,23 @@ def get_strategy(key: str) -> Strategy:
     return lookup(STRATEGIES, key, "strategy")
 
 
+def unavailable_reason(strategy_key: str, backbone: Any) -> str | None:
+    """Why ``strategy_key`` cannot run with ``backbone`` (a ``BackboneSpec``), or None.
+
+    "One of my models" and a model file are networks *with* their learned weights; from
+    scratch would throw them away, and they have no random-weights version to start from.
+    """
+    strategy = get_strategy(strategy_key)
+    if strategy.forces_random_weights and backbone.preprocess in ("from_run", "from_file"):
+        return (
+            f"Not possible with {backbone.display_name}: {strategy.display_name} starts "
+            "from random weights, and this network exists only with the weights it "
+            "learned. To train from scratch, choose a standard network (e.g. Small CNN) "
+            "on the Model page."
+        )
+    return None
+
+
 def batchnorm_trains(freeze: FreezeConfig) -> bool:
     """True when BatchNorm layers train (and the backbone runs in training mode)."""
     return freeze.train_batchnorm or get_strategy(freeze.strategy).trains_batchnorm

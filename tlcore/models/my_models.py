@@ -30,6 +30,26 @@ def run_config(run_id: str) -> dict[str, Any]:
     return read_json(spec_path).get("config") or {}
 
 
+def run_image_size(run_id: str) -> int:
+    """The image size run ``run_id`` trained at (its own, else its backbone's default).
+
+    A run that itself started from one of my models trained at that model's size.
+    """
+    from tlcore.models.backbones import get_backbone
+
+    seen = set()
+    config = run_config(run_id)
+    while not config.get("image_size") and config.get("backbone") == "my_model":
+        earlier = run_id_of(config.get("weights") or "")
+        if earlier in seen:
+            break
+        seen.add(earlier)
+        config = run_config(earlier)
+    if config.get("image_size"):
+        return int(config["image_size"])
+    return get_backbone(config.get("backbone") or "mobilenet_v2").default_size
+
+
 def run_feature_layers(run_id: str) -> tuple[Any, Any]:
     """Load run ``run_id``'s model safely; return its ``preprocess`` and ``backbone`` layers."""
     from tlcore.models.model_files import load_model_safely

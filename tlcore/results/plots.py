@@ -201,15 +201,22 @@ def comparison_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> go.Fig
 
 
 def confusion_matrix_figure(
-    matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str = "Confusion matrix"
+    matrix: Sequence[Sequence[int]],
+    classes: Sequence[str],
+    title: str = "Confusion matrix",
+    clickable: bool = False,
 ) -> go.Figure:
     """Heatmap: rows are the true class, columns the predicted class, cells the counts.
 
     Colour shows each cell's share of its row, so a small class's mistakes show as
-    clearly as a big class's; the text shows the raw count.
+    clearly as a big class's; the text shows the raw count. ``clickable`` lays an
+    invisible marker on each cell: plotly selects markers when clicked (heatmap cells it
+    does not), so ``st.plotly_chart(on_select=...)`` learns which cell was clicked from
+    the point's ``x`` (predicted) and ``y`` (true class).
     """
     rows = [[int(v) for v in row] for row in matrix]
     shares = [[v / (sum(row) or 1) for v in row] for row in rows]
+    hover = "true %{y}, predicted %{x}: %{text} images<extra></extra>"
     fig = go.Figure(
         go.Heatmap(
             z=shares,
@@ -221,9 +228,26 @@ def confusion_matrix_figure(
             zmin=0,
             zmax=1,
             showscale=False,
-            hovertemplate="true %{y}, predicted %{x}: %{text} images<extra></extra>",
+            hovertemplate=hover,
+            hoverinfo="skip" if clickable else None,
         )
     )
+    if clickable:
+        cells = [(t, p) for t in range(len(classes)) for p in range(len(classes))]
+        fig.add_trace(
+            go.Scatter(
+                x=[classes[p] for _, p in cells],
+                y=[classes[t] for t, _ in cells],
+                text=[rows[t][p] for t, p in cells],
+                mode="markers",
+                marker={"size": 36, "color": "rgba(0,0,0,0)", "symbol": "square"},
+                selected={"marker": {"color": "rgba(240,160,40,0.55)"}},  # the opened cell
+                hovertemplate=hover.replace("images<", "images (click to see them)<"),
+                showlegend=False,
+                name="cells",
+            )
+        )
+        fig.update_layout(clickmode="event+select", dragmode=False)
     fig.update_yaxes(autorange="reversed", title_text="true class")
     fig.update_xaxes(title_text="predicted class", side="bottom")
     fig.update_layout(title=title, **_LAYOUT)

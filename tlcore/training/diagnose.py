@@ -7,27 +7,42 @@ beginner can act on:
   training loss kept falling, or training accuracy ends far above validation accuracy.
 - ``underfitting``: even on the training images the accuracy stays low (reported instead
   of overfitting, whose advice is the opposite).
-- ``one_class``: the model answers (almost) the same class for every image.
+- ``one_class``: the model answers (almost) the same class for every image. When it is
+  also underfitting, the two are one finding: one cause, one piece of advice.
 - ``good``: none of the above.
+
+The advice is one consistent answer: the learning rate is either to be lowered (the loss
+jumped up between epochs) or raised a little (it fell, but too slowly), never both; and
+"unfreeze more layers" is not offered when every layer already trains.
 """
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 OVERFIT_GAP = 0.15  # train accuracy minus val accuracy at the end
 OVERFIT_RISE = 0.10  # val loss above its best by this fraction ...
 OVERFIT_EPOCHS = 2  # ... for at least this many epochs after the best
 ONE_CLASS_SHARE = 0.9  # share of predictions going to one class
+JUMP = 0.10  # a training loss this much above the epoch before it "jumped around"
 
 
 def _values(history: Sequence[dict[str, Any]], key: str) -> list[float]:
     return [float(h[key]) for h in history if h.get(key) is not None]
 
 
+def loss_jumped(loss: Sequence[float]) -> bool:
+    """True when the training loss rose between epochs, or ended above where it started:
+    the sign of a learning rate that is too high."""
+    rose = any(b > a * (1 + JUMP) for a, b in pairwise(loss))
+    return rose or (len(loss) >= 2 and loss[-1] > loss[0])
+
+
 def diagnose(
     history: Sequence[dict[str, Any]],
     confusion: Sequence[Sequence[int]] | None = None,
     classes: Sequence[str] | None = None,
+    all_layers_train: bool = False,
 ) -> list[dict[str, str]]:
     """Return findings ``[{"kind", "message"}]`` (``good`` alone when nothing is wrong).
 
@@ -35,49 +50,78 @@ def diagnose(
         history: epoch records with ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``.
         confusion: the evaluation's confusion matrix (rows true, columns predicted).
         classes: class names in index order.
+        all_layers_train: every layer already trains (full fine-tune, from scratch), so
+            "unfreeze more layers" is no advice.
     """
-    findings = []
-    one = _one_class(confusion, classes)
-    if one:
-        findings.append(one)
     loss, val_loss = _values(history, "loss"), _values(history, "val_loss")
     acc, val_acc = _values(history, "accuracy"), _values(history, "val_accuracy")
     n_classes = len(classes) if classes else 2
-    if acc and acc[-1] < max(0.6, 1.0 / n_classes + 0.25):
-        # Underfitting comes first: its cure (train more, unfreeze more) is the opposite
-        # of overfitting's, and a gap to validation means little before the model has
+    one = _one_class(confusion, classes)
+    underfit = bool(acc) and acc[-1] < max(0.6, 1.0 / n_classes + 0.25)
+    if one or underfit:
+        # Underfitting comes before overfitting: its cure (train more, unfreeze more) is
+        # the opposite, and a gap to validation means little before the model has
         # learned its own training images. So we report one, never both.
+        return [_not_learned(one, acc, val_acc, loss, underfit, all_layers_train)]
+    overfit = _overfitting(loss, val_loss, acc, val_acc)
+    if overfit:
+        return [overfit]
+    return [
+        {
+            "kind": "good",
+            "message": (
+                "Looks healthy: training and validation curves agree and the model uses every "
+                "class. More data or augmentation may still raise the accuracy."
+            ),
+        }
+    ]
+
+
+def _advice(loss: list[float], underfit: bool, all_layers_train: bool) -> str:
+    """What to try, as one sentence with one direction for the learning rate."""
+    steps = ["train for more epochs"]
+    if loss_jumped(loss):
+        steps.append("lower the learning rate (the loss jumped up between epochs)")
+    elif underfit:
+        steps.append("raise the learning rate a little")
+    if underfit and not all_layers_train:
+        steps.append("unfreeze more layers")
+    text = ", ".join(steps[:-1]) + (" or " if len(steps) > 1 else "") + steps[-1]
+    return text[0].upper() + text[1:] + "."
+
+
+def _not_learned(
+    one: tuple[str, float] | None,
+    acc: list[float],
+    val_acc: list[float],
+    loss: list[float],
+    underfit: bool,
+    all_layers_train: bool,
+) -> dict[str, str]:
+    advice = _advice(loss, underfit, all_layers_train)
+    if one is None:
         gap = (
             f" Validation is lower still ({val_acc[-1]:.0%}), but fix this first."
             if val_acc and acc[-1] - val_acc[-1] > OVERFIT_GAP
             else ""
         )
-        findings.append(
-            {
-                "kind": "underfitting",
-                "message": (
-                    "Underfitting: even on the training images the accuracy is only "
-                    f"{acc[-1]:.0%}. "
-                    "Train for more epochs, raise the learning rate a little, or unfreeze more "
-                    f"layers so the model can learn more.{gap}"
-                ),
-            }
-        )
-    else:
-        overfit = _overfitting(loss, val_loss, acc, val_acc)
-        if overfit:
-            findings.append(overfit)
-    if not findings:
-        findings.append(
-            {
-                "kind": "good",
-                "message": (
-                    "Looks healthy: training and validation curves agree and the model uses every "
-                    "class. More data or augmentation may still raise the accuracy."
-                ),
-            }
-        )
-    return findings
+        return {
+            "kind": "underfitting",
+            "message": (
+                "Underfitting: even on the training images the accuracy is only "
+                f"{acc[-1]:.0%}, so the model has not learned enough yet. {advice}{gap}"
+            ),
+        }
+    name, share = one
+    train = f" and gets only {acc[-1]:.0%} of the training images right" if underfit else ""
+    return {
+        "kind": "one_class",
+        "message": (
+            f"The model answers '{name}' for {share:.0%} of the images{train}: it has not "
+            f"learned to tell the classes apart yet. {advice} If one class has far more "
+            "images than the others, balance them."
+        ),
+    }
 
 
 def _overfitting(
@@ -110,7 +154,8 @@ def _overfitting(
 
 def _one_class(
     confusion: Sequence[Sequence[int]] | None, classes: Sequence[str] | None
-) -> dict[str, str] | None:
+) -> tuple[str, float] | None:
+    """The class the model gives (almost) every image, and that share; None if none."""
     if not confusion or not classes or len(classes) < 2:
         return None
     predicted = [sum(row[j] for row in confusion) for j in range(len(classes))]
@@ -120,13 +165,5 @@ def _one_class(
     top = max(range(len(classes)), key=predicted.__getitem__)
     true_share = sum(confusion[top]) / total
     if predicted[top] / total >= ONE_CLASS_SHARE and true_share < ONE_CLASS_SHARE - 0.2:
-        return {
-            "kind": "one_class",
-            "message": (
-                f"The model answers '{classes[top]}' for {predicted[top] / total:.0%} of the "
-                "images: "
-                "it has not learned to tell the classes apart. Check the class balance, train "
-                "longer, or lower the learning rate if the loss jumped around."
-            ),
-        }
+        return classes[top], predicted[top] / total
     return None

@@ -4,6 +4,8 @@
 describe predictions: accuracy, per-class precision / recall / F1 / support, the confusion
 matrix (rows = true class, columns = predicted) and the misclassified files, most
 confident mistakes first (those are the ones worth looking at: often a wrong label).
+``image_predictions`` lists every image's answer (``predictions.json``), the contents of
+each confusion-matrix cell.
 """
 
 from collections.abc import Sequence
@@ -81,3 +83,34 @@ def evaluate(
         "confusion_matrix": matrix.tolist(),
         "misclassified": misclassified,
     }
+
+
+def image_predictions(
+    y_true: Sequence[int],
+    probs: np.ndarray,
+    classes: Sequence[str],
+    paths: Sequence[str],
+    top_k: int = 3,
+) -> list[dict[str, Any]]:
+    """Every image's answer: ``{"path", "true", "predicted", "probability", "top"}``.
+
+    ``top`` is ``[[class, probability], ...]``, the ``top_k`` most likely first. This is
+    what each cell of the confusion matrix is made of, so a person can open a cell and
+    see its images.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64).reshape(len(y_true), len(classes))
+    k = max(1, min(top_k, len(classes)))
+    out = []
+    for i, p in enumerate(probs):
+        order = np.argsort(-p, kind="stable")[:k]
+        out.append(
+            {
+                "path": str(paths[i]),
+                "true": classes[y_true[i]],
+                "predicted": classes[order[0]],
+                "probability": round(float(p[order[0]]), 4),
+                "top": [[classes[j], round(float(p[j]), 4)] for j in order],
+            }
+        )
+    return out

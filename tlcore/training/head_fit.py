@@ -115,7 +115,7 @@ def describe(fit: HeadFit) -> str:
         text = (
             f"The head was solved exactly in {fit.seconds:.1f} s; regularisation C = "
             f"{fit.C:g} was chosen by {fit.folds}-fold cross-validation "
-            f"({fit.cv_accuracy:.0%} +- {fit.cv_accuracy_std:.0%} accuracy across folds)."
+            f"({fit.cv_accuracy:.0%} ± {fit.cv_accuracy_std:.0%} accuracy across folds)."
         )
     return f"{text} {fit.note}".strip()
 

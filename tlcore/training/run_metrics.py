@@ -1,4 +1,8 @@
-"""The final evaluation of a run: metrics of its best model on held-out images."""
+"""The final evaluation of a run: metrics of its best model on held-out images.
+
+``metrics.json`` holds the scores; ``predictions.json`` every evaluated image's answer,
+kept apart because it grows with the test set while the metrics are read every second.
+"""
 
 from typing import Any
 
@@ -7,7 +11,9 @@ import numpy as np
 from tlcore import fsutil
 from tlcore.training import features
 from tlcore.training.diagnose import diagnose
-from tlcore.training.evaluate import evaluate
+from tlcore.training.evaluate import evaluate, image_predictions
+
+PREDICTIONS_FILE = "predictions.json"  # every held-out image's answer (confusion matrix cells)
 
 
 def _predict(model: Any, cut: Any, feats: dict | None, images: Any, name: str) -> np.ndarray:
@@ -30,9 +36,19 @@ def write_metrics(s: Any) -> None:
     images, labels, paths = data[name]
     if s.config.cross_validate and s.head_fit is not None:
         name = "cross-validation"
-        result = cross_validated(s)
+        result, probs = cross_validated(s)
     else:
-        result = evaluate(labels, _predict(model, cut, feats, images, name), classes, paths)
+        probs = _predict(model, cut, feats, images, name)
+        result = evaluate(labels, probs, classes, paths)
+    # Before metrics.json: a reader that sees the metrics finds the images of each cell.
+    fsutil.atomic_write_json(
+        s.run_dir / PREDICTIONS_FILE,
+        {
+            "split": name,
+            "classes": list(classes),
+            "images": image_predictions(labels, probs, classes, paths),
+        },
+    )
     val_accuracy = result["accuracy"] if name == "val" else None
     if name == "test" and len(data["val"][1]):
         val_probs = _predict(model, cut, feats, data["val"][0], "val")
@@ -40,7 +56,12 @@ def write_metrics(s: Any) -> None:
     metrics = {
         "split": name,
         **result,
-        "diagnosis": diagnose(keeper.history, result["confusion_matrix"], classes),
+        "diagnosis": diagnose(
+            keeper.history,
+            result["confusion_matrix"],
+            classes,
+            all_layers_train=s.config.freeze.strategy in ("full", "scratch"),
+        ),
         "best_epoch": keeper.best_epoch,
         "epochs_run": len(keeper.history),
         "seconds": round(time.time() - t0, 2),
@@ -49,14 +70,14 @@ def write_metrics(s: Any) -> None:
         "val_accuracy": val_accuracy,
         "test_accuracy": result["accuracy"] if name in ("test", "cross-validation") else None,
         "evaluation": result.get("sentence") or _sentence(name, len(labels)),
-        "head_solver": s.head_fit.summary() if s.head_fit is not None else None,
+        "head_solver": _head_summary(s.head_fit),
         "history": keeper.history,
     }
     fsutil.atomic_write_json(s.run_dir / "metrics.json", metrics)
     s.status(test_accuracy=metrics["test_accuracy"], epochs_run=len(keeper.history))
 
 
-def cross_validated(s: Any) -> dict[str, Any]:
+def cross_validated(s: Any) -> tuple[dict[str, Any], np.ndarray]:
     """k-fold accuracy of the solved head: each image predicted by a head that never saw it.
 
     The frozen backbone never learns from the images, so re-solving the head per fold
@@ -82,7 +103,15 @@ def cross_validated(s: Any) -> dict[str, Any]:
     result["accuracy"] = summary["accuracy"]  # the mean over folds, with its spread
     for key in ("folds", "accuracy_std", "fold_accuracies", "pooled_accuracy", "sentence"):
         result[key] = summary[key]
-    return result
+    return result, oof.probs
+
+
+def _head_summary(fit: Any) -> dict[str, Any] | None:
+    if fit is None:
+        return None
+    from tlcore.training.head_fit import describe
+
+    return {**fit.summary(), "message": describe(fit)}
 
 
 def _plain(value: Any) -> bool:

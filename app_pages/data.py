@@ -94,7 +94,7 @@ with tab_upload:
     if up_zip is not None and st.button("Use this .zip", key="use_zip", type="primary"):
         try:
             with st.spinner("Unpacking the .zip…"):
-                folder = files.unpack_zip_upload(up_zip)
+                folder = dataset.unpack_zip_upload(up_zip)
         except TransferLabError as e:
             st.error(str(e))
         else:
@@ -164,6 +164,7 @@ with tab_demo:
         with st.spinner("Drawing the demo images…"):
             folder = demo.make_demo_dataset(per_class=per_class, size=size)
         if dataset.use_dataset(str(folder)):
+            st.session_state["everyday"] = False  # generated shapes, not everyday photos
             st.rerun()
 
 # --- The report ---------------------------------------------------------------------------
@@ -196,10 +197,16 @@ if again.button(
 left, right = st.columns([3, 2])
 left.plotly_chart(plots.class_counts_figure(report.classes), width="stretch")
 with right:
+    tiny = dataset.tiny_images(report)
+    if tiny:
+        st.warning(
+            dataset.tiny_warning(tiny, report.root, total),
+            icon=":material/photo_size_select_small:",
+        )
     if report.warnings:
         for w in report.warnings:
             st.warning(w)
-    else:
+    elif not tiny:
         st.success("No problems that would hurt training.")
     if report.skipped:
         n = len(report.skipped)
@@ -279,4 +286,4 @@ if report.layout == "split_folders":
     st.caption("Your dataset has its own train/val/test folders, so they are kept as they are.")
 st.markdown(" · ".join(f"**{part}**: {sum(c.values())} images" for part, c in counts.items()))
 st.plotly_chart(plots.split_counts_figure(counts), width="stretch")
-st.page_link("pages/model.py", label="Next: choose a model", icon=":material/arrow_forward:")
+st.page_link("app_pages/model.py", label="Next: choose a model", icon=":material/arrow_forward:")

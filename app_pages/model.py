@@ -11,6 +11,7 @@ from ui import (
     layer_table,
     model_config,
     training_settings,
+    warmup,
     weights_choice,
 )
 from ui.state import bound
@@ -24,15 +25,19 @@ st.markdown(
 
 if not st.session_state.get("data_path"):
     st.warning("First choose your images, so the model knows how many classes to learn.")
-    st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
+    st.page_link("app_pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     st.stop()
 try:
     report = dataset.current_report()
 except TransferLabError as e:
     st.error(f"{e} Choose another dataset on the Data page.")
-    st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
+    st.page_link("app_pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     st.stop()
 n_images = sum(report.classes.values())
+tf_note = st.empty()
+if not warmup.ready():
+    # What the next seconds are spent on (building the layer list needs TensorFlow).
+    tf_note.info(warmup.NOTE, icon=":material/hourglass_top:")
 
 # --- One-click recipes -------------------------------------------------------------------
 with st.expander(":material/menu_book: Start from a classic recipe (optional)"):
@@ -48,21 +53,30 @@ with st.expander(":material/menu_book: Start from a classic recipe (optional)"):
         st.rerun()
 
 # --- Backbone ----------------------------------------------------------------------------
-st.subheader("Pretrained network")
+st.subheader("Network")
 keys = list(BACKBONES)
 st.selectbox(
     "Network",
     keys,
     format_func=lambda k: BACKBONES[k].display_name,
-    help="Bigger networks are usually more accurate but slower to train on a CPU.",
+    help="Pretrained networks (most of the list) already know what photos look like; the "
+    "Small CNN learns from nothing; or start from a model of your own. Bigger networks are "
+    "usually more accurate but slower to train on a CPU.",
     **{**bound("backbone"), "on_change": model_config.backbone_changed},
 )
 spec = get_backbone(st.session_state["backbone"])
+size = model_config.image_size()
 c1, c2, c3 = st.columns([4, 1, 1])
 c1.markdown(spec.description)
+size_metric = c2.empty()  # the exact count once the layers are listed; till then the registry's
 if spec.params_millions:
-    c2.metric("Size", f"{spec.params_millions:.1f} M", help="Millions of parameters (weights).")
-c3.metric("Image size", f"{spec.default_size} px", help="Images are resized to this square.")
+    size_metric.metric("Size", f"{spec.params_millions:.2f} M", help="Millions of parameters.")
+c3.metric(
+    "Image size",
+    f"{size} px",
+    help="Images are resized to this square."
+    + (" Set by the model you start from." if model_config.fixed_size() else ""),
+)
 with st.expander("Compare the networks"):
     st.dataframe(
         [
@@ -76,47 +90,66 @@ with st.expander("Compare the networks"):
         ],
         hide_index=True,
     )
-size = model_config.image_size()
 weights_choice.choose(spec.key, size, spec.pretrained)
+if model_config.image_size() != size:
+    st.rerun()  # the model to start from changed the size: redraw the header with it
 needs_source = spec.key in ("my_model", "keras_file")
 
 # --- Strategy ----------------------------------------------------------------------------
 st.subheader("What to retrain")
-from tlcore.models.freezing import STRATEGIES  # noqa: E402  (registry, no TensorFlow)
+from tlcore.models.freezing import STRATEGIES, unavailable_reason  # noqa: E402  (no TensorFlow)
 
-everyday = st.toggle(
-    "My photos look like everyday photos (animals, objects, scenes)",
-    **bound("everyday"),
-    help="X-rays, microscope slides or drawings differ from everyday photos; "
-    "then more layers need retraining.",
-)
-rec, why = model_config.recommend_strategy(n_images, everyday)
 if spec.weights_hint == "none":
     rec, why = (
         "scratch",
         (f"{spec.display_name} has no pretrained weights: it learns everything from your images."),
     )
+else:
+    everyday = st.toggle(
+        "My photos look like everyday photos (animals, objects, scenes)",
+        **bound("everyday"),
+        help="X-rays, microscope slides, drawings or generated shapes differ from "
+        "everyday photos; then more layers need retraining.",
+    )
+    rec, why = model_config.recommend_strategy(n_images, everyday)
 st.info(f"**Suggested: {STRATEGIES[rec].display_name}.** {why}")
 custom = st.session_state.get("frozen_layers") is not None
-# "Custom" is offered only once the person has edited the layer table.
-presets = [k for k in STRATEGIES if k != "custom" or custom]
+# "Custom" is offered only once the person has edited the layer table; a strategy that
+# cannot run with this network is not offered (its reason is said below the list).
+unavailable = {k: unavailable_reason(k, spec) for k in STRATEGIES if unavailable_reason(k, spec)}
+presets = [k for k in STRATEGIES if (k != "custom" or custom) and k not in unavailable]
+if st.session_state["strategy"] in unavailable:
+    st.session_state["strategy"] = "feature-extraction"
 
 
-def _preset_changed() -> None:
-    if st.session_state["_w_strategy"] == "custom":
+def _strategy_widget(spec) -> str:
+    # A list without some strategy is another widget: a choice the browser still holds
+    # from the longer list (e.g. "From scratch") must not come back as a choice in this one.
+    return "_w_strategy" + "".join(f"_no_{k}" for k in STRATEGIES if unavailable_reason(k, spec))
+
+
+def _preset_changed(widget: str) -> None:
+    picked = st.session_state[widget]
+    # The browser may still report the list shown for the network before (see above):
+    # only the list of the network chosen now can change the strategy.
+    if widget != _strategy_widget(get_backbone(st.session_state["backbone"])):
         return
-    st.session_state["strategy"] = st.session_state["_w_strategy"]
+    if picked == "custom" or picked not in STRATEGIES:
+        return
+    st.session_state["strategy"] = picked
     st.session_state["frozen_layers"] = None
     st.session_state["unfreeze_top"] = None
     st.session_state["unfreeze_from"] = None
 
 
-st.session_state["_w_strategy"] = "custom" if custom else st.session_state["strategy"]
+strategy_widget = _strategy_widget(spec)
+st.session_state[strategy_widget] = "custom" if custom else st.session_state["strategy"]
 st.radio(
     "Strategy",
     presets,
-    key="_w_strategy",
+    key=strategy_widget,
     on_change=_preset_changed,
+    args=(strategy_widget,),
     format_func=lambda k: STRATEGIES[k].display_name,
     captions=[
         STRATEGIES[k].description
@@ -126,12 +159,21 @@ st.radio(
     ],
     help="*Freezing* a layer means keeping its pretrained weights unchanged.",
 )
+for reason in unavailable.values():
+    st.caption(f":material/block: {reason}")
 
 # --- Layers --------------------------------------------------------------------------------
 if needs_source and not st.session_state["weights"]:
     st.info("The layer list appears once you have picked the model to start from (above).")
 else:
-    layer_table.render(spec.key, size, st.session_state["weights"], len(report.classes))
+    total = layer_table.render(spec.key, size, st.session_state["weights"], len(report.classes))
+    if total:
+        size_metric.metric(
+            "Size",
+            f"{total / 1e6:.2f} M",
+            help=f"{total:,} parameters (weights) in the network, without the new head.",
+        )
+tf_note.empty()
 
 # --- Augmentation ------------------------------------------------------------------------
 st.subheader("Augmentation")
@@ -140,6 +182,6 @@ augment_preview.render(report)
 # --- Training settings ------------------------------------------------------------------
 training_settings.render(spec)
 left, right = st.columns(2)
-left.page_link("pages/train.py", label="Next: train it", icon=":material/arrow_forward:")
-right.page_link("pages/compare.py", label="…or compare strategies", icon=":material/balance:")
+left.page_link("app_pages/train.py", label="Next: train it", icon=":material/arrow_forward:")
+right.page_link("app_pages/compare.py", label="…or compare strategies", icon=":material/balance:")
 _ = plots  # the parameter chart is drawn by layer_table

@@ -1,10 +1,20 @@
 """Train page: start a run in the background and follow it live; results when it ends."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from tlcore.errors import TransferLabError
 from tlcore.runs import store, worker
-from ui import dataset, live_training, model_config, run_results, run_status, weights_choice
+from ui import (
+    advice,
+    dataset,
+    live_training,
+    model_config,
+    run_results,
+    run_status,
+    weights_choice,
+)
 
 st.title("3 · Train")
 st.markdown(
@@ -16,21 +26,25 @@ st.markdown(
 with st.container(border=True):
     if not st.session_state.get("data_path"):
         st.warning("Choose your images first.")
-        st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
+        st.page_link("app_pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     else:
         try:
             cfg = model_config.build_config()
             cfg.validate()
             from tlcore.models.backbones import get_backbone
+            from tlcore.models.freezing import get_strategy
 
             spec = get_backbone(cfg.backbone)
             kind = weights_choice.kind_of(cfg.weights)
             start_label = weights_choice.LABELS.get(kind, cfg.weights)
+            if kind == weights_choice.RUN:
+                start_label = run_status.title(store.load_run(cfg.weights[4:]))
             st.markdown(
                 f"**{len(dataset.current_report().classes)} classes** from "
-                f"`{cfg.data}` · **{spec.display_name}** · start from "
+                f"**{Path(cfg.data).name}** · **{spec.display_name}** · start from "
                 f"**{start_label}** · "
-                f"**{cfg.freeze.strategy.replace('-', ' ')}** · {cfg.epochs} epochs"
+                f"**{get_strategy(cfg.freeze.strategy).display_name.lower()}** · "
+                f"{cfg.epochs} epochs · {model_config.image_size()} px"
             )
             missing_weights = (
                 cfg.weights == "imagenet"
@@ -39,12 +53,12 @@ with st.container(border=True):
             )
         except TransferLabError as e:
             st.error(f"{e} Fix it on the Model page.")
-            st.page_link("pages/model.py", label="Go to 2 · Model", icon=":material/neurology:")
+            st.page_link("app_pages/model.py", label="Go to 2 · Model", icon=":material/neurology:")
             st.stop()
         if missing_weights:
             st.info(
-                "The pretrained weights will be downloaded first (needs internet). "
-                "Offline? Choose another starting point on the Model page."
+                "The pretrained weights will be downloaded first (needs internet). Offline? "
+                + advice.pretrained_route(bool(weights_choice.finished_runs()))
             )
         run_status.start_note()
         c1, c2 = st.columns([3, 1])
@@ -58,7 +72,7 @@ with st.container(border=True):
             ):
                 weights_choice.offline_help(cfg.backbone, model_config.image_size())
                 st.page_link(
-                    "pages/model.py",
+                    "app_pages/model.py",
                     label="Choose the starting point on the Model page",
                     icon=":material/neurology:",
                 )
@@ -130,12 +144,14 @@ else:
         st.session_state["val_percent"] = round(run.config.split.val_fraction * 100)
         st.session_state["test_percent"] = round(run.config.split.test_fraction * 100)
         st.session_state["split_seed"] = run.config.split.seed
-        st.switch_page("pages/model.py")
+        st.switch_page("app_pages/model.py")
     metrics = store.read_metrics(run_id)
     if metrics:
-        run_results.metrics_view(metrics, key=run_id)
+        run_results.metrics_view(metrics, key=run_id, run_id=run_id)
         st.page_link(
-            "pages/predict.py", label="Next: try it on new images", icon=":material/arrow_forward:"
+            "app_pages/predict.py",
+            label="Next: try it on new images",
+            icon=":material/arrow_forward:",
         )
     elif run.status in ("finished", "stopped"):
         st.info("No evaluation was saved for this run.")

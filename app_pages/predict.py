@@ -4,7 +4,14 @@ import streamlit as st
 
 from tlcore.errors import TransferLabError
 from tlcore.results import plots
+from tlcore.runs import store
 from ui import prediction, run_status, weights_choice
+
+
+def _plain(text: str) -> str:
+    """A file name shown as written (no Markdown formatting from ``*``, ``_`` or ``\\``)."""
+    return "".join("\\" + ch if ch in "\\`*_[]<>#" else ch for ch in text)
+
 
 st.title("5 · Try your model")
 st.markdown(
@@ -15,7 +22,7 @@ st.markdown(
 usable = weights_choice.finished_runs()
 if not usable:
     st.warning("There is no trained model yet. Train one first.")
-    st.page_link("pages/train.py", label="Go to 3 · Train", icon=":material/monitoring:")
+    st.page_link("app_pages/train.py", label="Go to 3 · Train", icon=":material/monitoring:")
     st.stop()
 labels = {r.run_id: run_status.label(r) for r in usable}
 ids = list(labels)
@@ -59,39 +66,56 @@ else:
         key="gradcam_on",
         help="Red marks the parts of the image that pushed the model most towards its answer.",
     )
-    try:
-        with st.spinner(f"Looking at {len(items)} image(s)…"):
-            paths = prediction.save_uploads(items)
-            preds = prediction.predict(predictor, lock, paths)
-    except TransferLabError as e:
-        st.error(f"{e} Try another image (JPEG, PNG, BMP, GIF, WEBP or TIFF).")
-        st.stop()
-    for item, path, pred in zip(items, paths, preds, strict=True):
+    with st.spinner(f"Looking at {len(items)} image{'s' if len(items) != 1 else ''}…"):
+        checked = prediction.read_uploads(predictor, items)
+        good = [c for c in checked if c.problem is None]
+        preds = prediction.predict(predictor, lock, [c.image for c in good])
+    bad = [c for c in checked if c.problem is not None]
+    if bad:
+        head = (
+            f"**{len(bad)} of the {len(checked)} files could not be used**; the others are below."
+            if good
+            else (
+                "**None of these files could be used.**"
+                if len(bad) > 1
+                else "**This file could not be used.**"
+            )
+        )
+        st.warning(
+            head
+            + "\n\n"
+            + "\n".join(f"- {_plain(c.problem)}" for c in bad)
+            + "\n\nDrop images in JPEG, PNG, BMP, GIF, WEBP or TIFF format."
+        )
+    for i, (c, pred) in enumerate(zip(good, preds, strict=True)):
         with st.container(border=True):
             c1, c2, c3 = st.columns([1, 2, 1])
-            image = predictor.load(path)
-            c1.image(image, caption=item.name, width="stretch")
+            c1.image(c.image, caption=c.name, width="stretch")
             c2.markdown(f"### {pred.label} — {pred.probability:.0%}")
+            tiny = prediction.tiny_note(c.size, predictor.image_size)
+            if tiny:
+                c2.warning(tiny, icon=":material/photo_size_select_small:")
             c2.plotly_chart(
                 plots.top_k_figure([{"label": lb, "probability": p} for lb, p in pred.top_k]),
-                key=f"topk_{path}",
+                key=f"topk_{i}_{c.path}",
             )
             if explain:
                 try:
                     c3.image(
-                        prediction.gradcam_overlay(predictor, lock, image),
+                        prediction.gradcam_overlay(predictor, lock, c.image),
                         caption="where it looked",
                         width="stretch",
                     )
                 except TransferLabError as e:
                     c3.caption(f"No heatmap: {e}")
-    st.download_button(
-        ":material/download: Download these predictions (CSV)",
-        prediction.predictions_csv(items, preds),
-        "predictions.csv",
-        "text/csv",
-        key="download_csv",
-    )
+    if good:
+        st.download_button(
+            ":material/download: Download these predictions (CSV)",
+            prediction.predictions_csv([c.name for c in good], preds),
+            f"predictions-{run_status.file_stem(store.load_run(run_id))}.csv",
+            "text/csv",
+            key="download_csv",
+        )
 
 # --- Export ---------------------------------------------------------------------------------
 st.subheader("Take the model with you")

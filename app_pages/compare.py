@@ -4,10 +4,11 @@ import streamlit as st
 
 from tlcore.config import FreezeConfig
 from tlcore.errors import TransferLabError
-from tlcore.models.freezing import STRATEGIES
+from tlcore.models.backbones import get_backbone
+from tlcore.models.freezing import STRATEGIES, unavailable_reason
 from tlcore.results import plots
 from tlcore.runs import compare, store, worker
-from ui import model_config, run_status
+from ui import advice, model_config, run_status, weights_choice
 
 st.title("4 · Compare strategies")
 st.markdown(
@@ -19,20 +20,25 @@ st.markdown(
 # --- Choose and start ---------------------------------------------------------------------------
 with st.container(border=True):
     s = st.session_state
-    from tlcore.models.backbones import get_backbone
-
-    if not get_backbone(s["backbone"]).pretrained and s["backbone"] not in (
-        "my_model",
-        "keras_file",
-    ):
+    spec = get_backbone(s["backbone"])
+    if not spec.pretrained and spec.key not in ("my_model", "keras_file"):
         st.warning(
-            f"{get_backbone(s['backbone']).display_name} has no pretrained weights, so "
-            "freezing its layers only keeps random ones. Choose a pretrained network "
-            "(e.g. MobileNetV2) on the Model page to see what freezing does."
+            f"{spec.display_name} has no pretrained weights, so freezing its layers only "
+            "keeps random ones. "
+            + advice.pretrained_route(bool(weights_choice.finished_runs()))
+            + " Then compare here what freezing does."
         )
+    st.markdown(f"**Strategies to compare** with {spec.display_name}:")
     choices: dict[str, FreezeConfig] = {}
     for key, strat in STRATEGIES.items():
         if key == "custom":
+            continue
+        tick, why = st.columns([1, 3], vertical_alignment="center")
+        reason = unavailable_reason(key, spec)
+        if reason:
+            # Shown, so the choice is visible, but it cannot be ticked: it would only fail.
+            tick.checkbox(strat.display_name, value=False, disabled=True, key=f"cmp_{key}_off")
+            why.caption(f":material/block: {reason}")
             continue
         freeze = FreezeConfig(
             strategy=key,
@@ -41,13 +47,13 @@ with st.container(border=True):
             else None,
             train_batchnorm=bool(s["train_batchnorm"]),
         )
-        if st.checkbox(
+        if tick.checkbox(
             strat.display_name,
             value=key in ("feature-extraction", "fine-tune"),
             key=f"cmp_{key}",
-            help=strat.description,
         ):
             choices[strat.display_name] = freeze
+        why.caption(strat.description)
     if s.get("frozen_layers") is not None:
         if st.checkbox(
             f"Your own selection from the Model page ({len(s['frozen_layers'])} layers frozen)",
@@ -62,7 +68,7 @@ with st.container(border=True):
     ):
         if not s.get("data_path"):
             st.error("Choose your images on the Data page first.")
-            st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
+            st.page_link("app_pages/data.py", label="Go to 1 · Data", icon=":material/image:")
         elif not choices:
             st.error("Tick at least one strategy to compare.")
         else:
@@ -91,7 +97,7 @@ if groups:
         groups,
         index=groups.index(group),
         key="cmp_group_pick",
-        format_func=lambda g: f"{g} ({sum(r.group == g for r in all_runs)} runs)",
+        format_func=lambda g: run_status.group_label(g, all_runs),
     )
     s["compare_group"] = group
 others = [r for r in all_runs if (group is None or r.group != group) and not r.active]
@@ -112,6 +118,14 @@ def _runs_shown() -> list:
     return shown + [store.load_run(i) for i in extra]
 
 
+def _name(run) -> str:
+    # Runs of this comparison are named by their strategy; a run added from elsewhere by
+    # the name it was given, else by what it is and when (two lines must not share a name).
+    if run.group == group or (run.group is None and run.name):
+        return run.name or run_status.title(run)
+    return f"{run_status.title(run)} · {run_status.when(run)}"
+
+
 def _view(polling: bool) -> None:
     shown = _runs_shown()
     if not shown:
@@ -120,12 +134,12 @@ def _view(polling: bool) -> None:
     active = [r for r in shown if r.active]
     if polling and not active:
         st.rerun()  # all done: redraw the page once, without the timer
+    names = {r.run_id: _name(r) for r in shown}
     if active:
         st.info(
             "Training: "
-            + " · ".join(f"**{r.name or r.run_id}** {run_status.short_progress(r)}" for r in active)
+            + " · ".join(f"**{names[r.run_id]}** {run_status.short_progress(r)}" for r in active)
         )
-    names = {r.run_id: r.name or r.config.freeze.strategy for r in shown}
     st.plotly_chart(
         plots.comparison_figure({names[r.run_id]: run_status.events(r.run_id) for r in shown})
     )  # no key: redraws live
@@ -145,6 +159,12 @@ def _view(polling: bool) -> None:
         ],
         hide_index=True,
     )
+    for r in shown:
+        if r.status == "failed":
+            st.error(
+                f"**{names[r.run_id]}** failed: "
+                + (r.error or "the training stopped with an error; see its log.")
+            )
     done = [(r, store.read_metrics(r.run_id)) for r in shown if not r.active]
     done = [(r, m) for r, m in done if m and m.get("confusion_matrix")]
     if done:
