@@ -29,7 +29,7 @@ with st.container(border=True):
         st.page_link("app_pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     else:
         try:
-            cfg = model_config.build_config()
+            cfg, defaults = model_config.resolved_config()
             cfg.validate()
             from tlcore.models.backbones import get_backbone
             from tlcore.models.freezing import get_strategy
@@ -39,12 +39,16 @@ with st.container(border=True):
             start_label = weights_choice.LABELS.get(kind, cfg.weights)
             if kind == weights_choice.RUN:
                 start_label = run_status.title(store.load_run(cfg.weights[4:]))
+            solved_only = cfg.solve_head and cfg.freeze.strategy == "feature-extraction"
+            work = "the head solved, no epochs" if solved_only else f"{cfg.epochs} epochs"
+            if cfg.cross_validate:
+                work += f" · accuracy over {cfg.cv_folds} folds"
             st.markdown(
                 f"**{len(dataset.current_report().classes)} classes** from "
                 f"**{Path(cfg.data).name}** · **{spec.display_name}** · start from "
                 f"**{start_label}** · "
                 f"**{get_strategy(cfg.freeze.strategy).display_name.lower()}** · "
-                f"{cfg.epochs} epochs · {model_config.image_size()} px"
+                f"{work} · {model_config.image_size()} px"
             )
             missing_weights = (
                 cfg.weights == "imagenet"
@@ -83,7 +87,7 @@ with st.container(border=True):
                 split = make_split(dataset.current_report(), cfg.split)
                 with st.spinner("Starting…"):
                     st.session_state["run_id"] = worker.start_run(
-                        cfg.replace(name=name.strip()), split=split
+                        cfg.replace(name=name.strip()), split=split, defaults=defaults
                     )
             except TransferLabError as e:
                 st.error(str(e))

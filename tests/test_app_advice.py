@@ -1,28 +1,13 @@
 """ui.advice (with the pages that use it): advice names what works on this computer."""
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pytest
 from app_helpers import app
 
 from tlcore.models import backbones
 from ui import advice
 
-
-@dataclass(frozen=True)
-class _Installed(backbones.BackboneSpec):
-    """A registry entry whose ImageNet weights came with a pip package (no download)."""
-
-    bundled_weights: bool = True
-
-
-@pytest.fixture
-def installed(monkeypatch: pytest.MonkeyPatch) -> _Installed:
-    base = asdict(backbones.BACKBONES["mobilenet_v2"])
-    spec = _Installed(**{**base, "key": "lite_net", "display_name": "LiteNet"})
-    monkeypatch.setitem(backbones.BACKBONES, spec.key, spec)
-    return spec
+LITE = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
 
 
 def test_without_anything_offline_the_advice_is_the_download_one(monkeypatch) -> None:
@@ -37,10 +22,10 @@ def test_without_anything_offline_the_advice_is_the_download_one(monkeypatch) ->
     )
 
 
-def test_an_installed_network_is_named_as_working_offline(installed: _Installed) -> None:
-    assert installed in advice.installed_networks()
+def test_the_installed_networks_are_named_as_working_offline() -> None:
+    assert [b.key for b in advice.installed_networks()] == LITE
     route = advice.pretrained_route(True)
-    assert "**LiteNet**" in route and "offline" in route
+    assert "**EfficientNet-Lite0**" in route and "offline" in route
     assert "download" not in route.split("Or choose")[0]
     assert route.endswith("Or choose **One of my models**: a network you trained here "
                           "before, which works offline.")  # fmt: skip
@@ -53,22 +38,26 @@ def test_a_downloaded_network_is_named_too(workspace: Path) -> None:
     path = cached_weights_path(source.filename)
     path.write_bytes(b"weights")
     assert [b.key for b in advice.downloaded_networks()] == ["mobilenet_v2"]
-    assert advice.pretrained_route(False).startswith("Choose **MobileNetV2** on the Model page")
+    assert [b.key for b in advice.ready_networks()][-1] == "mobilenet_v2"
+    assert advice.pretrained_route(False).startswith("Choose **EfficientNet-Lite0** or")
 
 
-def test_the_model_page_names_the_installed_network_for_offline_use(
-    installed: _Installed, tiny_dataset: Path
-) -> None:
+def test_the_model_page_names_the_installed_network_for_offline_use(tiny_dataset: Path) -> None:
     at = app(
         "model", data_path=str(tiny_dataset), backbone="mobilenet_v2", training={"image_size": 32}
     )
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
-    assert "No internet? **LiteNet** came with its weights installed" in captions
+    assert "No internet? **EfficientNet-Lite0** and **EfficientNet-Lite1** came with" in captions
 
 
-def test_an_installed_network_needs_no_download(installed: _Installed, tiny_dataset: Path) -> None:
-    at = app("model", data_path=str(tiny_dataset), backbone="lite_net", training={"image_size": 32})
+def test_an_installed_network_needs_no_download(tiny_dataset: Path) -> None:
+    at = app(
+        "model",
+        data_path=str(tiny_dataset),
+        backbone="efficientnet_lite0",
+        training={"image_size": 32},
+    )
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "The pretrained weights are on this computer." in captions

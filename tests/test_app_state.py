@@ -45,7 +45,7 @@ def test_choices_that_no_longer_exist_are_not_restored(tiny_dataset: Path, tmp_p
     again = app("model")
     assert not again.exception
     s = again.session_state
-    assert s["data_path"] is None and s["backbone"] == "mobilenet_v2"
+    assert s["data_path"] is None and s["backbone"] == "efficientnet_lite0"  # the default
     assert s["weights"] == "imagenet"
 
 

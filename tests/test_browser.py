@@ -238,6 +238,8 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path, tmp_
         _settled(page)
         page.get_by_text("Layers that train").wait_for()
         page.get_by_text(re.compile("Advanced training settings")).first.click()
+        # Settings are chosen from the images unless the person sets them: set 2 epochs.
+        page.get_by_text("Choose the training settings from my images (recommended)").click()
         epochs = page.get_by_test_id("stNumberInput").filter(has_text="Epochs").locator("input")
         epochs.fill(str(EPOCHS))
         epochs.press("Enter")

@@ -49,16 +49,17 @@ def _fail(infos: list[store.RunInfo], error: RunError) -> None:
     raise error
 
 
-def start_run(config: TrainConfig, split: object = None) -> str:
+def start_run(config: TrainConfig, split: object = None, defaults: object = None) -> str:
     """Create a run and put it in line for the background worker; return its id at once.
 
     The same config and split asked for again within ``TWIN_SECONDS`` while the first is
     still waiting (a double click, a second tab) gives the first run's id, not a new run.
+    ``defaults``: the data's defaults already applied to ``config``, kept for their reasons.
     """
     twin = _waiting_twin(config, split)
     if twin is not None:
         return twin
-    info = store.create_run(config, split=split)
+    info = store.create_run(config, split=split, defaults=defaults)
     _queue_or_fail([info])
     return info.run_id
 

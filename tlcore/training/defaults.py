@@ -353,7 +353,9 @@ def resolve(config: TrainConfig, report: Any) -> tuple[TrainConfig, Defaults | N
         len(classes),
         image_size_for(config),
         config.freeze.strategy,
-        fast_path=not config.augment.enabled,
+        # A head the person wants trained by gradient gets the gradient defaults.
+        fast_path=not config.augment.enabled
+        and ("solve_head" not in config.chosen or config.solve_head),
         user_gave_split=user_split,
     )
     chosen = set(config.chosen)

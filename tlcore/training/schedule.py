@@ -74,7 +74,9 @@ def warmup_cosine_callback(schedule: WarmupCosine) -> Any:
 
         def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
             optimizer = self.model.optimizer
-            optimizer.learning_rate = self.spec(int(optimizer.iterations))
+            # iterations is a MirroredVariable under tf.distribute: read it as a number
+            step = int(keras.ops.convert_to_numpy(optimizer.iterations))
+            optimizer.learning_rate = self.spec(step)
 
         def get_config(self) -> dict[str, Any]:
             return self.spec.to_dict()
