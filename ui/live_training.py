@@ -50,6 +50,10 @@ def _progress(evts: list[dict], total_epochs: int) -> None:
     if batch is None:
         st.progress(0.0, text="Starting the training process (loading TensorFlow)…")
         return
+    if batch["type"] == "prepare" and batch.get("message"):  # e.g. solving the head
+        total = max(int(batch.get("total") or 1), 1)
+        st.progress(min(int(batch.get("done") or 0) / total, 1.0), text=batch["message"])
+        return
     if batch["type"] == "prepare":
         stage = batch.get("stage")
         what = {

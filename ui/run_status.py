@@ -88,8 +88,16 @@ def short_progress(run: Any) -> str:
     if e is None:
         return "starting (loading TensorFlow)"
     if e["type"] == "prepare":
-        what = "reading images" if e.get("stage") == "decode" else "computing features"
+        what = {
+            "decode": "reading images",
+            "features": "computing features",
+            "weights": "downloading the pretrained weights",
+            "convert": "preparing the pretrained network",
+            "solve-head": "solving the head",
+        }.get(e.get("stage"), "preparing")
         return f"{what} {e.get('done', 0)}/{e.get('total', '?')}"
+    if e["type"] == "epoch" and e.get("phase") == "head" and e.get("learning_rate") is None:
+        return "the head is solved; measuring the accuracy"
     left = e.get("eta_seconds")
     return f"epoch {e.get('epoch')} of {run.config.epochs}" + (
         f", about {duration(left)} left" if left else ""
