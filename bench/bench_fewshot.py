@@ -23,13 +23,15 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_training import timed  # noqa: E402  (one way to time a command)
+
 OUT = ROOT / "bench" / "_out"
 DATA = ROOT / "bench" / "_data"
 SIZE = 224
@@ -89,16 +91,6 @@ clf = LogisticRegressionCV(Cs=10, cv=StratifiedKFold(folds, shuffle=True, random
                            max_iter=5000).fit(xtr, ytr)
 print("TEST_ACCURACY", float((clf.predict(xte) == yte).mean()))
 """
-
-
-def timed(cmd: list[str], env: dict) -> tuple[float, str]:
-    """Run a command; return (wall seconds, stdout). Fails loudly."""
-    t = time.perf_counter()
-    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
-    seconds = time.perf_counter() - t
-    if out.returncode != 0:
-        raise SystemExit(f"{cmd[:4]} failed:\n{out.stderr[-3000:]}")
-    return seconds, out.stdout
 
 
 def lite0_base(home: Path) -> Path:

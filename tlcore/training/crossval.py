@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from tlcore.errors import DataError
+from tlcore.training.evaluate import per_class_scores
 
 MIN_CLASS_IMAGES = 30
 """Cross-validate below this many images in the smallest class: a 10% test split would
@@ -175,26 +176,6 @@ def out_of_fold_predictions(
     return OutOfFold(probs, fold_of, tuple(accuracies))
 
 
-def _per_class(matrix: np.ndarray, classes: Sequence[str]) -> dict[str, dict[str, float]]:
-    # Same definitions as the held-out evaluation: 0 where a ratio is undefined.
-    tp = np.diag(matrix).astype(float)
-    predicted = matrix.sum(axis=0).astype(float)
-    support = matrix.sum(axis=1)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    return {
-        c: {
-            "precision": float(precision[i]),
-            "recall": float(recall[i]),
-            "f1": float(f1[i]),
-            "support": int(support[i]),
-        }
-        for i, c in enumerate(classes)
-    }
-
-
 def describe(n_images: int, folds: int) -> str:
     """One plain sentence saying what was done, for the Results page and the CLI."""
     return (
@@ -243,7 +224,7 @@ def summarise(
         "fold_accuracies": [float(a) for a in accs],
         "pooled_accuracy": float((pred == y).mean()) if len(y) else 0.0,
         "classes": list(classes),
-        "per_class": _per_class(matrix, classes),
+        "per_class": per_class_scores(matrix, classes),
         "confusion_matrix": matrix.tolist(),
         "misclassified": [
             {
