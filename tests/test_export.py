@@ -8,6 +8,8 @@ from conftest import write_class_images
 from run_helpers import train_tiny
 
 from tlcore.cli import main
+from tlcore.config import FreezeConfig
+from tlcore.data.pipeline import load_arrays
 from tlcore.errors import ConfigError, RunError
 from tlcore.results.export import export_run
 from tlcore.runs import store
@@ -65,3 +67,26 @@ def test_export_cli_json_and_errors(
         export_run(run_dir, "onnx")
     with pytest.raises(RunError):
         export_run("nope", "keras")
+
+
+def test_a_lite0_imagenet_run_exports_with_parity_and_explains(tmp_path: Path) -> None:
+    """EfficientNet-Lite0 from the pip wheel, fine-tuned: TFLite agrees, Grad-CAM works."""
+    import numpy as np
+
+    from tlcore.models.model_files import load_model_safely
+    from tlcore.results.gradcam import gradcam
+
+    data = write_class_images(tmp_path / "data", per_class=10, size=48)
+    info = train_tiny(
+        data, "fine-tune", backbone="efficientnet_lite0", weights="imagenet", image_size=48,
+        solve_head=True, freeze=FreezeConfig("fine-tune", unfreeze_top=10),
+    )  # fmt: skip
+    assert info.status == "finished", info.error
+    result = export_run(info.path, "tflite")
+    assert result.n_images > 0 and result.agreement == 1.0
+    model = load_model_safely(info.path / "model.keras")
+    image = np.asarray(
+        load_arrays(list(store.read_split(info.path).test), ["blue", "green", "red"], 48, "pad")[0]
+    )[0]
+    heat = gradcam(model, image)
+    assert heat.shape == (48, 48) and heat.min() >= 0.0 and heat.max() <= 1.0
