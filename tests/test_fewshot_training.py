@@ -69,6 +69,11 @@ def test_a_tiny_set_is_cross_validated_and_the_final_model_sees_every_image(
     assert metrics["test_accuracy"] == metrics["accuracy"]
     folds = [e["fold"] for e in events_of(info) if e["type"] == "crossval"]
     assert folds == [1, 2, 3]
+    from ui import run_status
+
+    listed = store.load_run(info.run_id)
+    assert listed.evaluation == "cross-validation"
+    assert run_status.outcome(listed).endswith(" cross-validated accuracy")
 
 
 def _cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[dict, str]:

@@ -157,7 +157,8 @@ def outcome(run: Any) -> str:
     if run.status == "running":
         return "training now"
     if run.test_accuracy is not None:
-        score = f", {run.test_accuracy:.0%} test accuracy"
+        how = "cross-validated" if run.evaluation == "cross-validation" else "test"
+        score = f", {run.test_accuracy:.0%} {how} accuracy"
     elif run.best_val_accuracy is not None:
         score = f", {run.best_val_accuracy:.0%} validation accuracy"
     else:

@@ -60,6 +60,7 @@ class RunInfo:
     seconds: float | None
     trainable_params: int | None
     damaged_file: str | None = None  # e.g. "status.json" when ``status`` is "damaged"
+    evaluation: str | None = None  # how test_accuracy was measured: test, cross-validation...
 
     @property
     def active(self) -> bool:
@@ -341,6 +342,7 @@ def _load(path: Path) -> RunInfo:
         seconds=status.get("seconds"),
         trainable_params=status.get("trainable_params"),
         damaged_file=damaged_file,
+        evaluation=status.get("evaluation") if isinstance(status.get("evaluation"), str) else None,
     )
 
 

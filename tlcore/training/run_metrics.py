@@ -74,7 +74,9 @@ def write_metrics(s: Any) -> None:
         "history": keeper.history,
     }
     fsutil.atomic_write_json(s.run_dir / "metrics.json", metrics)
-    s.status(test_accuracy=metrics["test_accuracy"], epochs_run=len(keeper.history))
+    s.status(
+        test_accuracy=metrics["test_accuracy"], epochs_run=len(keeper.history), evaluation=name
+    )
 
 
 def cross_validated(s: Any) -> tuple[dict[str, Any], np.ndarray]:
