@@ -7,7 +7,7 @@ import streamlit as st
 from tlcore.config import AugmentConfig, FreezeConfig, TrainConfig
 from tlcore.errors import TransferLabError
 from ui import dataset
-from ui.state import DEFAULT_TRAINING
+from ui.state import DEFAULT_TRAINING, DEFAULTS
 
 
 def freeze_config() -> FreezeConfig:
@@ -96,9 +96,6 @@ def build_config(name: str = "") -> TrainConfig:
     )
 
 
-SPLIT_DEFAULTS = {"val_percent": 20, "test_percent": 10}
-
-
 def chosen_by_hand() -> tuple[str, ...]:
     """Settings the person set themselves, which the data's defaults must not change.
 
@@ -106,7 +103,7 @@ def chosen_by_hand() -> tuple[str, ...]:
     the Data page counts as chosen; with it off, every setting is the person's.
     """
     s = st.session_state
-    moved = any(s.get(k, v) != v for k, v in SPLIT_DEFAULTS.items())
+    moved = any(s.get(k) != DEFAULTS[k] for k in ("val_percent", "test_percent"))
     return ("split.val_fraction", "split.test_fraction") if moved else ()
 
 

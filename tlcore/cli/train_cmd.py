@@ -86,16 +86,16 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
 def chosen_settings(run_dir: Path) -> list[str]:
     """The one-line reasons of the settings chosen from the dataset (not given by hand)."""
     from tlcore.runs.store import read_spec
+    from tlcore.training.defaults import TARGETS
 
     spec = read_spec(run_dir)
     defaults, chosen = spec.get("defaults") or {}, set(spec["config"].get("chosen") or ())
-    from tlcore.training.defaults import TARGETS
-
-    lines = []
+    lines: list[str] = []
     for name, why in (defaults.get("reasons") or {}).items():
         unused = "not used" in why or "only if" in why  # settings that play no part
-        if name not in chosen and TARGETS.get(name) not in chosen and why not in lines:
-            lines.extend([] if unused else [why])
+        given = name in chosen or TARGETS.get(name) in chosen
+        if not (unused or given or why in lines):
+            lines.append(why)
     return lines
 
 

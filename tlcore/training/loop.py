@@ -11,7 +11,7 @@ phases: the best epoch by validation loss is restored and saved as ``model.keras
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ class Session:
     cut: Any = None
     feats: dict[str, Any] | None = None
     counts: tuple[int, int] = (0, 0)
-    class_weight: dict[int, float] | None = field(default=None)
+    class_weight: dict[int, float] | None = None
     head_fit: Any = None  # the solved head (``HeadFit``), when the head was solved
     head_features: dict[str, Any] | None = None  # the pooled features it was solved on
 
