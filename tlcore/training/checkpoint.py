@@ -79,10 +79,12 @@ class BestKeeper:
             self.wait += 1
             if self.patience and self.wait >= self.patience:
                 self.model.stop_training = True
-        if self._dirty and time.monotonic() - self._last_save >= self.min_save_gap:
-            self._save_best()
+        # The epoch is recorded before its model is written: whoever finds model.keras
+        # (or kills the worker right after) also finds the epoch counted in status.json.
         if self.on_epoch is not None:
             self.on_epoch(epoch + 1, logs, improved)
+        if self._dirty and time.monotonic() - self._last_save >= self.min_save_gap:
+            self._save_best()
 
     def _save_best(self) -> None:
         model = self._weights_model
