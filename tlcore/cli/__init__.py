@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser(
+        "advise", help="measure which strategy suits a dataset (seconds, frozen features)"
+    )
+    p.add_argument("data", help="a folder (one subfolder per class) or a .zip")
+    _add_model_options(p)
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("train", help="train a classifier (one run)")
     _add_training_options(p)
     p.add_argument("--spec", help="run an existing spec.json instead (the app's worker)")

@@ -250,11 +250,31 @@ def cached_features(
         if progress is not None:
             progress(len(paths), len(paths))
         return feats
+    return _write_cache(
+        path, shape, lambda out: extract(cut.extractor, images, batch_size, progress, out=out)
+    )
+
+
+def store_features(cut: Cut, paths: Sequence[str], size: int, mode: str, feats: np.ndarray) -> None:
+    """Put features computed elsewhere (e.g. by the strategy probe) where a run with this
+    cut will find them, unless a valid copy is there already."""
+    path = cache_path(paths, cut.digest, size, mode)
+    if _load_checked(path, feats.shape) is None:
+
+        def fill(out: np.ndarray) -> None:
+            out[:] = feats
+
+        _write_cache(path, feats.shape, fill)
+
+
+def _write_cache(path: Path, shape: tuple, fill: Callable[[np.ndarray], Any]) -> np.ndarray:
+    """Write a cache file atomically: ``fill`` writes into a memmap, then a CRC trailer
+    is appended and the file renamed into place. Returns the file mapped read-only."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".feat.", suffix=".npy")
     os.close(fd)
     try:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
-        extract(cut.extractor, images, batch_size, progress, out=out)
+        fill(out)
         out.flush()
         start = out.offset
         del out

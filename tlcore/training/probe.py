@@ -1,0 +1,283 @@
+"""The strategy probe: how well a pretrained network's features fit these images, measured.
+
+Which layers to retrain depends on two things the classic when-to-use table names: how
+many images there are, and how much they look like what the network learned from
+(ImageNet photos). The first is a count. The second is measured here, in seconds, on the
+person's own images, by *linear probes*: the head solver (``head_solver``) is
+cross-validated on the pooled features of two layers,
+
+- the **last** layer: exactly what feature extraction trains on, so its score is what a
+  feature-extraction run will report (same folds, same solver), and
+- a layer **in the middle** of the network (about two thirds of the way up, at the end
+  of a block), whose features are more generic: edges, textures, parts.
+
+When the middle layer separates the classes as well as the last one or better, the top
+layers' ImageNet-specific features add nothing for these classes: the images are unlike
+what the network learned from, and retraining the top layers is what can help. When the
+last layer is clearly better, the pretrained features already fit. (Yosinski et al.,
+"How transferable are features in deep neural networks?", 2014: the higher the layer,
+the more its features are specific to the task it was trained on.)
+
+The last layer's features are stored in the run cache (``features.store_features``) under
+the key a feature-extraction run on the same images uses, so training right after the
+probe does not compute them again. What the numbers mean for the strategy is
+``tlcore.training.strategy_advice``.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from tlcore.config import AugmentConfig, FreezeConfig, SplitConfig, TrainConfig
+from tlcore.errors import ConfigError, DataError
+from tlcore.training import features
+
+MIDDLE_DEPTH = 0.65
+"""Where the middle probe sits: the end of the block about this far up the network."""
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class LayerScore:
+    """Cross-validated accuracy of the solved head on one layer's pooled features."""
+
+    layer: str
+    block: str
+    accuracy: float
+    spread: float
+    fold_accuracies: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the probe measured (JSON-ready with ``to_dict``)."""
+
+    backbone: str
+    network: str
+    classes: tuple[str, ...]
+    images: int
+    smallest_class: int
+    folds: int
+    last: LayerScore
+    middle: LayerScore | None
+    seconds: float
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of guessing the class at random."""
+        return 1.0 / max(1, len(self.classes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only."""
+        d = asdict(self)
+        d["chance"] = self.chance
+        return d
+
+
+def middle_layer(backbone: Any, depth: float = MIDDLE_DEPTH) -> str | None:
+    """The backbone layer to probe in the middle: the last layer of the block about
+    ``depth`` of the way up whose output is a feature map (N, H, W, C) and the only tensor
+    between the layers below and above it. None for a network too shallow to have one."""
+    from tlcore.models.freezing import layer_blocks
+
+    layers = backbone.layers
+    cut_ok = _single_path_layers(backbone)
+    blocks = layer_blocks(backbone)
+    ends = [
+        i
+        for i in range(1, len(layers) - 1)
+        if blocks[i] != blocks[i + 1] and blocks[i] not in ("stem", "top") and i in cut_ok
+    ]
+    if len(ends) < 3:  # a network without named blocks: every single-path feature map
+        ends = sorted(cut_ok)
+    if len(ends) < 3:
+        return None
+    return layers[ends[round(depth * (len(ends) - 1))]].name
+
+
+def _single_path_layers(backbone: Any) -> set[int]:
+    """Indices of layers with a 4-D output that no skip connection jumps over."""
+    layers = backbone.layers
+    position = {id(layer): i for i, layer in enumerate(layers)}
+    crossed = np.zeros(len(layers) + 1, dtype=np.int64)
+    for c, layer in enumerate(layers):
+        for node in layer._inbound_nodes:
+            for tensor in node.input_tensors:
+                p = position.get(id(tensor._keras_history.operation))
+                if p is not None and c - p > 1:
+                    crossed[p + 1] += 1
+                    crossed[c] -= 1
+    crossed = np.cumsum(crossed)
+    out = set()
+    for i, layer in enumerate(layers[1:-1], start=1):
+        shape = getattr(layer, "output", None)
+        shape = getattr(shape, "shape", None)
+        if crossed[i] == 0 and shape is not None and len(shape) == 4:
+            out.add(i)
+    return out
+
+
+def probe_config(config: TrainConfig) -> TrainConfig:
+    """The feature-extraction version of ``config``: what the probe (and a
+    feature-extraction run) computes features with."""
+    return config.replace(
+        freeze=FreezeConfig(strategy="feature-extraction"),
+        augment=AugmentConfig(),
+        split=SplitConfig(val_fraction=0.0, test_fraction=0.0, seed=config.split.seed),
+    )
+
+
+def run_probe(config: TrainConfig, report: Any, progress: Progress | None = None) -> ProbeResult:
+    """Measure how well the pretrained features of ``config``'s network fit the images.
+
+    Args:
+        config: the backbone, weights and image size to probe (its strategy, augmentation
+            and split are ignored: the probe always uses frozen features of the training
+            images).
+        report: the scanned dataset (``tlcore.data.scan``); a dataset with its own
+            ``test/`` folder is probed on its training images only.
+        progress: called with ``{"stage", "message", "done"?, "total"?}`` events.
+
+    Raises:
+        ConfigError: the network has no pretrained weights to probe.
+        DataError: too few images (each class needs 2).
+        WeightsUnavailableError: the weights cannot be had (offline, not downloaded).
+    """
+    import keras
+
+    from tlcore.data.pipeline import load_arrays
+    from tlcore.data.split import make_split
+    from tlcore.models.backbone_models import prepare_weights
+    from tlcore.models.classifier import build_classifier, effective_weights, image_size_for
+    from tlcore.training.crossval import fold_count
+
+    say = progress or (lambda _event: None)
+    t0 = time.monotonic()
+    if effective_weights(config) == "none":
+        raise ConfigError(
+            "The probe measures pretrained features: this network starts from random "
+            "weights, so there is nothing to measure. Choose a pretrained network."
+        )
+    cfg = probe_config(config)
+    split = make_split(report, cfg.split)
+    items, classes = split.train, list(split.classes)
+    counts = [sum(i.label == c for i in items) for c in classes]
+    if len(classes) < 2 or min(counts) < 2:
+        raise DataError("The probe needs at least 2 classes with 2 images each: add images first.")
+    size = image_size_for(cfg)
+    say({"stage": "prepare", "message": "Preparing the pretrained network…"})
+    prepare_weights(cfg.backbone, size, effective_weights(cfg), None)
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_classifier(cfg, len(classes))
+    cut = features.plan_cut(cfg, model)
+    assert cut is not None and cut.name == features.POOL  # feature extraction, no augmentation
+
+    def decoded(done: int, total: int) -> None:
+        say({"stage": "decode", "done": done, "total": total, "message": "Reading the images…"})
+
+    images, labels = load_arrays(items, classes, size, cfg.resize_mode, cfg.use_cache, decoded)
+    backbone = model.get_layer("backbone")
+    mid = middle_layer(backbone)
+    extractor = _extractor(model, backbone, mid)
+
+    def computed(done: int, total: int) -> None:
+        say(
+            {
+                "stage": "features",
+                "done": done,
+                "total": total,
+                "message": "Running the images through the network…",
+            }
+        )
+
+    outputs = _run(extractor, images, computed)
+    paths = [i.path for i in items]
+    features.store_features(cut, paths, size, cfg.resize_mode, outputs[-1])
+    folds = fold_count(counts)
+    names = [(backbone.layers[-1].name, "last layer")] + ([(mid, "middle")] if mid else [])
+    scores = {}
+    for (layer, role), feats in zip(names, [outputs[-1], *outputs[:-1]], strict=True):
+        say({"stage": "cross-validate", "message": f"Testing the features of the {role}…"})
+        scores[role] = _score(backbone, layer, feats, labels, len(classes), folds, cfg)
+    from tlcore.models.backbones import get_backbone
+
+    return ProbeResult(
+        backbone=cfg.backbone,
+        network=get_backbone(cfg.backbone).display_name,
+        classes=tuple(classes),
+        images=len(items),
+        smallest_class=min(counts),
+        folds=folds,
+        last=scores["last layer"],
+        middle=scores.get("middle"),
+        seconds=round(time.monotonic() - t0, 2),
+    )
+
+
+def _extractor(model: Any, backbone: Any, mid: str | None) -> Any:
+    """Pixels -> [pooled middle features, pooled last features] (or just the last)."""
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    x = model.inputs[0]
+    for name in names[1 : names.index("backbone")]:
+        x = model.get_layer(name)(x)
+    wanted = [backbone.get_layer(mid).output] if mid else []
+    inner = keras.Model(backbone.inputs, [*wanted, backbone.outputs[0]], name="probe_backbone")
+    maps = inner(x, training=False)
+    maps = maps if isinstance(maps, list | tuple) else [maps]
+    pooled = [keras.layers.GlobalAveragePooling2D()(m) for m in maps]
+    return keras.Model(model.inputs, pooled, name="probe")
+
+
+def _run(extractor: Any, images: Any, progress: Callable[[int, int], None]) -> list[np.ndarray]:
+    """Every output of ``extractor`` over ``images``, in batches of 32."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, *extractor.inputs[0].shape[1:]), tf.float32)
+    call = tf.function(lambda x: extractor(x, training=False), input_signature=[spec])
+    n, batch = len(images), 32
+    out: list[list[np.ndarray]] = []
+    for start in range(0, n, batch):
+        result = call(np.asarray(images[start : start + batch], dtype=np.float32))
+        result = result if isinstance(result, list | tuple) else [result]
+        out.append([np.asarray(r) for r in result])
+        progress(min(start + batch, n), n)
+    return [np.concatenate(parts) for parts in zip(*out, strict=True)]
+
+
+def _score(
+    backbone: Any,
+    layer: str,
+    feats: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    folds: int,
+    cfg: TrainConfig,
+) -> LayerScore:
+    """k-fold accuracy of the solved head on these features (as a feature-extraction run
+    cross-validates it: same folds, same solver, same class weights)."""
+    from tlcore.models.freezing import layer_blocks
+    from tlcore.training.batches import class_weights
+    from tlcore.training.crossval import out_of_fold_predictions
+    from tlcore.training.head_solver import solve_head
+
+    weights = class_weights(labels, k, cfg.class_weighting)
+
+    def fit_fn(xt: np.ndarray, yt: np.ndarray, xv: np.ndarray) -> np.ndarray:
+        return solve_head(xt, yt, k, class_weight=weights, seed=cfg.seed).predict_proba(xv)
+
+    oof = out_of_fold_predictions(feats, labels, fit_fn, folds, cfg.seed)
+    accs = np.asarray(oof.fold_accuracies)
+    names = [lay.name for lay in backbone.layers]
+    return LayerScore(
+        layer=layer,
+        block=layer_blocks(backbone)[names.index(layer)],
+        accuracy=float(accs.mean()),
+        spread=float(accs.std()),
+        fold_accuracies=tuple(float(a) for a in accs),
+    )
