@@ -164,7 +164,6 @@ with tab_demo:
         with st.spinner("Drawing the demo images…"):
             folder = demo.make_demo_dataset(per_class=per_class, size=size)
         if dataset.use_dataset(str(folder)):
-            st.session_state["everyday"] = False  # generated shapes, not everyday photos
             st.rerun()
 
 # --- The report ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from ui import (
     dataset,
     layer_table,
     model_config,
+    strategy_probe,
     training_settings,
     warmup,
     weights_choice,
@@ -33,7 +34,6 @@ except TransferLabError as e:
     st.error(f"{e} Choose another dataset on the Data page.")
     st.page_link("app_pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     st.stop()
-n_images = sum(report.classes.values())
 tf_note = st.empty()
 if not warmup.ready():
     # What the next seconds are spent on (building the layer list needs TensorFlow).
@@ -99,20 +99,7 @@ needs_source = spec.key in ("my_model", "keras_file")
 st.subheader("What to retrain")
 from tlcore.models.freezing import STRATEGIES, unavailable_reason  # noqa: E402  (no TensorFlow)
 
-if spec.weights_hint == "none":
-    rec, why = (
-        "scratch",
-        (f"{spec.display_name} has no pretrained weights: it learns everything from your images."),
-    )
-else:
-    everyday = st.toggle(
-        "My photos look like everyday photos (animals, objects, scenes)",
-        **bound("everyday"),
-        help="X-rays, microscope slides, drawings or generated shapes differ from "
-        "everyday photos; then more layers need retraining.",
-    )
-    rec, why = model_config.recommend_strategy(n_images, everyday)
-st.info(f"**Suggested: {STRATEGIES[rec].display_name}.** {why}")
+strategy_probe.render(spec, report)
 custom = st.session_state.get("frozen_layers") is not None
 # "Custom" is offered only once the person has edited the layer table; a strategy that
 # cannot run with this network is not offered (its reason is said below the list).

@@ -90,8 +90,6 @@ def test_the_demo_dataset_in_one_click(monkeypatch) -> None:
     at.button(key="use_demo").click().run()
     assert not at.exception and errors(at) == []
     assert "**48 images** in **4 classes**." in texts(at)
-    # Coloured shapes are not everyday photos: the Model page's advice must not say so.
-    assert at.session_state["everyday"] is False
 
 
 def test_the_first_page_does_not_import_tensorflow(tiny_dataset: Path) -> None:

@@ -210,15 +210,26 @@ def test_one_of_my_models_starts_from_the_best_run_at_its_own_size(tiny_dataset:
     assert _metric(at, "Image size") == "32 px"
 
 
-def test_advice_repeats_the_persons_answer_not_a_claim_about_the_images(
-    tiny_dataset: Path,
-) -> None:
-    at = app(
-        "model", data_path=str(tiny_dataset), backbone="mobilenet_v2", training={"image_size": 32}
-    )
-    assert "36 images that you said look like everyday photos" in texts(at)
-    at.toggle(key="_w_everyday").set_value(False).run()
-    assert "36 images that you said look unlike everyday photos" in texts(at)
-    assert "of everyday things" not in texts(at)
+def test_the_strategy_is_measured_on_the_images_and_can_be_used(tiny_dataset: Path) -> None:
+    # EfficientNet-Lite0 (installed with TransferLab) at 32 px; the person chose Full.
+    at = app("model", data_path=str(tiny_dataset), strategy="full", training={"image_size": 32})
+    assert "Feature extraction is the default" in texts(at)  # before measuring: no claim
+    assert "Suggested:" not in texts(at)
+    at.button(key="probe_run").click().run()
+    assert not at.exception and errors(at) == []
+    probe = at.session_state["probe"]
+    assert probe["result"]["images"] == 36 and probe["result"]["folds"] == 5
+    measured = f"{100 * probe['result']['last']['accuracy']:.0f}%"
+    assert _metric(at, "Feature extraction") == measured
+    assert _metric(at, "Chance") == "33%"
+    # Three colours are easy even for ImageNet features at 32 px (100% measured), so the
+    # probe reads them as fitting and points to feature extraction.
+    assert probe["advice"]["strategy"] == "feature-extraction"
+    assert "Suggested: Feature extraction." in texts(at)
+    at.button(key="probe_use").click().run()
+    assert at.session_state["strategy"] == "feature-extraction"
+    assert "Feature extraction is the strategy chosen below" in texts(at)
+    assert at.session_state["probe"] == probe  # kept while the choices it measured stay
     small = app("model", data_path=str(tiny_dataset), **SMALL)
-    assert [t.label for t in small.toggle if "everyday" in t.label] == []  # nothing pretrained
+    assert "Suggested: From scratch." in texts(small)
+    assert [b for b in small.button if b.key == "probe_run"] == []  # nothing pretrained

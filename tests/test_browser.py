@@ -1,6 +1,7 @@
-"""One real-browser journey: demo data -> Small CNN -> train 2 epochs live -> open a
-confusion-matrix cell -> reload (choices kept) -> one of my models at its own size ->
-Compare (an impossible strategy disabled, with why) -> predict a bad file among good ones.
+"""One real-browser journey: demo data -> measure the strategy -> Small CNN -> train 2
+epochs live -> open a confusion-matrix cell -> reload (choices kept) -> one of my models at
+its own size -> Compare (an impossible strategy disabled, with why) -> predict a bad file
+among good ones.
 
 Starts ``streamlit run app.py`` headless on a free port with its own workspace and drives
 it with Playwright in Debian's Chromium. Screenshots of every page go to
@@ -231,6 +232,13 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path, tmp_
         page.get_by_role("heading", name="2 · Your model").first.wait_for()
         page.get_by_text(re.compile("Loading TensorFlow|Layers that train")).first.wait_for()
         model_paint = time.time() - t0
+        # Which strategy suits these images? Measured on them (Lite0, the default).
+        page.get_by_text("Layers that train").wait_for()
+        page.get_by_role("button", name=re.compile("Measure which strategy suits")).click()
+        page.get_by_text(re.compile("Suggested: Feature extraction")).first.wait_for()
+        page.get_by_text(re.compile(r"Measured on your \d+ images")).wait_for()
+        _settled(page)
+        _shot(page, "2-model-probe")
         # The Small CNN, 2 epochs (once the page has redrawn for it: the widgets of the
         # network shown before are still on screen until then).
         _pick(page, "Network", "Small CNN (from scratch)")

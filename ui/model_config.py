@@ -169,33 +169,6 @@ def backbone_changed(_name: str = "backbone") -> None:
         s["weights"], s["strategy"] = "", "feature-extraction"
 
 
-def recommend_strategy(n_images: int, everyday_photos: bool) -> tuple[str, str]:
-    """A strategy key and the reason, from the dataset's size and kind of images.
-
-    The reason repeats the person's own answer ("you said ..."), never a claim about what
-    the images show: the app cannot tell photos of cats from generated shapes.
-    """
-    kind = "like everyday photos" if everyday_photos else "unlike everyday photos"
-    if n_images < 1000 and everyday_photos:
-        return "feature-extraction", (
-            f"{n_images} images that you said look {kind}: the pretrained features "
-            "already fit them, so train only the head (fast, hard to overfit)."
-        )
-    if n_images < 1000:
-        return "fine-tune", (
-            f"{n_images} images that you said look {kind}: let the top layers adapt, "
-            "but keep the rest frozen, as there are too few images to retrain everything."
-        )
-    if n_images < 10000 or everyday_photos:
-        return "fine-tune", (
-            f"With {n_images} images there is enough to adapt the top layers to your data."
-        )
-    return "full", (
-        f"With {n_images} images that you said look {kind}, retraining the whole "
-        "network (at a low learning rate) pays off."
-    )
-
-
 def describe(cfg: TrainConfig) -> dict[str, Any]:
     """A short, readable summary of a config for captions."""
     from tlcore.models.backbones import get_backbone

@@ -43,7 +43,6 @@ DEFAULTS: dict[str, Any] = {
     "backbone": DEFAULT_BACKBONE,
     "weights": "imagenet",  # imagenet | none | <path> | run:<id>
     "recipe": None,
-    "everyday": True,  # photos like everyday ones (drives the strategy suggestion)
     "strategy": "feature-extraction",
     "unfreeze_top": None,
     "unfreeze_from": None,
