@@ -73,3 +73,14 @@ def test_a_network_without_a_middle_is_read_as_like_its_training_images() -> Non
     advice = advise(probe(0.7, None, 10))
     assert advice.like_imagenet and "too shallow" in advice.lines[1]
     assert advice.to_dict()["strategy"] == "feature-extraction"
+
+
+def test_a_gap_smaller_than_the_folds_luck_is_called_uncertain() -> None:
+    noisy = probe(0.60, 0.66, 10)
+    noisy["last"]["fold_accuracies"] = [0.4, 0.8, 0.5, 0.7, 0.6]
+    noisy["middle"]["fold_accuracies"] = [0.7, 0.6, 0.8, 0.6, 0.6]
+    assert "This reading is uncertain" in advise(noisy).text
+    steady = probe(0.60, 0.66, 10)
+    steady["last"]["fold_accuracies"] = [0.58, 0.62, 0.6, 0.59, 0.61]
+    steady["middle"]["fold_accuracies"] = [0.65, 0.67, 0.66, 0.64, 0.68]
+    assert "uncertain" not in advise(steady).text

@@ -122,10 +122,27 @@ def advise(result: Any) -> StrategyAdvice:
                 "features most specific to the photos the network learned from do not help "
                 "with your classes, so in what matters here your images are unlike those photos."
             )
+        if last["accuracy"] < FITS_ANYWAY and _uncertain(last, middle):
+            lines.append(
+                "This reading is uncertain: fold by fold, the two layers' scores differ by "
+                "less than the folds' luck; more images would settle it."
+            )
     weak = last["accuracy"] < chance + 0.5 * (1 - chance)
     strategy, why = _cell(smallest, like, weak)
     lines.append(f"Suggested: {NAMES[strategy]}. {why}")
     return StrategyAdvice(strategy, like, tuple(lines))
+
+
+def _uncertain(last: dict, middle: dict) -> bool:
+    """Whether the gap between the two layers is within chance: both were scored on the
+    same folds, so the fold-by-fold differences are compared with their standard error."""
+    a, b = last.get("fold_accuracies") or [], middle.get("fold_accuracies") or []
+    if len(a) != len(b) or len(a) < 2:
+        return False
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    mean = sum(diffs) / len(diffs)
+    var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
+    return abs(mean) < 2 * (var / len(diffs)) ** 0.5
 
 
 def _cell(smallest: int, like: bool, weak: bool) -> tuple[str, str]:
