@@ -64,13 +64,10 @@ def _has_trainable_bn(layer: Any) -> bool:
     return any(type(s).__name__ == "BatchNormalization" and s.trainable for s in subs)
 
 
-def backbone_cut_index(backbone: Any) -> int | None:
-    """Deepest layer index before the first trainable layer that alone connects the two
-    parts (None: no such point, or nothing is frozen)."""
+def skips_over(backbone: Any) -> np.ndarray:
+    """For each layer index, how many connections jump over it (from a layer below it to
+    one above): 0 means everything above depends on the layers below only through it."""
     layers = backbone.layers
-    first = next((i for i, layer in enumerate(layers) if not _frozen(layer)), None)
-    if first is None or first < 2:
-        return None
     position = {id(layer): i for i, layer in enumerate(layers)}
     blocked = np.zeros(len(layers) + 1, dtype=np.int64)
     for c, layer in enumerate(layers):
@@ -80,13 +77,25 @@ def backbone_cut_index(backbone: Any) -> int | None:
                 if p is not None and c - p > 1:
                     blocked[p + 1] += 1  # positions p+1 .. c-1 cannot be cut
                     blocked[c] -= 1
-    crossed = np.cumsum(blocked)
+    return np.cumsum(blocked)
+
+
+def is_single_path(backbone: Any, j: int, crossed: np.ndarray) -> bool:
+    """Layer ``j`` is called once, has one output, and nothing jumps over it."""
+    nodes = backbone.layers[j]._inbound_nodes
+    return crossed[j] == 0 and len(nodes) == 1 and len(nodes[0].outputs) == 1
+
+
+def backbone_cut_index(backbone: Any) -> int | None:
+    """Deepest layer index before the first trainable layer that alone connects the two
+    parts (None: no such point, or nothing is frozen)."""
+    layers = backbone.layers
+    first = next((i for i, layer in enumerate(layers) if not _frozen(layer)), None)
+    if first is None or first < 2:
+        return None
+    crossed = skips_over(backbone)
     for j in range(first - 1, 0, -1):
-        if (
-            crossed[j] == 0
-            and len(layers[j]._inbound_nodes) == 1
-            and len(layers[j]._inbound_nodes[0].outputs) == 1
-        ):
+        if is_single_path(backbone, j, crossed):
             return j
     return None
 

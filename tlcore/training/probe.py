@@ -100,23 +100,13 @@ def middle_layer(backbone: Any, depth: float = MIDDLE_DEPTH) -> str | None:
 
 
 def _single_path_layers(backbone: Any) -> set[int]:
-    """Indices of layers with a 4-D output that no skip connection jumps over."""
-    layers = backbone.layers
-    position = {id(layer): i for i, layer in enumerate(layers)}
-    crossed = np.zeros(len(layers) + 1, dtype=np.int64)
-    for c, layer in enumerate(layers):
-        for node in layer._inbound_nodes:
-            for tensor in node.input_tensors:
-                p = position.get(id(tensor._keras_history.operation))
-                if p is not None and c - p > 1:
-                    crossed[p + 1] += 1
-                    crossed[c] -= 1
-    crossed = np.cumsum(crossed)
+    """Indices of layers with a 4-D output that alone connect the layers below and above."""
+    crossed = features.skips_over(backbone)
     out = set()
-    for i, layer in enumerate(layers[1:-1], start=1):
-        shape = getattr(layer, "output", None)
-        shape = getattr(shape, "shape", None)
-        if crossed[i] == 0 and shape is not None and len(shape) == 4:
+    for i, layer in enumerate(backbone.layers[1:-1], start=1):
+        if not features.is_single_path(backbone, i, crossed):
+            continue  # (and only then is ``layer.output`` one tensor)
+        if len(layer.output.shape) == 4:
             out.add(i)
     return out
 
