@@ -78,6 +78,9 @@ def test_offline_imagenet_download_shows_the_alternatives(tiny_dataset: Path, mo
         training={"image_size": 96},
     )
     assert not at.exception
+    # Measuring the strategy never downloads: it waits for the weights.
+    assert [b for b in at.button if b.key == "probe_run"] == []
+    assert "To measure, the pretrained weights must be on this computer" in texts(at)
     at.button(key="weights_download").click().run()
     assert not at.exception
     assert len(errors(at)) == 1 and "offline" in errors(at)[0]

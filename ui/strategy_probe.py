@@ -54,6 +54,12 @@ def render(spec: Any, report: Any) -> None:
             "and hard to overfit. Whether retraining layers would pay off depends on how "
             "much your images look like the photos the network learned from: measure it."
         )
+        if st.session_state.get("weights") == "imagenet" and not _weights_here(spec):
+            st.caption(
+                "To measure, the pretrained weights must be on this computer: download them "
+                "above, or choose EfficientNet-Lite0 (installed with TransferLab)."
+            )
+            return
         n = sum(report.classes.values())
         seconds = max(5, round(5 + SECONDS_PER_IMAGE * n * (model_config.image_size() / 224) ** 2))
         clicked = st.button(
@@ -66,6 +72,16 @@ def render(spec: Any, report: Any) -> None:
         st.caption(f"About {seconds} s; nothing is trained or saved.")
         if clicked:
             _measure(key, report)
+
+
+def _weights_here(spec: Any) -> bool:
+    """The network's ImageNet weights are on this computer (measuring never downloads)."""
+    from ui.weights_choice import imagenet_ready
+
+    try:
+        return imagenet_ready(spec.key, model_config.image_size())
+    except TransferLabError:
+        return False
 
 
 def _measure(key: tuple, report: Any) -> None:
