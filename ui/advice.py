@@ -20,7 +20,7 @@ def installed_networks() -> list[Any]:
 
 def downloaded_networks() -> list[Any]:
     """Pretrained networks whose ImageNet weights are already in the workspace."""
-    from ui.weights_choice import imagenet_ready
+    from tlcore.models.weights import imagenet_ready
 
     out = []
     for b in BACKBONES.values():
