@@ -52,19 +52,20 @@ def _room(module: str) -> str:
     return parts[1]
 
 
-def _tlcore_imports() -> dict[str, set[str]]:
-    """Every tlcore module -> the tlcore modules it imports (function-level ones too)."""
+def _tlcore_imports(package: str = "tlcore") -> dict[str, set[str]]:
+    """Every module of ``package`` -> the modules of it that it imports (function-level
+    ones too)."""
     import ast
 
     graph: dict[str, set[str]] = {}
-    for path in (ROOT / "tlcore").rglob("*.py"):
+    for path in (ROOT / package).rglob("*.py"):
         rel = path.relative_to(ROOT).with_suffix("")
         name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
         found: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
-                found |= {a.name for a in node.names if a.name.startswith("tlcore")}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tlcore"):
+                found |= {a.name for a in node.names if a.name.startswith(package)}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package):
                 for a in node.names:  # `from tlcore.runs import store` imports a module
                     sub = f"{node.module}.{a.name}"
                     is_module = (ROOT / (sub.replace(".", "/") + ".py")).is_file()
@@ -83,15 +84,15 @@ def test_no_room_imports_a_higher_room() -> None:
     assert offenders == []
 
 
-def test_no_import_cycle_in_tlcore() -> None:
-    graph = _tlcore_imports()
+def _cycles(package: str) -> list[list[str]]:
+    graph = _tlcore_imports(package)
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     cycles: list[list[str]] = []
 
     def visit(node: str, path: list[str]) -> None:
         state[node] = 1
         for dep in sorted(graph.get(node, ())):
-            if dep.startswith("tlcore.") and dep.count(".") == 1 and dep not in graph:
+            if dep.startswith(f"{package}.") and dep.count(".") == 1 and dep not in graph:
                 continue
             if state.get(dep) == 1:
                 cycles.append([*path[path.index(dep) :], dep] if dep in path else [node, dep])
@@ -103,7 +104,15 @@ def test_no_import_cycle_in_tlcore() -> None:
         if start not in state:
             visit(start, [start])
     # The package root re-exports lazily (by name) and is no edge of the graph.
-    assert [c for c in cycles if "tlcore" not in c] == []
+    return [c for c in cycles if package not in c]
+
+
+def test_no_import_cycle_in_tlcore() -> None:
+    assert _cycles("tlcore") == []
+
+
+def test_no_import_cycle_in_the_app_modules() -> None:
+    assert _cycles("ui") == []
 
 
 def test_every_room_says_what_it_is_for() -> None:
