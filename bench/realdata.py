@@ -294,6 +294,27 @@ def skimage_photos(dest: Path) -> dict[str, Path]:
     return out
 
 
+def lfw_faces(dest: Path, per_class: int = 100, seed: int = 0) -> Path:
+    """Write scikit-image's LFW subset as ``dest/face/`` and ``dest/not_face/``: real
+    photographs (25x25 grey crops of Labeled Faces in the Wild, and of other photos), the
+    only labelled photos in classes that a package here ships. Returns ``dest``.
+
+    Raises:
+        ImportError: scikit-image is not installed (``pip install scikit-image``).
+    """
+    from skimage import data
+
+    pixels = np.asarray(data.lfw_subset())  # 100 faces, then 100 non-faces, in [0, 1]
+    rng = np.random.default_rng(seed)
+    dest = Path(dest)
+    for name, part in (("face", pixels[:100]), ("not_face", pixels[100:])):
+        (dest / name).mkdir(parents=True, exist_ok=True)
+        for i in sorted(rng.choice(len(part), min(per_class, len(part)), replace=False)):
+            image = Image.fromarray((part[i] * 255).round().astype(np.uint8)).convert("RGB")
+            image.save(dest / name / f"{name}_{i:03d}.png")
+    return dest
+
+
 def _images(folder: Path) -> list[Path]:
     files = (p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     return sorted(p for p in files if p.suffix.lower() in IMAGE_SUFFIXES)
