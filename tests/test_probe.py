@@ -90,3 +90,24 @@ def test_the_cli_prints_the_advice_and_json(
     assert np.isclose(result["chance"], 1 / 3)
     assert main(["advise", str(tiny_dataset), "--backbone", "small_cnn"]) == 2
     assert "nothing to measure" in capsys.readouterr().err
+
+
+def test_a_big_dataset_is_probed_on_a_sample_that_keeps_each_class_share(
+    tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tlcore.training import probe
+    from tlcore.training.strategy_advice import advise
+
+    monkeypatch.setattr(probe, "MAX_IMAGES", 18)
+    result = run_probe(tiny_config(tiny_dataset, **LITE), scan(tiny_dataset))
+    assert (result.images, result.dataset_images, result.smallest_class) == (18, 36, 12)
+    assert result.folds == 5  # 6 a class in the sample
+    assert "(5-fold cross-validation on 18 of your 36 images;" in advise(result).lines[0]
+    # A run trains on all 36: features of a sample would never be found, so none are kept.
+    assert list(workspace.cache_dir("features").glob("*.npy")) == []
+    report = scan(tiny_dataset)
+    items = list(report.items)
+    picked = probe.sample(items, ["blue", "green", "red"], 18, seed=1)
+    assert [sum(i.label == c for i in picked) for c in ("blue", "green", "red")] == [6, 6, 6]
+    assert picked == sorted(picked, key=items.index)  # the original order
+    assert probe.sample(items, ["blue", "green", "red"], 100, seed=1) == items

@@ -60,7 +60,9 @@ def render(spec: Any, report: Any) -> None:
                 "above, or choose EfficientNet-Lite0 (installed with TransferLab)."
             )
             return
-        n = sum(report.classes.values())
+        from tlcore.training.probe import MAX_IMAGES
+
+        n = min(MAX_IMAGES, sum(report.classes.values()))
         seconds = max(5, round(5 + SECONDS_PER_IMAGE * n * (model_config.image_size() / 224) ** 2))
         clicked = st.button(
             ":material/science: Measure which strategy suits my images",
@@ -132,7 +134,7 @@ def _show(saved: dict, strategies: dict) -> None:
         )
     cols[2].metric("Chance", f"{100 * result['chance']:.0f}%", help="Guessing at random.")
     st.caption(
-        f"Measured on your {result['images']} images in {result['seconds']:.0f} s: how often a "
+        f"Measured on {_which_images(result)} in {result['seconds']:.0f} s: how often a "
         "quick classifier on the network's features names the right class, each image "
         f"judged by one that did not train on it ({result['folds']}-fold cross-validation)."
     )
@@ -157,6 +159,13 @@ def _show(saved: dict, strategies: dict) -> None:
     if st.button("Measure again", key="probe_again", type="tertiary"):
         st.session_state["probe"] = None
         st.rerun()
+
+
+def _which_images(result: dict) -> str:
+    total = result.get("dataset_images", result["images"])
+    if total == result["images"]:
+        return f"your {total} images"
+    return f"{result['images']} of your {total} images (a sample that keeps each class's share)"
 
 
 def use_strategy(key: str) -> None:

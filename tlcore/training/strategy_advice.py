@@ -89,10 +89,11 @@ def advise(result: Any) -> StrategyAdvice:
     last, middle = r["last"], r.get("middle")
     n_classes, smallest = len(r["classes"]), int(r["smallest_class"])
     chance = 1.0 / max(1, n_classes)
+    total = r.get("dataset_images", r["images"])
+    on = f"your {total}" if total == r["images"] else f"{r['images']} of your {total}"
     lines = [
         f"Feature extraction: {_score(last['accuracy'], last['spread'])} "
-        f"({r['folds']}-fold cross-validation on your {r['images']} images; chance is "
-        f"{_pct(chance)})."
+        f"({r['folds']}-fold cross-validation on {on} images; chance is {_pct(chance)})."
     ]
     if middle is None:
         like = True
