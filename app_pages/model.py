@@ -123,10 +123,7 @@ def _preset_changed(widget: str) -> None:
         return
     if picked == "custom" or picked not in STRATEGIES:
         return
-    st.session_state["strategy"] = picked
-    st.session_state["frozen_layers"] = None
-    st.session_state["unfreeze_top"] = None
-    st.session_state["unfreeze_from"] = None
+    model_config.choose_strategy(picked)
 
 
 strategy_widget = _strategy_widget(spec)

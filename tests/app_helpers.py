@@ -34,21 +34,26 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def finished_run(data: Path, status: str = "finished", error: str | None = None) -> str:
-    """A run folder that says it ended, without training (for pages that only read runs)."""
+def ended_config(data: Path, size: int = 32, name: str = "earlier"):
+    """The config of a one-epoch Small CNN run from scratch (for runs made without training)."""
     from tlcore.config import FreezeConfig, TrainConfig
-    from tlcore.runs import store
 
-    config = TrainConfig(
+    return TrainConfig(
         data=str(data),
         backbone="small_cnn",
         weights="none",
         freeze=FreezeConfig(strategy="scratch"),
         epochs=1,
-        image_size=32,
-        name="earlier",
+        image_size=size,
+        name=name,
     )
-    info = store.create_run(config)
+
+
+def finished_run(data: Path, status: str = "finished", error: str | None = None) -> str:
+    """A run folder that says it ended, without training (for pages that only read runs)."""
+    from tlcore.runs import store
+
+    info = store.create_run(ended_config(data))
     if status in ("finished", "stopped"):  # such a run kept a model (a stand-in file here)
         (info.path / "model.keras").write_bytes(b"")
     store.update_status(

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from app_helpers import app, errors, texts
+from app_helpers import app, ended_config, errors, texts
 
 from tlcore.models.backbones import BACKBONES
 
@@ -165,19 +165,10 @@ def _model_run(data: Path, name: str, status: str, accuracy: float, size: int) -
     """A run with a real saved (untrained) model, as "one of my models" needs."""
     import keras
 
-    from tlcore.config import FreezeConfig, TrainConfig
     from tlcore.models.classifier import build_classifier
     from tlcore.runs import store
 
-    config = TrainConfig(
-        data=str(data),
-        backbone="small_cnn",
-        weights="none",
-        freeze=FreezeConfig(strategy="scratch"),
-        epochs=1,
-        image_size=size,
-        name=name,
-    )
+    config = ended_config(data, size, name)
     info = store.create_run(config)
     keras.models.Model.save(build_classifier(config, 3), info.path / "model.keras")
     store.update_status(

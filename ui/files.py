@@ -172,12 +172,7 @@ def save_zip_upload(file: Any) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stem = safe_name(Path(file.name).stem, fallback="upload")
     path = unique_file(folder, f"{stem}.zip")
-    try:
-        with open(path, "xb") as out:
-            out.write(file.getvalue())
-    except OSError as e:
-        path.unlink(missing_ok=True)
-        raise _save_error(f"'{file.name}'", e) from None
+    _write_new(path, file)
     return path
 
 
@@ -199,6 +194,16 @@ def unpack_zip_upload(file: Any) -> Path:
         path.unlink(missing_ok=True)
 
 
+def _write_new(path: Path, file: Any) -> None:
+    """Write an upload to a file that must not exist yet; on failure leave nothing."""
+    try:
+        with open(path, "xb") as out:
+            out.write(file.getvalue())
+    except OSError as e:
+        path.unlink(missing_ok=True)
+        raise _save_error(f"'{file.name}'", e) from None
+
+
 def _save_error(what: str, e: OSError) -> DataError:
     text = fsutil.os_error_text(e, workspace.datasets_dir())
     advice = " Free some space, then try again." if fsutil.is_disk_full(e) else ""
@@ -215,13 +220,7 @@ def save_class_images(dataset: str, class_name: str, files: Iterable[Any]) -> in
     count = 0
     for f in files:
         parts = safe_parts(f.name)
-        target = unique_file(folder, parts[-1] if parts else f"image-{count}.jpg")
-        try:
-            with open(target, "xb") as out:
-                out.write(f.getvalue())
-        except OSError as e:
-            target.unlink(missing_ok=True)
-            raise _save_error(f"'{f.name}'", e) from None
+        _write_new(unique_file(folder, parts[-1] if parts else f"image-{count}.jpg"), f)
         count += 1
     return count
 

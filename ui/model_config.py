@@ -169,6 +169,13 @@ def backbone_changed(_name: str = "backbone") -> None:
         s["weights"], s["strategy"] = "", "feature-extraction"
 
 
+def choose_strategy(key: str) -> None:
+    """Choose a preset strategy: its own freezing plan, nothing left of a custom one."""
+    s = st.session_state
+    s["strategy"] = key
+    s["frozen_layers"] = s["unfreeze_top"] = s["unfreeze_from"] = None
+
+
 def describe(cfg: TrainConfig) -> dict[str, Any]:
     """A short, readable summary of a config for captions."""
     from tlcore.models.backbones import get_backbone

@@ -140,21 +140,21 @@ def _show(saved: dict, strategies: dict) -> None:
     )
     lines = advice["lines"]
     st.markdown(" ".join(lines[1:-1]))
-    st.markdown(f"**{lines[-1].split('. ', 1)[0]}.** {lines[-1].split('. ', 1)[-1]}")
     suggested = advice["strategy"]
+    name = strategies[suggested].display_name
+    st.markdown(f"**Suggested: {name}.** {advice['reason']}")
     from tlcore.models.backbones import get_backbone
     from tlcore.models.freezing import unavailable_reason
 
     blocked = unavailable_reason(suggested, get_backbone(st.session_state["backbone"]))
     chosen = st.session_state.get("strategy") == suggested
     chosen = chosen and not st.session_state.get("frozen_layers")
-    name = strategies[suggested].display_name
     if blocked:
         st.caption(blocked)
     elif chosen:
         st.caption(f":material/check: {name} is the strategy chosen below.")
     elif st.button(f"Use {name}", key="probe_use", type="primary"):
-        use_strategy(suggested)
+        model_config.choose_strategy(suggested)
         st.rerun()
     if st.button("Measure again", key="probe_again", type="tertiary"):
         st.session_state["probe"] = None
@@ -166,10 +166,3 @@ def _which_images(result: dict) -> str:
     if total == result["images"]:
         return f"your {total} images"
     return f"{result['images']} of your {total} images (a sample that keeps each class's share)"
-
-
-def use_strategy(key: str) -> None:
-    """Choose a preset strategy, as picking it in the list does."""
-    s = st.session_state
-    s["strategy"] = key
-    s["frozen_layers"] = s["unfreeze_top"] = s["unfreeze_from"] = None

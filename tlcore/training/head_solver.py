@@ -32,7 +32,12 @@ from typing import Any
 import numpy as np
 
 from tlcore.errors import ConfigError, DataError
-from tlcore.training.crossval import fold_count, kfold_assignments
+from tlcore.training.crossval import (
+    OutOfFold,
+    fold_count,
+    kfold_assignments,
+    out_of_fold_predictions,
+)
 from tlcore.training.head_fit import CScore, HeadFit, describe, write_into_dense
 from tlcore.training.logreg import (
     MAX_ITER,
@@ -257,6 +262,31 @@ def solve_head(
             C,
             progress,
         )
+
+
+def out_of_fold(
+    features: Any,
+    labels: Sequence[int] | np.ndarray,
+    n_classes: int,
+    folds: int,
+    *,
+    class_weight: str | Sequence[float] | Mapping[int, float] | None = None,
+    seed: int = 42,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> OutOfFold:
+    """k-fold cross-validation of the solved head: each fold's head solved (its
+    regularisation chosen again inside the fold) and scored on the images it left out.
+
+    What a cross-validated feature-extraction run reports, and what the strategy probe
+    measures, so the two numbers are the same computation.
+    """
+    x = np.asarray(features)
+
+    def fit_fn(xt: np.ndarray, yt: np.ndarray, xv: np.ndarray) -> np.ndarray:
+        fit = solve_head(xt, yt, n_classes, class_weight=class_weight, seed=seed)
+        return fit.predict_proba(xv)
+
+    return out_of_fold_predictions(x, labels, fit_fn, folds, seed, progress)
 
 
 def _solve(

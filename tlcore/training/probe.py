@@ -55,6 +55,12 @@ class LayerScore:
     spread: float
     fold_accuracies: tuple[float, ...]
 
+    @classmethod
+    def of(cls, layer: str, block: str, fold_accuracies: Sequence[float]) -> "LayerScore":
+        """Mean and spread of the folds' accuracies."""
+        accs = np.asarray(fold_accuracies, dtype=np.float64)
+        return cls(layer, block, float(accs.mean()), float(accs.std()), tuple(map(float, accs)))
+
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -149,7 +155,10 @@ def run_probe(config: TrainConfig, report: Any, progress: Progress | None = None
     from tlcore.models.backbone_models import prepare_weights
     from tlcore.models.backbones import get_backbone
     from tlcore.models.classifier import build_classifier, effective_weights, image_size_for
+    from tlcore.models.freezing import layer_blocks
+    from tlcore.training.batches import class_weights
     from tlcore.training.crossval import fold_count
+    from tlcore.training.head_solver import out_of_fold
 
     say = progress or (lambda _event: None)
     t0 = time.monotonic()
@@ -178,27 +187,29 @@ def run_probe(config: TrainConfig, report: Any, progress: Progress | None = None
     images, labels = load_arrays(items, classes, size, cfg.resize_mode, cfg.use_cache, decoded)
     backbone = model.get_layer("backbone")
     mid = middle_layer(backbone)
-    extractor = _extractor(model, backbone, mid)
 
     def computed(done: int, total: int) -> None:
-        say(
-            {
-                "stage": "features",
-                "done": done,
-                "total": total,
-                "message": "Running the images through the network…",
-            }
-        )
+        message = "Running the images through the network…"
+        say({"stage": "features", "done": done, "total": total, "message": message})
 
-    outputs = _run(extractor, images, computed)
+    both = features.extract(_extractor(model, backbone, mid), images, progress=computed)
+    width = int(backbone.outputs[0].shape[-1])
+    last = np.ascontiguousarray(both[:, :width])
     if cut is not None and len(items) == len(split.train):  # what a run would compute
-        features.store_features(cut, [i.path for i in items], size, cfg.resize_mode, outputs[-1])
+        features.store_features(cut, [i.path for i in items], size, cfg.resize_mode, last)
+    layers = {"last layer": (backbone.layers[-1].name, last)}
+    if mid:
+        layers["middle"] = (mid, both[:, width:])
+    blocks = dict(
+        zip([layer.name for layer in backbone.layers], layer_blocks(backbone), strict=True)
+    )
     folds = fold_count(np.bincount(labels, minlength=len(classes)))
-    names = [(backbone.layers[-1].name, "last layer")] + ([(mid, "middle")] if mid else [])
+    weights = class_weights(labels, len(classes), cfg.class_weighting)
     scores = {}
-    for (layer, role), feats in zip(names, [outputs[-1], *outputs[:-1]], strict=True):
+    for role, (layer, feats) in layers.items():
         say({"stage": "cross-validate", "message": f"Testing the features of the {role}…"})
-        scores[role] = _score(backbone, layer, feats, labels, len(classes), folds, cfg)
+        oof = out_of_fold(feats, labels, len(classes), folds, class_weight=weights, seed=cfg.seed)
+        scores[role] = LayerScore.of(layer, blocks[layer], oof.fold_accuracies)
     return ProbeResult(
         backbone=cfg.backbone,
         network=get_backbone(cfg.backbone).display_name,
@@ -228,65 +239,18 @@ def sample(items: Sequence[Any], classes: Sequence[str], limit: int, seed: int) 
 
 
 def _extractor(model: Any, backbone: Any, mid: str | None) -> Any:
-    """Pixels -> [pooled middle features, pooled last features] (or just the last)."""
+    """Pixels -> the pooled last-layer features, then (with ``mid``) the pooled middle
+    ones, side by side in one (N, F_last + F_mid) output: one pass gives both."""
     import keras
 
     names = [layer.name for layer in model.layers]
     x = model.inputs[0]
     for name in names[1 : names.index("backbone")]:
         x = model.get_layer(name)(x)
-    wanted = [backbone.get_layer(mid).output] if mid else []
-    inner = keras.Model(backbone.inputs, [*wanted, backbone.outputs[0]], name="probe_backbone")
+    wanted = [backbone.outputs[0]] + ([backbone.get_layer(mid).output] if mid else [])
+    inner = keras.Model(backbone.inputs, wanted, name="probe_backbone")
     maps = inner(x, training=False)
     maps = maps if isinstance(maps, list | tuple) else [maps]
     pooled = [keras.layers.GlobalAveragePooling2D()(m) for m in maps]
-    return keras.Model(model.inputs, pooled, name="probe")
-
-
-def _run(extractor: Any, images: Any, progress: Callable[[int, int], None]) -> list[np.ndarray]:
-    """Every output of ``extractor`` over ``images``, in batches of 32."""
-    import tensorflow as tf
-
-    spec = tf.TensorSpec((None, *extractor.inputs[0].shape[1:]), tf.float32)
-    call = tf.function(lambda x: extractor(x, training=False), input_signature=[spec])
-    n, batch = len(images), 32
-    out: list[list[np.ndarray]] = []
-    for start in range(0, n, batch):
-        result = call(np.asarray(images[start : start + batch], dtype=np.float32))
-        result = result if isinstance(result, list | tuple) else [result]
-        out.append([np.asarray(r) for r in result])
-        progress(min(start + batch, n), n)
-    return [np.concatenate(parts) for parts in zip(*out, strict=True)]
-
-
-def _score(
-    backbone: Any,
-    layer: str,
-    feats: np.ndarray,
-    labels: np.ndarray,
-    k: int,
-    folds: int,
-    cfg: TrainConfig,
-) -> LayerScore:
-    """k-fold accuracy of the solved head on these features (as a feature-extraction run
-    cross-validates it: same folds, same solver, same class weights)."""
-    from tlcore.models.freezing import layer_blocks
-    from tlcore.training.batches import class_weights
-    from tlcore.training.crossval import out_of_fold_predictions
-    from tlcore.training.head_solver import solve_head
-
-    weights = class_weights(labels, k, cfg.class_weighting)
-
-    def fit_fn(xt: np.ndarray, yt: np.ndarray, xv: np.ndarray) -> np.ndarray:
-        return solve_head(xt, yt, k, class_weight=weights, seed=cfg.seed).predict_proba(xv)
-
-    oof = out_of_fold_predictions(feats, labels, fit_fn, folds, cfg.seed)
-    accs = np.asarray(oof.fold_accuracies)
-    names = [lay.name for lay in backbone.layers]
-    return LayerScore(
-        layer=layer,
-        block=layer_blocks(backbone)[names.index(layer)],
-        accuracy=float(accs.mean()),
-        spread=float(accs.std()),
-        fold_accuracies=tuple(float(a) for a in accs),
-    )
+    out = keras.layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
+    return keras.Model(model.inputs, out, name="probe")

@@ -85,21 +85,18 @@ def cross_validated(s: Any) -> tuple[dict[str, Any], np.ndarray]:
     The frozen backbone never learns from the images, so re-solving the head per fold
     (its regularisation chosen again inside each fold) scores the whole model honestly.
     """
-    from tlcore.training.crossval import out_of_fold_predictions, summarise
-    from tlcore.training.head_solver import solve_head
+    from tlcore.training.crossval import summarise
+    from tlcore.training.head_solver import out_of_fold
 
-    x = np.asarray(s.head_features["train"])
     _images, labels, paths = s.data["train"]
-    k = len(s.classes)
-
-    def fit_fn(xt: np.ndarray, yt: np.ndarray, xv: np.ndarray) -> np.ndarray:
-        fold = solve_head(xt, yt, k, class_weight=s.class_weight, seed=s.config.seed)
-        return fold.predict_proba(xv)
 
     def progress(event: dict) -> None:
         s.log.emit("crossval", **{a: b for a, b in event.items() if _plain(b)})
 
-    oof = out_of_fold_predictions(x, labels, fit_fn, s.config.cv_folds, s.config.seed, progress)
+    oof = out_of_fold(
+        s.head_features["train"], labels, len(s.classes), s.config.cv_folds,
+        class_weight=s.class_weight, seed=s.config.seed, progress=progress,
+    )  # fmt: skip
     summary = summarise(oof.fold_accuracies, oof.probs, labels, s.classes, paths)
     result = evaluate(labels, oof.probs, s.classes, paths)
     result["accuracy"] = summary["accuracy"]  # the mean over folds, with its spread

@@ -24,6 +24,8 @@ fine-tuning named as the thing to try once there are more images.
 from dataclasses import dataclass
 from typing import Any
 
+from tlcore.models.freezing import STRATEGIES
+
 FEW_SHOT = 30
 """Below this many images in the smallest class, feature extraction is advised whatever
 the images look like (measured: fine-tuning the top did not beat it at 5-20 a class)."""
@@ -39,12 +41,6 @@ FITS_ANYWAY = 0.9
 """From this cross-validated accuracy on the last layer, the features fit whatever the
 middle scores: there is little left for retraining layers to gain."""
 
-NAMES = {
-    "feature-extraction": "Feature extraction",
-    "fine-tune": "Fine-tune the top",
-    "full": "Full fine-tune",
-}
-
 
 @dataclass(frozen=True)
 class StrategyAdvice:
@@ -53,6 +49,8 @@ class StrategyAdvice:
     strategy: str
     like_imagenet: bool
     lines: tuple[str, ...]
+    reason: str
+    """Why this strategy: the last line after "Suggested: <strategy>."."""
 
     @property
     def text(self) -> str:
@@ -65,6 +63,7 @@ class StrategyAdvice:
             "strategy": self.strategy,
             "like_imagenet": self.like_imagenet,
             "lines": list(self.lines),
+            "reason": self.reason,
         }
 
 
@@ -130,8 +129,8 @@ def advise(result: Any) -> StrategyAdvice:
             )
     weak = last["accuracy"] < chance + 0.5 * (1 - chance)
     strategy, why = _cell(smallest, like, weak)
-    lines.append(f"Suggested: {NAMES[strategy]}. {why}")
-    return StrategyAdvice(strategy, like, tuple(lines))
+    lines.append(f"Suggested: {STRATEGIES[strategy].display_name}. {why}")
+    return StrategyAdvice(strategy, like, tuple(lines), why)
 
 
 def _uncertain(last: dict, middle: dict) -> bool:
