@@ -13,15 +13,15 @@ from ui import network, sidebar, state, warmup
 st.set_page_config(page_title="TransferLab", page_icon="🧪", layout="wide")
 state.init()
 
-# The page files live in app_pages/, not pages/: with a pages/ folder Streamlit serves
+# The page files live in pages/, not pages/: with a pages/ folder Streamlit serves
 # a first visit to e.g. /train after a restart as an old-style page, without this file
 # (no sidebar, no restored choices, its own page list) until someone opens "/".
 PAGES = [
-    st.Page("app_pages/data.py", title="1 · Data", icon=":material/image:", default=True),
-    st.Page("app_pages/model.py", title="2 · Model", icon=":material/neurology:"),
-    st.Page("app_pages/train.py", title="3 · Train", icon=":material/monitoring:"),
-    st.Page("app_pages/compare.py", title="4 · Compare", icon=":material/balance:"),
-    st.Page("app_pages/predict.py", title="5 · Predict", icon=":material/search:"),
+    st.Page("pages/data.py", title="1 · Data", icon=":material/image:", default=True),
+    st.Page("pages/model.py", title="2 · Model", icon=":material/neurology:"),
+    st.Page("pages/train.py", title="3 · Train", icon=":material/monitoring:"),
+    st.Page("pages/compare.py", title="4 · Compare", icon=":material/balance:"),
+    st.Page("pages/predict.py", title="5 · Predict", icon=":material/search:"),
 ]
 
 page = st.navigation(PAGES)

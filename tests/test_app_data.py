@@ -70,8 +70,8 @@ def test_the_sidebar_shows_the_dataset(tiny_dataset: Path) -> None:
 def test_the_split_survives_switching_pages(tiny_dataset: Path) -> None:
     at = app(data_path=str(tiny_dataset))
     at.slider(key="_w_test_percent").set_value(20).run()
-    at.switch_page("app_pages/compare.py").run()
-    at.switch_page("app_pages/data.py").run()
+    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/data.py").run()
     assert at.slider(key="_w_test_percent").value == 20
 
 

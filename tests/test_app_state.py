@@ -13,7 +13,7 @@ def test_a_new_session_gets_the_last_dataset_model_and_settings(tiny_dataset: Pa
     at = app("model", data_path=str(tiny_dataset), training={"image_size": 32})
     at.selectbox(key="_w_backbone").set_value("small_cnn").run()
     at.number_input(key="set_epochs").set_value(3).run()
-    at.switch_page("app_pages/data.py").run()
+    at.switch_page("pages/data.py").run()
     at.slider(key="_w_val_percent").set_value(30).run()
     assert not at.exception
     saved = json.loads(state.choices_path().read_text())["choices"]

@@ -48,5 +48,5 @@ def _run_status() -> None:
         line = run_status.short_progress(run)
         st.markdown(f"**{run_status.title(run)}** — {line}")
     st.page_link(
-        "app_pages/train.py", label="Follow it on the Train page", icon=":material/monitoring:"
+        "pages/train.py", label="Follow it on the Train page", icon=":material/monitoring:"
     )

@@ -26,13 +26,13 @@ st.markdown(
 
 if not st.session_state.get("data_path"):
     st.warning("First choose your images, so the model knows how many classes to learn.")
-    st.page_link("app_pages/data.py", label="Go to 1 · Data", icon=":material/image:")
+    st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     st.stop()
 try:
     report = dataset.current_report()
 except TransferLabError as e:
     st.error(f"{e} Choose another dataset on the Data page.")
-    st.page_link("app_pages/data.py", label="Go to 1 · Data", icon=":material/image:")
+    st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     st.stop()
 tf_note = st.empty()
 if not warmup.ready():
@@ -166,6 +166,6 @@ augment_preview.render(report)
 # --- Training settings ------------------------------------------------------------------
 training_settings.render(spec)
 left, right = st.columns(2)
-left.page_link("app_pages/train.py", label="Next: train it", icon=":material/arrow_forward:")
-right.page_link("app_pages/compare.py", label="…or compare strategies", icon=":material/balance:")
+left.page_link("pages/train.py", label="Next: train it", icon=":material/arrow_forward:")
+right.page_link("pages/compare.py", label="…or compare strategies", icon=":material/balance:")
 _ = plots  # the parameter chart is drawn by layer_table

@@ -285,4 +285,4 @@ if report.layout == "split_folders":
     st.caption("Your dataset has its own train/val/test folders, so they are kept as they are.")
 st.markdown(" · ".join(f"**{part}**: {sum(c.values())} images" for part, c in counts.items()))
 st.plotly_chart(plots.split_counts_figure(counts), width="stretch")
-st.page_link("app_pages/model.py", label="Next: choose a model", icon=":material/arrow_forward:")
+st.page_link("pages/model.py", label="Next: choose a model", icon=":material/arrow_forward:")

@@ -22,7 +22,7 @@ st.markdown(
 usable = weights_choice.finished_runs()
 if not usable:
     st.warning("There is no trained model yet. Train one first.")
-    st.page_link("app_pages/train.py", label="Go to 3 · Train", icon=":material/monitoring:")
+    st.page_link("pages/train.py", label="Go to 3 · Train", icon=":material/monitoring:")
     st.stop()
 labels = {r.run_id: run_status.label(r) for r in usable}
 ids = list(labels)

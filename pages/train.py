@@ -26,7 +26,7 @@ st.markdown(
 with st.container(border=True):
     if not st.session_state.get("data_path"):
         st.warning("Choose your images first.")
-        st.page_link("app_pages/data.py", label="Go to 1 · Data", icon=":material/image:")
+        st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     else:
         try:
             cfg, defaults = model_config.resolved_config()
@@ -57,7 +57,7 @@ with st.container(border=True):
             )
         except TransferLabError as e:
             st.error(f"{e} Fix it on the Model page.")
-            st.page_link("app_pages/model.py", label="Go to 2 · Model", icon=":material/neurology:")
+            st.page_link("pages/model.py", label="Go to 2 · Model", icon=":material/neurology:")
             st.stop()
         if missing_weights:
             st.info(
@@ -76,7 +76,7 @@ with st.container(border=True):
             ):
                 weights_choice.offline_help(cfg.backbone, model_config.image_size())
                 st.page_link(
-                    "app_pages/model.py",
+                    "pages/model.py",
                     label="Choose the starting point on the Model page",
                     icon=":material/neurology:",
                 )
@@ -148,12 +148,12 @@ else:
         st.session_state["val_percent"] = round(run.config.split.val_fraction * 100)
         st.session_state["test_percent"] = round(run.config.split.test_fraction * 100)
         st.session_state["split_seed"] = run.config.split.seed
-        st.switch_page("app_pages/model.py")
+        st.switch_page("pages/model.py")
     metrics = store.read_metrics(run_id)
     if metrics:
         run_results.metrics_view(metrics, key=run_id, run_id=run_id)
         st.page_link(
-            "app_pages/predict.py",
+            "pages/predict.py",
             label="Next: try it on new images",
             icon=":material/arrow_forward:",
         )

@@ -68,7 +68,7 @@ with st.container(border=True):
     ):
         if not s.get("data_path"):
             st.error("Choose your images on the Data page first.")
-            st.page_link("app_pages/data.py", label="Go to 1 · Data", icon=":material/image:")
+            st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
         elif not choices:
             st.error("Tick at least one strategy to compare.")
         else:
