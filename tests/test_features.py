@@ -165,3 +165,15 @@ def test_an_any_size_model_file_trains_with_every_strategy(
         head_epochs=1,
     )
     assert info.status == "finished", store.read_status(info.path).get("error")
+
+
+def test_files_named_with_bytes_that_are_not_utf8_have_a_cache_key(tmp_path: Path) -> None:
+    import os
+
+    from tlcore.training.features import items_digest
+
+    odd = os.fsencode(tmp_path) + b"/r\xe9d.png"
+    Path(os.fsdecode(odd)).write_bytes(b"x")
+    paths = [os.fsdecode(odd)]
+    assert cache_path(paths, "w", 32, "pad") == cache_path(paths, "w", 32, "pad")
+    assert items_digest(paths) != items_digest([str(tmp_path / "red.png")])

@@ -1,5 +1,6 @@
 """data.scan: every file used or skipped with a reason; duplicates; warnings; clear errors."""
 
+import json
 import os
 import shutil
 import zipfile
@@ -225,3 +226,39 @@ def test_class_names_that_cannot_be_labels_are_refused_at_scan_time(
     )
     assert main(["scan", str(root)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def _not_utf8_dataset(root: Path) -> Path:
+    """Three classes; one folder and some files named with bytes that are not UTF-8."""
+    write_class_images(root, per_class=3)
+    base = os.fsencode(root)
+    os.rename(base + b"/red/red_000.jpg", base + b"/red/r\xe9d.jpg")  # Latin-1 é
+    os.rename(base + b"/blue", base + b"/bl\xffue")
+    (Path(os.fsdecode(base + b"/green/notes\xff.txt"))).write_text("not a picture")
+    return root
+
+
+def test_names_that_are_not_utf8_are_kept_shown_and_saved(tmp_path: Path) -> None:
+    from tlcore import fsutil
+    from tlcore.data.split import load_split, make_split, save_split
+
+    root = _not_utf8_dataset(tmp_path / "old disk")
+    report = scan(root)
+    # The folder is used as it is; its label is printable (it becomes labels.txt).
+    assert report.classes == {"bl\\xffue": 3, "green": 3, "red": 3}
+    odd = os.fsdecode(os.fsencode(root) + b"/red/r\xe9d.jpg")
+    assert ImageItem(odd, "red", None) in report.items
+    assert all(Path(i.path).is_file() for i in report.items)
+    assert report.skipped == [Skipped("green/notes\\xff.txt", "not an image")]
+    assert report.warnings[0] == (
+        "The folder of class 'bl\\xffue' has a name that is not UTF-8 text (from an old disk "
+        "or zip), so its label is shown as 'bl\\xffue'; rename the folder for a readable label."
+    )
+    # Saved as JSON and read back, the paths are the same bytes: the files still open.
+    split = make_split(report)
+    save_split(split, tmp_path / "split.json")
+    assert load_split(tmp_path / "split.json") == split
+    assert json.loads(fsutil.json_text(report.to_dict(include_items=True)))["items"] == [
+        {"path": i.path, "label": i.label, "split": None} for i in report.items
+    ]
+    assert scan(root).fingerprint == report.fingerprint  # the scan cache was saved and read

@@ -1,6 +1,7 @@
 """``python -m tlcore scan``: a readable report, one JSON line last, exit 2 on errors."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -53,3 +54,25 @@ def test_errors_exit_2_with_one_sentence(tmp_path: Path) -> None:
         f"error: '{tmp_path / 'empty'}' is empty: put the images of each class in its own "
         "subfolder, e.g. cats/ and dogs/."
     ]
+
+
+def test_names_that_are_not_utf8_are_printed_and_in_the_json(tmp_path: Path) -> None:
+    from test_scan import _not_utf8_dataset
+
+    data = _not_utf8_dataset(tmp_path / "old")
+    # A UTF-8 terminal: stdout refuses what is not UTF-8 (as it does for most people).
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tlcore", "scan", str(data), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.rstrip() for line in proc.stdout.strip().splitlines()]
+    assert "bl\\xffue  3" in lines and "  green/notes\\xff.txt: not an image" in lines
+    result = json.loads(lines[-1])
+    assert result["classes"] == {"bl\\xffue": 3, "green": 3, "red": 3}
+    assert result["skipped"] == [{"path": "green/notes\\xff.txt", "reason": "not an image"}]

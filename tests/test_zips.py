@@ -287,3 +287,47 @@ def test_an_uploaded_zip_never_stays_in_uploads_and_same_names_do_not_overwrite(
     with pytest.raises(DataError, match="the disk is full"):
         files.unpack_zip_upload(_Upload("pets.zip", other.read_bytes()))
     assert list(uploads.iterdir()) == []
+
+
+def _renamed_zip(path: Path, names: dict[str, bytes]) -> Path:
+    """A zip whose member names are raw bytes, as old tools wrote them.
+
+    ``zipfile`` writes every non-ASCII name as flagged UTF-8, so members are written
+    under ASCII stand-ins of the same length and the bytes swapped in afterwards.
+    ``names`` maps stand-in -> raw bytes; a stand-in holding ``é`` stays flagged UTF-8.
+    """
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, stand_in in enumerate(names):
+            zf.writestr(stand_in, _png((40 * i, 90, 200 - 40 * i)))
+    data = path.read_bytes()
+    for stand_in, raw in names.items():
+        data = data.replace(stand_in.encode("utf-8"), raw)
+    path.write_bytes(data)
+    return path
+
+
+def test_names_that_are_not_marked_utf8_or_not_utf8_at_all_are_kept(tmp_path: Path) -> None:
+    z = _renamed_zip(
+        tmp_path / "old.zip",
+        {
+            "cats/mac__.png": b"cats/caf\xc3\xa9.png",  # macOS: UTF-8, not marked
+            "cats/dos.png": b"cats/\x82t\xa0.png",  # DOS: cp437, not marked
+            "dogs/bad\u00e9.png": b"dogs/bad\xff\xfe.png",  # marked UTF-8 but is not
+            "dogs/ok.png": b"dogs/ok.png",
+        },
+    )
+    with pytest.raises(UnicodeDecodeError):  # what Python's zipfile does with it alone
+        zipfile.ZipFile(z)
+    out = extract_zip(z, tmp_path / "out")
+    assert listing(out) == sorted(
+        [
+            EXTRACTED_MARKER,
+            "cats/café.png",
+            "cats/étá.png",
+            "dogs/bad" + b"\xff\xfe".decode("cp437") + ".png",
+            "dogs/ok.png",
+        ]
+    )
+    from tlcore.data.scan import scan
+
+    assert scan(z).classes == {"cats": 2, "dogs": 2}

@@ -9,11 +9,36 @@ write; a reader skips a last line that is not complete yet.
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+# A file name that is not valid UTF-8 (old disks, zips) reaches Python as a str holding
+# lone surrogates (PEP 383). It opens fine but cannot be encoded as UTF-8 text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _shown(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print or show: bytes of a name that are not UTF-8 appear as ``\\xNN``."""
+    return _SURROGATE.sub(_shown, text)
+
+
+def json_text(obj: Any, **kwargs: Any) -> str:
+    """``json.dumps`` that can always be written as UTF-8.
+
+    Lone surrogates (a file name that is not UTF-8) become ``\\udcNN`` escapes, which
+    ``json.loads`` turns back into the very same name, so the file still opens.
+    """
+    text = json.dumps(obj, ensure_ascii=False, **kwargs)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -39,7 +64,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     """Atomically write ``obj`` as indented JSON."""
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json_text(obj, indent=2) + "\n")
 
 
 def publish_dir(built: Path, dest: Path, marker: str) -> None:
@@ -100,7 +125,7 @@ def read_json(path: str | os.PathLike) -> Any:
 
 def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
     """Append one JSON object as one line (a single ``write`` call, so lines never mix)."""
-    line = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+    line = json_text(obj, separators=(",", ":")) + "\n"
     with open(path, "a", encoding="utf-8") as f:
         f.write(line)
 

@@ -1,19 +1,20 @@
 """How commands print: readable text for people, one JSON line last for scripts."""
 
-import json
 import sys
 from typing import Any
+
+from tlcore.fsutil import json_text, printable
 
 
 def emit_json(value: Any) -> None:
     """Print ``value`` as one JSON line on stdout (the last line a command prints)."""
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json_text(value, default=str) + "\n")
     sys.stdout.flush()
 
 
 def say(text: str = "") -> None:
-    """Print a line for a person."""
-    print(text, flush=True)
+    """Print a line for a person (a file name that is not UTF-8 shows its bytes as \\xNN)."""
+    print(printable(text), flush=True)
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:

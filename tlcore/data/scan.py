@@ -19,6 +19,7 @@ from tlcore.data.notes import read_notes
 from tlcore.data.scancache import check_files
 from tlcore.data.zips import extract_zip
 from tlcore.errors import DataError
+from tlcore.fsutil import printable
 
 SPLIT_FOLDERS = {
     "train": "train",
@@ -119,8 +120,12 @@ def _detect_layout(root: Path) -> str:
 
 
 def _class_dirs(root: Path, layout: str) -> dict[tuple[str | None, str], str]:
-    """(split, class) -> class folder path relative to root, for every class folder."""
-    out = {}
+    """(split, class) -> class folder path relative to root, for every class folder.
+
+    A folder name that is not UTF-8 (kept by Python as surrogates) gives the label
+    ``printable(name)``: the folder is used as it is, and the label can be shown and saved.
+    """
+    out: dict[tuple[str | None, str], str] = {}
     splits = (
         [(None, root)]
         if layout == "class_folders"
@@ -133,17 +138,26 @@ def _class_dirs(root: Path, layout: str) -> dict[tuple[str | None, str], str]:
     for split, folder in splits:
         for d in sorted(folder.iterdir()):
             if d.is_dir() and not _is_hidden(d.name):
-                out[(split, d.name)] = d.relative_to(root).as_posix() + "/"
+                rel = printable(d.relative_to(root).as_posix() + "/")
+                if (split, printable(d.name)) in out:
+                    raise DataError(
+                        f"The class folders {out[(split, printable(d.name))]!r} and {rel!r} "
+                        "would get the same label (one name is not valid UTF-8 text). "
+                        "Rename one of them, then scan again."
+                    )
+                out[(split, printable(d.name))] = rel
     return out
 
 
 def _place(parts: tuple[str, ...], layout: str) -> tuple[str | None, str | None, str | None]:
     """(split, class, reason-if-not-placed) for a file's path parts below root."""
     if layout == "class_folders":
-        return (None, parts[0], None) if len(parts) >= 2 else (None, None, "not in a class folder")
+        if len(parts) < 2:
+            return None, None, "not in a class folder"
+        return None, printable(parts[0]), None
     if len(parts) < 3:
         return None, None, "not in a class folder"
-    return SPLIT_FOLDERS.get(parts[0].lower()), parts[1], None
+    return SPLIT_FOLDERS.get(parts[0].lower()), printable(parts[1]), None
 
 
 def _reason_summary(reasons: Counter) -> str:
@@ -203,7 +217,7 @@ def _warnings(
     for kind, text in DUPLICATE_KINDS.items():
         groups = [g for g in duplicates if g.kind == kind]
         if groups:
-            example = " = ".join(groups[0].paths[:2])
+            example = printable(" = ".join(groups[0].paths[:2]))
             out.append(
                 f"{len(groups)} group{'s' if len(groups) != 1 else ''} of exact "
                 f"duplicates: {text} (e.g. {example})."
@@ -275,20 +289,23 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
     hidden_dirs: Counter = Counter()
     reasons: dict[str, Counter] = defaultdict(Counter)  # class folder -> skip reasons
     todo: list[tuple[Path, str | None, str]] = []
+    odd_labels: set[str] = set()  # from folder names that are not UTF-8
     for path in files:
         parts = path.relative_to(root).parts
         rel = "/".join(parts)
         hidden_at = next((i for i, p in enumerate(parts[:-1]) if _is_hidden(p)), None)
         if hidden_at is not None:
-            hidden_dirs["/".join(parts[: hidden_at + 1]) + "/"] += 1
+            hidden_dirs[printable("/".join(parts[: hidden_at + 1]) + "/")] += 1
             continue
         split, label, reason = _place(parts, layout)
         if reason is None and _is_hidden(parts[-1]):
             reason = "hidden or system file"
         if reason is not None:
-            skipped.append(Skipped(rel, reason))
+            skipped.append(Skipped(printable(rel), reason))
             continue
         todo.append((path, split, label))
+        if label != parts[0 if layout == "class_folders" else 1]:
+            odd_labels.add(label)
 
     items: list[ImageItem] = []
     digests: list[str] = []
@@ -298,7 +315,7 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
             items.append(ImageItem(str(path), label, split))
             digests.append(digest)
         else:
-            skipped.append(Skipped(path.relative_to(root).as_posix(), reason))
+            skipped.append(Skipped(printable(path.relative_to(root).as_posix()), reason))
             reasons[class_dirs.get((split, label), "")][reason] += 1
     skipped += [
         Skipped(d, f"hidden folder ({n} file{'s' if n != 1 else ''})")
@@ -311,7 +328,11 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
     per_dir = Counter((i.split, i.label) for i in items)
     classes = dict(sorted(Counter(i.label for i in items).items()))
     empty = [d for key, d in class_dirs.items() if not per_dir[key]]
-    extra_warnings = []
+    extra_warnings = [
+        f"The folder of class '{label}' has a name that is not UTF-8 text (from an old disk "
+        f"or zip), so its label is shown as '{label}'; rename the folder for a readable label."
+        for label in sorted(odd_labels & set(classes))
+    ]
     if len(classes) < 2:
         if empty:
             raise DataError(_empty_class_error(empty, reasons))
@@ -344,7 +365,7 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
     for item, digest in sorted(zip(items, digests, strict=True), key=lambda t: t[0].path):
         fp.update(
             f"{Path(item.path).relative_to(root).as_posix()}|{item.label}|"
-            f"{item.split}|{digest}\n".encode()
+            f"{item.split}|{digest}\n".encode("utf-8", "surrogateescape")
         )
     return DatasetReport(
         root=str(root),

@@ -11,7 +11,6 @@ ignored (everything is checked again).
 """
 
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -63,9 +62,7 @@ class ScanCache:
             return
         try:
             data = {"version": CHECK_VERSION, "root": self.root, "files": self.new}
-            fsutil.atomic_write_text(
-                self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-            )
+            fsutil.atomic_write_text(self.path, fsutil.json_text(data, separators=(",", ":")))
         except OSError:
             pass
 

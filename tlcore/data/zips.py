@@ -16,6 +16,8 @@ that appears twice (the last one wins, as with every unzip tool) — are left ou
 listed in the dataset's notes, so the scan report shows them among the skipped files.
 Any other ``OSError`` while unpacking (a full disk, no permission) is one ``DataError``
 sentence, and the temporary folder is removed.
+
+Member names are read as their makers meant them (``tlcore.data.zipnames``).
 """
 
 import hashlib
@@ -29,6 +31,7 @@ from pathlib import Path, PurePosixPath
 
 from tlcore import fsutil, workspace
 from tlcore.data.notes import Notes, write_notes
+from tlcore.data.zipnames import member_name, open_zip
 from tlcore.errors import DataError
 
 MAX_TOTAL_BYTES = 20 * 1024**3  # 20 GB uncompressed
@@ -78,25 +81,25 @@ def _plan(zf: zipfile.ZipFile, max_total: int, max_ratio: float, notes: Notes) -
         )
     plan, total = [], 0
     for info in infos:
-        parts = _safe_parts(info.filename)  # checked for every member, even skipped ones
+        parts = _safe_parts(member_name(info))  # checked for every member, even skipped ones
         if info.is_dir() or not parts or _is_skipped(parts):
             continue
         if stat.S_ISLNK(info.external_attr >> 16):
             # A symlink could point anywhere on this machine.
-            notes.skipped.append((info.filename, "symbolic link (not extracted)"))
+            notes.skipped.append((member_name(info), "symbolic link (not extracted)"))
             continue
         if info.file_size >= RATIO_MIN_BYTES:
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > max_ratio:
                 raise DataError(
-                    f"The zip was refused: member '{info.filename}' would expand "
+                    f"The zip was refused: member '{member_name(info)}' would expand "
                     f"{ratio:.0f} times ({info.file_size:,} bytes), which looks like a zip "
                     f"bomb (the limit is {max_ratio:.0f} times)."
                 )
         total += info.file_size
         if total > max_total:
             raise DataError(
-                f"The zip was refused: at member '{info.filename}' it would expand to more "
+                f"The zip was refused: at member '{member_name(info)}' it would expand to more "
                 f"than {max_total:,} bytes (the limit)."
             )
         plan.append((info, parts))
@@ -113,10 +116,13 @@ def _without_clashes(plan: Plan, notes: Notes) -> Plan:
     for i, (info, parts) in enumerate(plan):
         if last[parts] != i:
             notes.skipped.append(
-                (info.filename, "the zip holds another file of this name; the last one was used")
+                (
+                    member_name(info),
+                    "the zip holds another file of this name; the last one was used",
+                )
             )
         elif parts in folders:
-            notes.skipped.append((info.filename, "a folder of the same name is in the zip"))
+            notes.skipped.append((member_name(info), "a folder of the same name is in the zip"))
         else:
             kept.append((info, parts))
     return kept
@@ -132,9 +138,9 @@ def _fits_on_disk(plan: Plan, tmp: Path, notes: Notes) -> Plan:
     kept = []
     for info, parts in plan:
         if any(len(os.fsencode(p)) > name_max for p in parts):
-            notes.skipped.append((info.filename, f"name longer than {name_max} bytes"))
+            notes.skipped.append((member_name(info), f"name longer than {name_max} bytes"))
         elif len(os.fsencode(str(tmp.joinpath(*parts)))) >= path_max:
-            notes.skipped.append((info.filename, f"path longer than {path_max} bytes"))
+            notes.skipped.append((member_name(info), f"path longer than {path_max} bytes"))
         else:
             kept.append((info, parts))
     return kept
@@ -167,12 +173,12 @@ def _copy_member(
                 size += len(chunk)
                 if size > limit or written + size > max_total:
                     raise DataError(
-                        f"The zip was refused: member '{info.filename}' expands "
+                        f"The zip was refused: member '{member_name(info)}' expands "
                         "beyond its declared size or the size limit."
                     )
                 dst.write(chunk)
     except zipfile.BadZipFile as e:
-        raise DataError(f"The zip is damaged at member '{info.filename}' ({e}).") from None
+        raise DataError(f"The zip is damaged at member '{member_name(info)}' ({e}).") from None
     return written + size
 
 
@@ -216,10 +222,10 @@ def extract_zip(
     if dest.exists() and any(dest.iterdir()):
         raise DataError(f"Cannot extract into '{dest}': the folder is not empty.")
     try:
-        zf = zipfile.ZipFile(zip_path)
+        zf = open_zip(zip_path)
     except (zipfile.BadZipFile, OSError):
         raise DataError(f"'{zip_path.name}' is not a readable .zip file.") from None
-    with zf:
+    with zf, zf.fp:
         notes = Notes()
         plan = _plan(zf, max_total_bytes, max_ratio, notes)
         try:
@@ -273,14 +279,14 @@ def _unpack(
             # Belt and braces: the joined path must stay inside the temporary folder.
             if not target.resolve().is_relative_to(tmp.resolve()):
                 raise DataError(
-                    f"The zip was refused: member '{info.filename}' would be "
+                    f"The zip was refused: member '{member_name(info)}' would be "
                     "written outside the target folder."
                 )
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 written = _copy_member(zf, info, target, written, max_total_bytes, max_ratio)
             except OSError as e:
-                raise _unpack_error(zip_path, dest, e, info.filename) from None
+                raise _unpack_error(zip_path, dest, e, member_name(info)) from None
         write_notes(tmp, notes)
         (tmp / EXTRACTED_MARKER).write_text(zip_path.name + "\n", encoding="utf-8")
         fsutil.publish_dir(tmp, dest, EXTRACTED_MARKER)  # dest is empty (checked above)

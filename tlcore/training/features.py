@@ -182,9 +182,9 @@ def items_digest(paths: Sequence[str]) -> str:
     for p in paths:
         try:
             st = os.stat(p)
-            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
         except OSError:
-            h.update(f"{p}\0missing\n".encode())
+            h.update(f"{p}\0missing\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:24]
 
 
