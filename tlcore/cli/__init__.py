@@ -150,6 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser(
+        "inspect",
+        help="find likely label mistakes, near-duplicates and outliers; map the images",
+    )
+    p.add_argument("data", help="a folder (one subfolder per class) or a .zip")
+    _add_model_options(p)
+    p.add_argument(
+        "--similarity",
+        type=float,
+        help="cosine similarity of the features from which two images count as "
+        "near-duplicates (default 0.95)",
+    )
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("train", help="train a classifier (one run)")
     _add_training_options(p)
     p.add_argument("--spec", help="run an existing spec.json instead (the app's worker)")
