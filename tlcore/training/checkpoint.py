@@ -25,6 +25,9 @@ class BestKeeper:
         patience: epochs without improvement before stopping (0 = never stop early).
         on_epoch: called with (epoch number, logs, improved) after each epoch.
         min_save_gap: seconds between two saves.
+        min_delta: the smallest relative drop of ``monitor`` that counts as better (as in
+            PyTorch's ``ReduceLROnPlateau``): a loss creeping down by 0.001% an epoch, as
+            a network at chance does, must not hold off early stopping forever.
     """
 
     def __init__(
@@ -34,12 +37,14 @@ class BestKeeper:
         patience: int = 3,
         on_epoch: Callable[[int, dict, bool], None] | None = None,
         min_save_gap: float = 5.0,
+        min_delta: float = 1e-4,
     ) -> None:
         self.save = save
         self.monitor = monitor
         self.patience = patience
         self.on_epoch = on_epoch
         self.min_save_gap = min_save_gap
+        self.min_delta = min_delta
         self.model: Any = None  # the model being fitted (set by Keras; gets stop_training)
         self.source: Any = None  # whose weights to keep, if not ``model`` (see below)
         self.params: dict[str, Any] = {}
@@ -69,7 +74,7 @@ class BestKeeper:
             return  # an epoch cut short by a NaN loss is not an epoch to keep or count
         self.history.append({"epoch": epoch + 1, **logs})
         value = logs.get(self.monitor, math.nan)
-        improved = math.isfinite(value) and value < self.best
+        improved = math.isfinite(value) and value < self._threshold()
         if improved:
             self.best, self.best_epoch, self.best_logs = value, epoch + 1, logs
             self.best_weights = self._weights_model.get_weights()
@@ -85,6 +90,12 @@ class BestKeeper:
             self.on_epoch(epoch + 1, logs, improved)
         if self._dirty and time.monotonic() - self._last_save >= self.min_save_gap:
             self._save_best()
+
+    def _threshold(self) -> float:
+        """What the monitored value must beat to count as an improvement."""
+        if not math.isfinite(self.best):
+            return self.best
+        return self.best - abs(self.best) * self.min_delta
 
     def _save_best(self) -> None:
         model = self._weights_model

@@ -362,6 +362,38 @@ def resolve(config: TrainConfig, report: Any) -> tuple[TrainConfig, Defaults | N
     if chosen & {"split.val_fraction", "split.test_fraction", "val_split", "test_split"}:
         chosen.add("cross_validate")  # a split the person asked for wins over k folds
     resolved = apply_defaults(config, defaults, chosen)
+    resolved, defaults = _stop_on_kept_validation(resolved, defaults, sum(counts), chosen)
     if resolved.warmup_epochs >= resolved.epochs:  # the person chose fewer epochs
         resolved = resolved.replace(warmup_epochs=round(WARMUP_FRACTION * resolved.epochs))
     return resolved.replace(auto_defaults=False), defaults
+
+
+def _stop_on_kept_validation(
+    config: TrainConfig, defaults: Defaults, n_images: int, chosen: set[str]
+) -> tuple[TrainConfig, Defaults]:
+    """Early stopping for a run that keeps validation images the policy would have dropped.
+
+    A split chosen by the person (or shared by a comparison) can hold out fewer than
+    ``MIN_VAL_TO_STOP`` validation images, for which the policy switched early stopping
+    off: the run then trained all its epochs on a loss it never stopped on (a network at
+    chance ran 68 of 200 epochs, "best epoch 1 of 68"). Images held out to stop on are
+    used to stop on.
+    """
+    n_val = round(n_images * config.split.val_fraction)
+    if (
+        n_val == 0
+        or defaults.epochs < 1
+        or config.early_stopping_patience > 0
+        or chosen & {"patience", "early_stopping_patience"}
+    ):
+        return config, defaults
+    patience = max(3, config.epochs // 5)
+    reason = (
+        f"Early stopping after {patience} epochs without a better validation loss: only "
+        f"{n_val} validation images, a noisy signal, but they are held out anyway."
+    )
+    reasons = {**defaults.reasons, "patience": reason}
+    return (
+        config.replace(early_stopping_patience=patience),
+        dataclasses.replace(defaults, patience=patience, reasons=reasons),
+    )
