@@ -148,3 +148,36 @@ def test_a_full_disk_when_a_run_is_put_in_line_is_a_sentence(
         worker.start_run(tiny_config(tiny_dataset))
     assert [r.status for r in store.list_runs()] == ["failed"]
     assert queue.waiting_run_ids() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds", "warned"),
+    [("", 300.0, False), ("2.5", 2.5, False), ("0", 0.0, False), ("5m", 300.0, True),
+     ("-1", 300.0, True), ("nan", 300.0, True), ("inf", 300.0, True)],
+)  # fmt: skip
+def test_a_bad_idle_setting_falls_back_to_the_default_and_is_said_once(
+    monkeypatch: pytest.MonkeyPatch, capsys, value: str, seconds: float, warned: bool
+) -> None:
+    monkeypatch.setattr(queue, "_warned", set())
+    monkeypatch.setenv(queue.IDLE_ENV, value)
+    assert queue.worker_idle_seconds() == seconds
+    assert queue.worker_idle_seconds() == seconds
+    err = capsys.readouterr().err
+    if warned:
+        assert err.count("\n") == 1  # said once, not on every call
+        assert err.startswith(f"warning: TRANSFERLAB_WORKER_IDLE_SECONDS='{value}' is not a")
+    else:
+        assert err == ""
+
+
+def test_a_worker_started_with_a_bad_idle_setting_still_trains(
+    tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(queue.IDLE_ENV, "5m")
+    run_id = worker.start_run(tiny_config(tiny_dataset))
+    info = _final(run_id)
+    os.kill(info.pid, signal.SIGTERM)  # it would idle for the default 300 s
+    assert info.status == "finished"
+    wait_for(lambda: not _alive(info.pid), timeout=60)
+    log = (queue._dir("slots").parent / "worker.log").read_text()
+    assert log.count("TRANSFERLAB_WORKER_IDLE_SECONDS='5m' is not a number of seconds") == 1

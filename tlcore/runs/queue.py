@@ -13,8 +13,9 @@ one process can do) and trains each run in-process with ``tlcore.runs.job.train_
 writing the same run folder a separate ``python -m tlcore train --spec`` would, with its
 output in the run's ``worker.log``. TensorFlow, Keras and the backbone code stay loaded
 between runs, which is most of what a small run costs (see BENCHMARKS.md). After
-``TRANSFERLAB_WORKER_IDLE_SECONDS`` (default 300) without a ticket it exits. It does not
-belong to the app: closing the tab or restarting the server leaves it working, and a
+``TRANSFERLAB_WORKER_IDLE_SECONDS`` (default 300; a value that is not a number of seconds
+is said once in ``queue/worker.log`` and the default used) without a ticket it exits. It
+does not belong to the app: closing the tab or restarting the server leaves it working, and a
 ticket written while no worker runs waits on disk until ``ensure_worker`` is called again
 (the app's sidebar does so every few seconds while tickets wait).
 
@@ -24,6 +25,7 @@ tickets stay for the next worker.
 """
 
 import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -48,6 +50,34 @@ def max_runs() -> int:
         return max(1, int(os.environ.get(MAX_RUNS_ENV) or 1))
     except ValueError:
         return 1
+
+
+_warned: set[str] = set()  # bad settings already reported by this process
+
+
+def worker_idle_seconds() -> float:
+    """How long an idle worker waits for a ticket (``TRANSFERLAB_WORKER_IDLE_SECONDS``).
+
+    A value that is not a number of seconds (``5m``, ``-1``, ``nan``) must not kill every
+    worker before it trains anything: the default is used and the bad value is said once.
+    """
+    raw = (os.environ.get(IDLE_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_IDLE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if math.isfinite(value) and value >= 0:
+        return value
+    if raw not in _warned:
+        _warned.add(raw)
+        print(
+            f"warning: {IDLE_ENV}={raw!r} is not a number of seconds (e.g. 300); "
+            f"using {DEFAULT_IDLE_SECONDS:g}.",
+            file=sys.stderr,
+        )
+    return DEFAULT_IDLE_SECONDS
 
 
 def _dir(name: str) -> Path:
@@ -246,11 +276,7 @@ def serve(idle_seconds: float | None = None) -> int:
     """Train waiting runs until none came for ``idle_seconds``; return how many ran."""
     from tlcore.runs.job import signal_received, stop_on_signals
 
-    idle = (
-        float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_SECONDS)
-        if idle_seconds is None
-        else idle_seconds
-    )
+    idle = worker_idle_seconds() if idle_seconds is None else idle_seconds
     slot = _hold_slot()
     if slot is None:
         return 0  # enough workers already
