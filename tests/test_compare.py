@@ -7,8 +7,8 @@ import pytest
 from run_helpers import tiny_cli_args
 
 from tlcore.cli import main
+from tlcore.results.comparison import CONTRACT, group_report
 from tlcore.runs import store
-from tlcore.runs.compare import comparison_rows
 
 # Two epochs: with the head solved first (epoch 1), fine-tuning gets the second.
 TINY = tiny_cli_args(epochs=2)
@@ -28,7 +28,8 @@ def test_compare_three_strategies_cli_json(
         ]
     )
     assert code == 0
-    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = result["runs"]
     assert [(r["strategy"], r["status"], r["epochs"]) for r in rows] == [
         ("feature-extraction", "finished", 1),  # the head solved: nothing else trains
         ("fine-tune", "finished", 2),
@@ -36,27 +37,19 @@ def test_compare_three_strategies_cli_json(
     ]
     params = [r["trainable_params"] for r in rows]
     assert params[0] < params[1] < params[2]
-    assert all(
-        set(r)
-        >= {
-            "strategy",
-            "name",
-            "run_id",
-            "trainable_params",
-            "epochs",
-            "best_val_accuracy",
-            "test_accuracy",
-            "seconds",
-        }
-        for r in rows
-    )
+    assert all(set(r) >= set(CONTRACT) | {"name", "epochs", "test_accuracy"} for r in rows)
+    for r in rows:  # every row: accuracy inside its 95% interval, on the test images
+        low, high = r["interval"]
+        assert 0.0 <= low <= r["accuracy"] <= high <= 1.0
+        assert r["images"] == rows[0]["images"] > 0 and r["accuracy"] == r["test_accuracy"]
+    assert isinstance(result["verdict"], str) and " vs " in result["verdict"]
     infos = [store.load_run(r["run_id"]) for r in rows]
     groups = {i.group for i in infos}
     assert len(groups) == 1 and None not in groups
     specs = [store.read_spec(i.run_id) for i in infos]
     assert all(s["split"] == specs[0]["split"] for s in specs)
     assert {i.config.seed for i in infos} == {42}
-    assert comparison_rows(groups.pop()) == rows
+    assert group_report(groups.pop()) == result
 
 
 def test_compare_text_table_and_unknown_strategy(

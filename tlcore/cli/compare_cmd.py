@@ -10,10 +10,11 @@ from tlcore.errors import ConfigError
 
 COLUMNS = [
     "strategy",
+    "accuracy",
+    "interval",
+    "images",
     "trainable_params",
     "epochs",
-    "best_val_accuracy",
-    "test_accuracy",
     "seconds",
     "status",
     "run_id",
@@ -26,7 +27,9 @@ def _pct(x: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Train each strategy in turn (foreground) and print the comparison table."""
+    from tlcore.results.comparison import report
     from tlcore.runs.compare import compare
+    from tlcore.runs.store import load_run
 
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
     if not names:
@@ -51,13 +54,12 @@ def run(args: argparse.Namespace) -> int:
         echo=None if args.json else echo_event,
     )
     failed = [r for r in rows if r["status"] == "failed"]
+    result = report([load_run(r["run_id"]) for r in rows])
     if args.json:
-        emit_json(rows)
+        emit_json(result)
     else:
-        _print(rows)
+        _print(result)
     if failed:
-        from tlcore.runs.store import load_run
-
         print(
             f"error: {len(failed)} of {len(rows)} runs failed; the first said: "
             f"{load_run(failed[0]['run_id']).error}",
@@ -67,20 +69,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print(rows: list[dict]) -> None:
+def _print(result: dict) -> None:
+    from tlcore.results.comparison import ranked
+
     say()
     say(
         table(
             [
                 {
                     **r,
-                    "best_val_accuracy": _pct(r["best_val_accuracy"]),
-                    "test_accuracy": _pct(r["test_accuracy"]),
+                    "accuracy": _pct(r["accuracy"]),
+                    "interval": "-"
+                    if r["interval"] is None
+                    else f"{r['interval'][0]:.0%}-{r['interval'][1]:.0%}",
                     "trainable_params": f"{r['trainable_params'] or 0:,}",
                     "seconds": f"{r['seconds'] or 0:.1f}",
                 }
-                for r in rows
+                for r in ranked(result["runs"])
             ],
             COLUMNS,
         )
     )
+    say()
+    say(result["verdict"])
