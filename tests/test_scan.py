@@ -140,6 +140,61 @@ def test_a_symlink_loop_does_not_hang(tmp_path: Path) -> None:
     os.symlink(root / "blue", root / "blue" / "self")
     report = scan(root)
     assert report.classes == {"blue": 10, "green": 10, "red": 10}
+    assert report.skipped == [
+        Skipped("blue/self/", "link to a folder scanned already (a loop; not followed)"),
+        Skipped("red/loop", "link to outside its class folder (not followed)"),
+    ]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symlinks")
+def test_links_never_move_photos_to_another_class(tmp_path: Path) -> None:
+    root = write_class_images(tmp_path / "d", per_class=10)
+    os.symlink(root / "red", root / "blue" / "reds")  # would label red photos "blue"
+    os.symlink(root / "green" / "green_000.jpg", root / "blue" / "one.jpg")
+    os.symlink(root / "blue" / "blue_001.png", root / "blue" / "alias.png")  # inside: used
+    os.symlink("/", root / "blue" / "disk")  # would walk the whole disk
+    elsewhere = write_class_images(tmp_path / "elsewhere", per_class=10, seed=1)
+    shutil.rmtree(root / "green")
+    os.symlink(elsewhere / "green", root / "green")  # a class put together from elsewhere
+    os.symlink(root / "red", root / "crimson")  # a second label for the red photos
+    os.symlink("/", root / "everything")
+    report = scan(root)
+    assert report.classes == {"blue": 11, "green": 10, "red": 10}
+    assert {i.label for i in report.items if "/red_" in i.path} == {"red"}
+    assert report.skipped == [
+        Skipped("blue/disk", "link to outside its class folder (not followed)"),
+        Skipped("blue/one.jpg", "link to outside its class folder (not followed)"),
+        Skipped("blue/reds", "link to outside its class folder (not followed)"),
+        Skipped("crimson", "link to another folder of this dataset (not followed)"),
+        Skipped("everything", "link to a folder holding this dataset (not followed)"),
+    ]
+    assert report.warnings[:2] == [
+        "No images found in 'crimson/' (1 file skipped: link to another folder of this "
+        "dataset (not followed)); class 'crimson' is left out.",
+        "No images found in 'everything/' (1 file skipped: link to a folder holding this "
+        "dataset (not followed)); class 'everything' is left out.",
+    ]
+
+
+def test_the_walk_is_bounded_in_depth_and_size(tmp_path: Path, monkeypatch) -> None:
+    from tlcore.data import walk
+
+    root = write_class_images(tmp_path / "d", per_class=10, classes={"a": (9, 9, 9)})
+    write_class_images(root, per_class=10, classes={"b": (200, 200, 200)})
+    deep = root / "a" / Path(*[f"{i}" for i in range(1, walk.MAX_DEPTH + 2)])
+    noisy(deep / "lost.png", 0)
+    report = scan(root)
+    too_deep = "/".join(str(i) for i in range(1, walk.MAX_DEPTH + 1))  # a/ is level 1
+    assert report.skipped == [
+        Skipped(f"a/{too_deep}/", f"folder deeper than {walk.MAX_DEPTH} levels (not scanned)")
+    ]
+    monkeypatch.setattr(walk, "MAX_ENTRIES", 15)
+    with pytest.raises(DataError) as info:
+        scan(root)
+    assert str(info.value) == (
+        f"Stopped scanning '{root}' after 15 files and folders, more than a dataset holds: "
+        "give the folder of your photos (one subfolder per class), not a whole disk."
+    )
 
 
 def test_errors_are_plain_sentences(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,31 +150,3 @@ def read_jsonl(path: str | os.PathLike, start: int = 0) -> tuple[list[Any], int]
             except ValueError:  # JSON or UTF-8 error
                 continue  # a line torn by a killed writer: skip it, keep the rest
     return objects, start + end
-
-
-def iter_files(root: Path) -> Iterator[Path]:
-    """Yield regular files under ``root`` in sorted order, following no symlink twice.
-
-    Symlinked folders are followed once (by their resolved path), so a link loop ends.
-    """
-    seen: set[Path] = set()
-
-    def walk(folder: Path) -> Iterator[Path]:
-        real = folder.resolve()
-        if real in seen:
-            return
-        seen.add(real)
-        try:
-            entries = sorted(folder.iterdir(), key=lambda p: p.name)
-        except OSError:
-            return
-        for entry in entries:
-            try:
-                if entry.is_dir():
-                    yield from walk(entry)
-                elif entry.is_file():
-                    yield entry
-            except OSError:
-                continue
-
-    yield from walk(root)

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tlcore import fsutil
 from tlcore.data.notes import read_notes
 from tlcore.data.scancache import check_files
+from tlcore.data.walk import list_dataset
 from tlcore.data.zips import extract_zip
 from tlcore.errors import DataError
 from tlcore.fsutil import printable
@@ -277,9 +277,10 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
     layout = _detect_layout(root)
     class_dirs = _class_dirs(root, layout)
     _check_class_names(class_dirs)
+    listing = list_dataset(root, 1 if layout == "class_folders" else 2)
     # TransferLab's own marker files (zip extracted, demo generated) are not data.
-    files = [p for p in fsutil.iter_files(root) if not p.name.startswith(OWN_MARKER_PREFIX)]
-    if not files:
+    files = [p for p in listing.files if not p.name.startswith(OWN_MARKER_PREFIX)]
+    if not files and not listing.skipped:
         raise DataError(
             f"'{root}' is empty: put the images of each class in its own "
             "subfolder, e.g. cats/ and dogs/."
@@ -306,6 +307,14 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         todo.append((path, split, label))
         if label != parts[0 if layout == "class_folders" else 1]:
             odd_labels.add(label)
+
+    for rel, reason in listing.skipped:  # links not followed, folders too deep, ...
+        parts = tuple(rel.rstrip("/").split("/"))
+        if any(_is_hidden(p) for p in parts[:-1]):
+            continue  # inside a hidden folder: not data either way
+        skipped.append(Skipped(printable(rel), reason))
+        split, label, _ = _place((*parts, "-"), layout)
+        reasons[class_dirs.get((split, label), "")][reason] += 1
 
     items: list[ImageItem] = []
     digests: list[str] = []
