@@ -82,3 +82,29 @@ def test_no_unfreeze_advice_when_every_layer_already_trains() -> None:
     assert "unfreeze more layers" in frozen
     assert "unfreeze" not in everything
     assert everything.endswith("Train for more epochs or raise the learning rate a little.")
+
+
+def test_one_class_for_everything_on_imbalanced_classes_is_not_called_overfitting() -> None:
+    # 98% on its training images, 75% on validation: a gap that reads as overfitting. But
+    # the test images are three quarters 'cat' and it says 'cat' for every one of them.
+    history = _h([0.6, 0.3, 0.1], [0.6, 0.55, 0.56], [0.80, 0.93, 0.98], [0.75, 0.75, 0.75])
+    got = diagnose(history, confusion=[[15, 0], [5, 0]], classes=["cat", "dog"])
+    assert [f["kind"] for f in got] == ["one_class"]
+    message = got[0]["message"]
+    assert "'cat' for 100%" in message and "recognising none of the 5 others" in message
+    assert "Train for more epochs" not in message  # it learned its training images already
+
+
+def test_few_test_images_all_given_one_class_are_still_one_class() -> None:
+    got = diagnose(_h([0.5], [0.6], [0.95], [0.5]), confusion=[[2, 0], [2, 0]], classes=["a", "b"])
+    assert [f["kind"] for f in got] == ["one_class"]
+
+
+def test_a_good_model_of_a_dominant_class_is_not_one_class() -> None:
+    # 95 of 100 test images are 'a' and it finds 4 of the 5 'b' images: healthy.
+    got = diagnose(
+        _h([0.5, 0.3], [0.5, 0.35], [0.9, 0.95], [0.9, 0.94]),
+        confusion=[[94, 1], [1, 4]],
+        classes=["a", "b"],
+    )
+    assert [f["kind"] for f in got] == ["good"]

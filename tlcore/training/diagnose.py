@@ -23,7 +23,8 @@ from typing import Any
 OVERFIT_GAP = 0.15  # train accuracy minus val accuracy at the end
 OVERFIT_RISE = 0.10  # val loss above its best by this fraction ...
 OVERFIT_EPOCHS = 2  # ... for at least this many epochs after the best
-ONE_CLASS_SHARE = 0.9  # share of predictions going to one class
+ONE_CLASS_SHARE = 0.9  # share of predictions going to one class ...
+OTHERS_FOUND = 0.1  # ... while at most this share of the other classes' images is right
 JUMP = 0.10  # a training loss this much above the epoch before it "jumped around"
 
 
@@ -112,14 +113,23 @@ def _not_learned(
                 f"{acc[-1]:.0%}, so the model has not learned enough yet. {advice}{gap}"
             ),
         }
-    name, share = one
-    train = f" and gets only {acc[-1]:.0%} of the training images right" if underfit else ""
+    name, share, others = one
+    if underfit:
+        train = f" and gets only {acc[-1]:.0%} of the training images right"
+        why = f"it has not learned to tell the classes apart yet. {advice}"
+    else:
+        # It knows its training images: more epochs would not help, other images would.
+        train = f", recognising none of the {others} others" if share == 1 else ""
+        train += f", though it gets {acc[-1]:.0%} of its training images right" if acc else ""
+        why = (
+            "it has not learned what tells the classes apart on images it has not seen. "
+            "Add images of the other classes or augmentation."
+        )
     return {
         "kind": "one_class",
         "message": (
-            f"The model answers '{name}' for {share:.0%} of the images{train}: it has not "
-            f"learned to tell the classes apart yet. {advice} If one class has far more "
-            "images than the others, balance them."
+            f"The model answers '{name}' for {share:.0%} of the images{train}: {why} If one "
+            "class has far more images than the others, balance them."
         ),
     }
 
@@ -154,16 +164,22 @@ def _overfitting(
 
 def _one_class(
     confusion: Sequence[Sequence[int]] | None, classes: Sequence[str] | None
-) -> tuple[str, float] | None:
-    """The class the model gives (almost) every image, and that share; None if none."""
+) -> tuple[str, float, int] | None:
+    """The class the model gives (almost) every image, that share, and how many images of
+    the other classes there were; None if it tells the classes apart.
+
+    A class that really makes up most of the images may get most answers; what gives a
+    one-class model away is that it (almost) never recognises an image of another class.
+    """
     if not confusion or not classes or len(classes) < 2:
         return None
     predicted = [sum(row[j] for row in confusion) for j in range(len(classes))]
     total = sum(predicted)
-    if total < 5:
-        return None
     top = max(range(len(classes)), key=predicted.__getitem__)
-    true_share = sum(confusion[top]) / total
-    if predicted[top] / total >= ONE_CLASS_SHARE and true_share < ONE_CLASS_SHARE - 0.2:
-        return classes[top], predicted[top] / total
+    others = total - sum(confusion[top])
+    found = sum(confusion[i][i] for i in range(len(classes)) if i != top)
+    if others < 2 or total < 4:
+        return None  # too few images of other classes to tell
+    if predicted[top] / total >= ONE_CLASS_SHARE and found <= OTHERS_FOUND * others:
+        return classes[top], predicted[top] / total, others
     return None
