@@ -11,6 +11,7 @@ import streamlit as st
 from ui import network, sidebar, state, warmup
 
 st.set_page_config(page_title="TransferLab", page_icon="🧪", layout="wide")
+network.refuse_foreign_host()  # before any state is restored or saved (DNS rebinding)
 state.init()
 
 # The page files live in pages/, not pages/: with a pages/ folder Streamlit serves
