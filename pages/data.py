@@ -10,7 +10,7 @@ from tlcore.data.images import IMAGE_EXTENSIONS
 from tlcore.data.scan import DUPLICATE_KINDS
 from tlcore.errors import TransferLabError
 from tlcore.results import plots
-from ui import dataset, files
+from ui import dataset, files, inspect_view
 from ui.state import bound
 
 IMAGE_TYPES = sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS)
@@ -285,4 +285,5 @@ if report.layout == "split_folders":
     st.caption("Your dataset has its own train/val/test folders, so they are kept as they are.")
 st.markdown(" · ".join(f"**{part}**: {sum(c.values())} images" for part, c in counts.items()))
 st.plotly_chart(plots.split_counts_figure(counts), width="stretch")
+inspect_view.render(report)
 st.page_link("pages/model.py", label="Next: choose a model", icon=":material/arrow_forward:")

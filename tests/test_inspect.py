@@ -153,3 +153,19 @@ def test_the_map_uses_tsne_for_many_images_and_samples_a_big_set() -> None:
     assert big.method == "t-SNE" and big.xy.shape == (60, 2)
     assert np.bincount(y[big.indices]).tolist() == [20, 20, 20]
     assert "shows 60 of the 120 images" in big.note
+
+
+def test_the_map_figure_colours_by_class_and_rings_the_suspects() -> None:
+    from tlcore.results.inspect.figures import SUSPECT, map_figure
+    from tlcore.results.plots import colour
+
+    points = [
+        {"path": "/d/cat/a.jpg", "x": 0.0, "y": 1.0, "label": "cat", "suspect": False},
+        {"path": "/d/dog/b.jpg", "x": 1.0, "y": 0.0, "label": "dog", "suspect": True},
+        {"path": "/d/dog/c.jpg", "x": 2.0, "y": 2.0, "label": "dog", "suspect": False},
+    ]
+    fig = map_figure(points, ["bird", "cat", "dog"], "Map")
+    assert [t.name for t in fig.data] == ["cat", "dog", SUSPECT]
+    assert [t.marker.color for t in fig.data[:2]] == [colour(1), colour(2)]  # bird keeps 0
+    assert list(fig.data[1].customdata) == ["/d/dog/b.jpg", "/d/dog/c.jpg"]
+    assert list(fig.data[2].customdata) == ["/d/dog/b.jpg"] and list(fig.data[2].text) == ["b.jpg"]
