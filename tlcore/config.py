@@ -8,6 +8,7 @@ registry; this module checks only what it can see by itself (ranges, types).
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +163,7 @@ class TrainConfig:
     cv_folds: int = 5
     auto_defaults: bool = False
     chosen: tuple[str, ...] = ()
+    budget_seconds: float | None = None  # a time budget for the run (tlcore.training.budget)
 
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first setting that cannot work."""
@@ -216,6 +218,10 @@ class TrainConfig:
             raise ConfigError(
                 "Cross-validation needs feature extraction with the solved head and no "
                 "augmentation (every other fold would retrain the network); use a test split."
+            )
+        if self.budget_seconds is not None and not 0 < self.budget_seconds < math.inf:
+            raise ConfigError(
+                f"The time budget must be a positive number of seconds (got {self.budget_seconds})."
             )
         self.split.validate()
         self.freeze.validate()

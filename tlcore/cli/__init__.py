@@ -112,6 +112,13 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="time budget of a run: epochs are cut to what fits, and training ends at it "
+        "with its best epoch (compare: per strategy, default 180)",
+    )
     p.add_argument("--class-weights", default="auto", choices=["auto", "on", "off"])
     p.add_argument("--resize", default="pad", choices=["pad", "crop", "stretch"])
     p.add_argument("--seed", type=int, default=42)

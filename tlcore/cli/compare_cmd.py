@@ -5,8 +5,9 @@ import sys
 
 from tlcore.cli.output import emit_json, say, table
 from tlcore.cli.train_cmd import config_from_args, echo_event
-from tlcore.config import FreezeConfig
+from tlcore.config import FreezeConfig, TrainConfig
 from tlcore.errors import ConfigError
+from tlcore.training.budget import DEFAULT_BUDGET_SECONDS
 
 COLUMNS = [
     "strategy",
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
             "Give at least one strategy, e.g. --strategies feature-extraction,fine-tune,full."
         )
     config = config_from_args(args, strategy=names[0])
+    if args.budget is None:
+        config = config.replace(budget_seconds=DEFAULT_BUDGET_SECONDS)
     freezes = [
         FreezeConfig(
             strategy=n,
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         )
         for n in names
     ]
+    _check_budget(config, freezes, names, quiet=args.json)
     rows = compare(
         config,
         freezes,
@@ -67,6 +71,21 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     return 0
+
+
+def _check_budget(
+    config: TrainConfig, freezes: list[FreezeConfig], names: list[str], quiet: bool
+) -> None:
+    """Say what the budget allows before anything starts; refuse one that fits no epoch."""
+    from tlcore.data.scan import scan
+    from tlcore.runs.comparison_plan import check_fits, preview, total_sentence
+
+    plans = preview(config, freezes, names, scan(config.data))
+    check_fits(plans)
+    if not quiet:
+        say(total_sentence(config, plans))
+        for p in plans:
+            say(f"  {p.sentence}")
 
 
 def _print(result: dict) -> None:

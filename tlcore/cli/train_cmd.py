@@ -70,6 +70,7 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
         cv_folds=args.cv_folds or base.cv_folds,
         auto_defaults=not args.no_auto,
         chosen=chosen,
+        budget_seconds=args.budget,
         split=SplitConfig(
             val_fraction=0.0 if args.cv_folds else value("split.val_fraction"),
             test_fraction=0.0 if args.cv_folds else value("split.test_fraction"),

@@ -20,7 +20,7 @@ import numpy as np
 from tlcore import fsutil
 from tlcore.config import TrainConfig
 from tlcore.errors import TransferLabError
-from tlcore.training import features
+from tlcore.training import budget, features
 from tlcore.training.batches import array_dataset, class_weights, optimizer
 from tlcore.training.checkpoint import BestKeeper
 from tlcore.training.events import EventLog, TrainingEvents, keras_callback
@@ -59,6 +59,7 @@ class Session:
     class_weight: dict[int, float] | None = None
     head_fit: Any = None  # the solved head (``HeadFit``), when the head was solved
     head_features: dict[str, Any] | None = None  # the pooled features it was solved on
+    budget: Any = None  # ``budget.BudgetStop`` when the run has a time budget
 
     @property
     def model_path(self) -> Path:
@@ -114,12 +115,32 @@ def fit_phases(
         classes=list(split.classes), size=size, data=decode(config, split, size, log),
     )  # fmt: skip
     _build(session)
+    _plan_budget(session)
     stopped = False
-    for phase in plan_phases(config):
+    for phase in plan_phases(session.config):
         stopped = _run_phase(session, phase)
-        if stopped:
+        if stopped or (session.budget is not None and session.budget.reached):
             break
     return _finish(session, stopped)
+
+
+def _plan_budget(s: Session) -> None:
+    """Cut the epochs to what fits the run's time budget; watch the budget as it trains."""
+    if not s.config.budget_seconds:
+        return
+    phases = plan_phases(s.config)
+    already = 1 if phases[0].solve else 0
+    n_train = len(s.data["train"][1])
+    s.config, plan = budget.fit_to_budget(s.config, n_train, phases[-1].name, already)
+    s.budget = budget.BudgetStop(s.config.budget_seconds, started=s.log.t0)
+    s.log.emit(
+        "budget",
+        budget_seconds=s.config.budget_seconds,
+        epochs=s.config.epochs,
+        epoch_seconds=plan.epoch_seconds,
+        message=plan.sentence,
+    )
+    s.status(budget_seconds=s.config.budget_seconds, budget_epochs=s.config.epochs)
 
 
 def _build(s: Session) -> None:
@@ -206,6 +227,8 @@ def _run_phase(s: Session, phase: Phase) -> bool:
     )
     s.keeper.model = fitted
     callbacks = [keras_callback(hooks), keras_callback(s.keeper)]
+    if s.budget is not None:
+        callbacks.append(keras_callback(s.budget))
     if c.schedule == "cosine":
         from tlcore.training.schedule import WarmupCosine, warmup_cosine_callback
 
@@ -230,6 +253,8 @@ def _run_phase(s: Session, phase: Phase) -> bool:
         callbacks=callbacks,
     )
     s.epochs_done += len(hooks.epoch_seconds)
+    n_train = len(s.data["train"][1])
+    budget.store_cost(budget.cost_key(c, phase.name), hooks.epoch_seconds, n_train)
     if hooks.nan_at:
         raise TrainingError(
             f"The loss became NaN (not a number) at epoch {hooks.nan_at[0]}, batch "
@@ -312,6 +337,15 @@ def _finish(s: Session, stopped: bool) -> str:
         raise TrainingError("Training ended before the first epoch finished.")
     save_model(s.model, s.model_path, s.keeper.best_epoch)
     write_metrics(s)
+    if s.budget is not None and s.budget.reached and not stopped:
+        spent = budget.duration_text(s.budget.spent)
+        s.log.emit(
+            "budget",
+            reached=True,
+            message=f"Finished at the budget ({spent}): epoch {s.epochs_done} was the last "
+            f"that fit; the best, epoch {s.keeper.best_epoch}, is kept.",
+        )
+        s.status(ended_by="budget")
     return "stopped" if stopped else "finished"
 
 
