@@ -141,9 +141,11 @@ def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
             )
         )
         store.update_status(info.path, status="running", pid=fake.pid)
+        now = time.time()  # a minute an epoch so far; the third is half done
+        batch = {"type": "batch", "phase": "fine-tune", "epoch": 3, "epochs": 10, "batches": 4}
         for event in (
-            {"type": "start"},
-            {"type": "phase", "phase": "head", "epochs": 2},
+            {"type": "start", "time": now - 210},
+            {"type": "phase", "phase": "head", "epochs": 2, "first_epoch": 1, "time": now - 200},
             *(
                 {
                     "type": "epoch",
@@ -154,31 +156,33 @@ def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
                     "accuracy": 0.5,
                     "val_loss": 1.1,
                     "val_accuracy": 0.4,
+                    "time": now - 200 + 60 * e,
                 }
                 for e in (1, 2)
             ),
-            {"type": "phase", "phase": "fine-tune", "epochs": 10},
             {
-                "type": "batch",
+                "type": "phase",
                 "phase": "fine-tune",
-                "epoch": 3,
                 "epochs": 10,
-                "batch": 2,
-                "batches": 4,
-                "loss": 0.9,
-                "accuracy": 0.6,
-                "eta_seconds": 120,
+                "first_epoch": 3,
+                "time": now - 70,
             },
+            {**batch, "batch": 1, "loss": 0.9, "accuracy": 0.6, "eta_seconds": 9, "time": now - 40},
+            {**batch, "batch": 2, "loss": 0.9, "accuracy": 0.6, "eta_seconds": 9, "time": now - 10},
         ):
             fsutil.append_jsonl(info.path / "events.jsonl", event)
         at = app("train", run_id=info.run_id)
         assert not at.exception
         assert next(s.value for s in at.subheader).endswith(" Training")
         bar = at.get("progress")[0]
+        # 30 s a batch: 50 s to the end of this epoch, then 2 to 7 more epochs of 2 to 3 min
+        # (early stopping may end it 3 epochs after the best): not the 9 s the worker said.
         assert bar.proto.text == (
-            "Phase 2, retraining the chosen layers · Epoch 3 of 10 · "
-            "batch 2 of 4 · about 2 min left"
+            "Phase 2, retraining the chosen layers · Epoch 3 of 10 · batch 2 of 4 · 4-26 min left"
         )
+        # The sidebar says the very same (AppTest keeps the sidebar of a first run only).
+        sidebar = "\n".join(m.value for m in app(run_id=info.run_id).sidebar.markdown)
+        assert "— epoch 3 of 10, 4-26 min left" in sidebar
         assert bar.proto.value == 25  # (2 + 2/4) of 10 epochs
         assert at.button(key="stop_run").label == "Stop"
     finally:

@@ -1,5 +1,7 @@
 """Following a run while it trains: a fragment that polls the run folder once a second."""
 
+from typing import Any
+
 import streamlit as st
 
 from tlcore.results import plots
@@ -34,7 +36,7 @@ def _live(run_id: str) -> None:
         stopping = True
     if stopping:
         slot.button("Stopping…", disabled=True, key="stop_wait")
-    _progress(evts, run.config.epochs)
+    _progress(evts, run)
     if plots.epoch_points(evts) or plots.batch_points(evts):
         # No key: a keyed chart keeps its first figure; this one must redraw every second.
         st.plotly_chart(plots.training_curves_figure(evts))
@@ -45,14 +47,21 @@ def _live(run_id: str) -> None:
         )
 
 
-def _progress(evts: list[dict], total_epochs: int) -> None:
-    batch = run_status.last_of(evts, "batch", "epoch", "prepare")
+def _progress(evts: list[dict], run: Any) -> None:
+    batch = run_status.last_of(evts, "batch", "epoch", "prepare", "crossval")
+    left = run_status.time_left(run, evts)
+    tail = f" · {left}" if left else ""
     if batch is None:
         st.progress(0.0, text="Starting the training process (loading TensorFlow)…")
         return
+    if batch["type"] == "crossval":  # a solved head, scored fold by fold
+        folds = max(int(batch.get("folds") or 1), 1)
+        done = max(int(batch.get("fold") or 1) - 1, 0)
+        st.progress(min(done / folds, 1.0), text=f"{batch.get('message', '')}{tail}")
+        return
     if batch["type"] == "prepare" and batch.get("message"):  # e.g. solving the head
         total = max(int(batch.get("total") or 1), 1)
-        st.progress(min(int(batch.get("done") or 0) / total, 1.0), text=batch["message"])
+        st.progress(min(int(batch.get("done") or 0) / total, 1.0), text=f"{batch['message']}{tail}")
         return
     if batch["type"] == "prepare":
         stage = batch.get("stage")
@@ -71,10 +80,14 @@ def _progress(evts: list[dict], total_epochs: int) -> None:
             if stage == "convert"
             else f"{done} of {total}"
         )
-        st.progress(min(done / total, 1.0), text=f"{what}… {amount}")
+        st.progress(min(done / total, 1.0), text=f"{what}… {amount}{tail}")
         return
-    # Epochs are numbered across phases; the last phase ends at the run's total.
-    epochs = max(int(total_epochs), 1)
+    if run_status.is_solved_head(batch):
+        # A solved head has no epochs to count: it is solved, then measured.
+        st.progress(1.0, text=f"The head is solved; measuring its accuracy…{tail}")
+        return
+    # Epochs are numbered across phases; the last phase ends at the planned total.
+    epochs = max(run_status.planned_epochs(run), 1)
     epoch = int(batch.get("epoch") or 0)
     if batch["type"] == "batch":
         frac_in = batch["batch"] / max(batch.get("batches") or 1, 1)
@@ -89,6 +102,4 @@ def _progress(evts: list[dict], total_epochs: int) -> None:
     }.get(batch.get("phase"))
     if phase:
         text = f"{phase} · {text}"
-    if batch.get("eta_seconds") is not None:
-        text += f" · about {run_status.duration(batch['eta_seconds'])} left"
-    st.progress(min(max(done, 0.0), 1.0), text=text)
+    st.progress(min(max(done, 0.0), 1.0), text=text + tail)

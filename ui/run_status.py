@@ -7,6 +7,7 @@ module global, so two tabs never share it.
 
 import contextlib
 import re
+import time
 from datetime import datetime
 from typing import Any
 
@@ -84,9 +85,13 @@ def short_progress(run: Any) -> str:
         waits = (queue_line(run) or "").startswith(QUEUED)
         return "queued: starts when the current run ends" if waits else "starting"
     evts = events(run.run_id)
-    e = last_of(evts, "batch", "epoch", "prepare")
+    e = last_of(evts, "batch", "epoch", "prepare", "crossval")
     if e is None:
         return "starting (loading TensorFlow)"
+    left = time_left(run, evts)
+    tail = f", {left}" if left else ""
+    if e["type"] == "crossval":
+        return f"measuring the accuracy (fold {e.get('fold')} of {e.get('folds')}){tail}"
     if e["type"] == "prepare":
         what = {
             "decode": "reading images",
@@ -95,25 +100,46 @@ def short_progress(run: Any) -> str:
             "convert": "preparing the pretrained network",
             "solve-head": "solving the head",
         }.get(e.get("stage"), "preparing")
-        return f"{what} {e.get('done', 0)}/{e.get('total', '?')}"
-    if e["type"] == "epoch" and e.get("phase") == "head" and e.get("learning_rate") is None:
-        return "the head is solved; measuring the accuracy"
-    left = e.get("eta_seconds")
-    return f"epoch {e.get('epoch')} of {run.config.epochs}" + (
-        f", about {duration(left)} left" if left else ""
+        return f"{what} {e.get('done', 0)}/{e.get('total', '?')}{tail}"
+    if is_solved_head(e):
+        return f"the head is solved; measuring the accuracy{tail}"
+    return f"epoch {e.get('epoch')} of {planned_epochs(run)}{tail}"
+
+
+def is_solved_head(event: dict[str, Any]) -> bool:
+    """True for the epoch event of a solved head (solved at once, no learning rate)."""
+    return (
+        event.get("type") == "epoch"
+        and event.get("phase") == "head"
+        and event.get("learning_rate") is None
     )
+
+
+def time_left(run: Any, evts: list[dict[str, Any]]) -> str:
+    """The run's time left in words: the one estimate every page shows (may be empty)."""
+    from tlcore.training import eta
+
+    try:
+        return eta.for_run(evts, run.config, time.time()).phrase
+    except TransferLabError:  # a config this version cannot plan: no estimate, no error
+        return ""
+
+
+def planned_epochs(run: Any) -> int:
+    """The epoch a run's last phase ends at (a solved head alone is one)."""
+    from tlcore.training import eta
+
+    try:
+        return eta.planned_phases(run.config)[-1].last_epoch
+    except TransferLabError:
+        return run.config.epochs
 
 
 def duration(seconds: float | None) -> str:
     """Seconds as a friendly '45 s' / '3 min' / '1 h 5 min'."""
-    if seconds is None:
-        return "?"
-    s = round(seconds)
-    if s < 90:
-        return f"{s} s"
-    if s < 3600:
-        return f"{round(s / 60)} min"
-    return f"{s // 3600} h {round(s % 3600 / 60)} min"
+    from tlcore.training import eta
+
+    return eta.duration(seconds)
 
 
 def when(run: Any) -> str:
