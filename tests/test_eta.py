@@ -179,3 +179,19 @@ def test_nothing_is_said_before_anything_is_timed() -> None:
     assert eta.estimate([], plan, patience=0, now=0.0) == eta.NOTHING
     started = [{"type": "start", "time": 0.0}, {"type": "phase", "phase": "train", "time": 1.0}]
     assert eta.estimate(started, plan, patience=0, now=5.0).phrase == ""
+
+
+def test_a_time_budget_caps_the_range() -> None:
+    # A minute an epoch, 10 planned, a 4-minute budget of which 2 are spent.
+    plan = [eta.PlannedPhase("train", 1, 10)]
+    events = [
+        {"type": "start", "time": 0.0, "elapsed": 0.0},
+        {"type": "phase", "phase": "train", "first_epoch": 1, "epochs": 10, "time": 0.0},
+        _epoch(1, 60.0, 1.0),
+        _epoch(2, 120.0, 0.9),
+    ]
+    free = eta.estimate(events, plan, patience=0, now=120.0)
+    capped = eta.estimate(events, plan, patience=0, now=120.0, budget_seconds=240.0)
+    assert free.low == pytest.approx(480.0)
+    assert capped.low == pytest.approx(120.0)
+    assert capped.high == pytest.approx(120.0 + 60.0 + eta.FINISH_SECONDS)

@@ -87,7 +87,7 @@ def _progress(evts: list[dict], run: Any) -> None:
         st.progress(1.0, text=f"The head is solved; measuring its accuracy…{tail}")
         return
     # Epochs are numbered across phases; the last phase ends at the planned total.
-    epochs = max(run_status.planned_epochs(run), 1)
+    epochs = max(run_status.planned_epochs(run, evts), 1)
     epoch = int(batch.get("epoch") or 0)
     if batch["type"] == "batch":
         frac_in = batch["batch"] / max(batch.get("batches") or 1, 1)

@@ -103,7 +103,7 @@ def short_progress(run: Any) -> str:
         return f"{what} {e.get('done', 0)}/{e.get('total', '?')}{tail}"
     if is_solved_head(e):
         return f"the head is solved; measuring the accuracy{tail}"
-    return f"epoch {e.get('epoch')} of {planned_epochs(run)}{tail}"
+    return f"epoch {e.get('epoch')} of {planned_epochs(run, evts)}{tail}"
 
 
 def is_solved_head(event: dict[str, Any]) -> bool:
@@ -125,13 +125,15 @@ def time_left(run: Any, evts: list[dict[str, Any]]) -> str:
         return ""
 
 
-def planned_epochs(run: Any) -> int:
-    """The epoch a run's last phase ends at (a solved head alone is one)."""
+def planned_epochs(run: Any, evts: list[dict[str, Any]]) -> int:
+    """The epoch a run's last phase ends at (a solved head alone is one; a time budget
+    may have cut the epochs, which its ``budget`` event says)."""
     from tlcore.training import eta
 
+    cut = next((e.get("epochs") for e in evts if e.get("type") == "budget"), None)
     try:
-        return eta.planned_phases(run.config)[-1].last_epoch
-    except TransferLabError:
+        return eta.planned_phases(run.config, cut)[-1].last_epoch
+    except (TransferLabError, IndexError):
         return run.config.epochs
 
 

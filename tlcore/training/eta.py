@@ -64,26 +64,34 @@ class Estimate:
 NOTHING = Estimate(None, None, "")
 
 
-def planned_phases(config: Any) -> list[PlannedPhase]:
-    """The phases ``config`` will run, with their epoch ranges."""
+def planned_phases(config: Any, epochs: int | None = None) -> list[PlannedPhase]:
+    """The phases ``config`` will run, with their epoch ranges.
+
+    ``epochs``: the run's epochs as cut to fit its time budget (its ``budget`` event).
+    """
     from tlcore.training.phases import plan_phases
 
     out, first = [], 1
     for phase in plan_phases(config):
-        out.append(PlannedPhase(phase.name, first, phase.last_epoch, phase.solve))
-        first = phase.last_epoch + 1
+        last = phase.last_epoch if not epochs else min(phase.last_epoch, int(epochs))
+        if last < first:
+            break
+        out.append(PlannedPhase(phase.name, first, last, phase.solve))
+        first = last + 1
     return out
 
 
 def for_run(events: Sequence[dict[str, Any]], config: Any, now: float) -> Estimate:
     """The estimate for a run of ``config`` whose events so far are ``events``."""
+    budget = next((e for e in events if e.get("type") == "budget"), {})
     return estimate(
         events,
-        planned_phases(config),
+        planned_phases(config, budget.get("epochs")),
         patience=config.early_stopping_patience,
         now=now,
         cross_validate=bool(getattr(config, "cross_validate", False)),
         folds=int(getattr(config, "cv_folds", 0) or 0),
+        budget_seconds=budget.get("budget_seconds") or getattr(config, "budget_seconds", None),
     )
 
 
@@ -94,6 +102,7 @@ def estimate(
     now: float,
     cross_validate: bool = False,
     folds: int = 0,
+    budget_seconds: float | None = None,
 ) -> Estimate:
     """Seconds left in a run, as a range.
 
@@ -104,6 +113,7 @@ def estimate(
         now: the current unix time.
         cross_validate: a solved head's accuracy is cross-validated at the end.
         folds: how many folds then.
+        budget_seconds: the run's time budget: training ends before it passes it.
     """
     # Every real event has its time; one without cannot be placed, so it is left out.
     events = [e for e in events if isinstance(e.get("time"), int | float)]
@@ -152,6 +162,12 @@ def estimate(
         else:
             low, high = low + lo_n * cost[0], high + hi_n * cost[1]
         previous = cost
+    if budget_seconds:
+        # No epoch starts that would end past the budget, and no phase after it.
+        t0 = float(events[0]["time"]) - float(events[0].get("elapsed") or 0.0)
+        left = max(float(budget_seconds) - (now - t0), 0.0)
+        high, low = min(high, left), min(low, left)
+        known, pending = True, ""
     end_low, end_high = _evaluation_left(events, previous, now, cross_validate, folds)
     return _make(low + end_low, high + end_high if known else None, pending)
 
@@ -276,7 +292,9 @@ def _epochs_left(
 ) -> tuple[int, int]:
     """Epochs of ``phase`` still to run (counting one in progress): soonest and latest."""
     done = max(state.done, phase.first_epoch - 1) if started else phase.first_epoch - 1
-    high = max(phase.last_epoch - done, 0)
+    # The phase's own event knows its last epoch best (e.g. after a budget cut it).
+    last = state.current.last_epoch if started else phase.last_epoch
+    high = max(last - done, 0)
     if not patience:
         return high, high
     # The keeper's counter restarts with each phase: it stops ``patience`` epochs after
