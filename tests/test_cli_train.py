@@ -95,6 +95,8 @@ def test_with_two_images_it_says_the_accuracy_is_on_the_training_images(
     out = capsys.readouterr().out
     info = store.list_runs()[0]
     assert store.read_metrics(info.run_id)["split"] == "train"
+    # What the scan found is said before the run is created (and any work is done).
+    assert out.index("warning: Class 'blue' has a single image") < out.index(f"run {info.run_id}")
     assert (
         "warning: too few images to keep any aside, so the accuracy was measured on the "
         "training images themselves" in out

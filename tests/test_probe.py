@@ -72,8 +72,12 @@ def test_a_network_without_pretrained_weights_or_too_few_images_is_refused(
     (few / "a" / src[0].name).write_bytes(src[0].read_bytes())
     for p in src[1:4]:
         (few / "b" / p.name).write_bytes(p.read_bytes())
-    with pytest.raises(DataError, match="2 classes with 2 images each"):
+    with pytest.raises(DataError) as info:
         run_probe(tiny_config(few, **LITE), scan(few))
+    assert str(info.value) == (
+        "The probe needs at least 2 images of each class, but 'a' has 1: add images to that "
+        "class (or move it out of the dataset), then try again."
+    )
 
 
 def test_the_cli_prints_the_advice_and_json(

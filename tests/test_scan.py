@@ -317,3 +317,21 @@ def test_names_that_are_not_utf8_are_kept_shown_and_saved(tmp_path: Path) -> Non
         {"path": i.path, "label": i.label, "split": None} for i in report.items
     ]
     assert scan(root).fingerprint == report.fingerprint  # the scan cache was saved and read
+
+
+def test_a_class_with_a_single_image_is_said_up_front(tmp_path: Path) -> None:
+    from tlcore.data.scan import too_few_images
+
+    root = write_class_images(tmp_path / "d", per_class=10, classes={"a": (9, 9, 9)})
+    write_class_images(root, per_class=1, classes={"b": (200, 200, 200)})
+    report = scan(root)
+    assert report.warnings[0] == (
+        "Class 'b' has a single image: none of it can be held out, so no accuracy will say "
+        "anything about 'b', and at least 10 are needed to learn from; add images to it (or "
+        "move it out of the dataset)."
+    )
+    assert too_few_images(report.classes, 2, "The probe") == (
+        "The probe needs at least 2 images of each class, but 'b' has 1: add images to that "
+        "class (or move it out of the dataset), then try again."
+    )
+    assert too_few_images(report.classes, 1, "Training") is None

@@ -203,6 +203,9 @@ def run(args: argparse.Namespace) -> int:
         info = train_spec(args.spec, echo=echo)
     else:
         config, split, report, defaults = _split_first(config_from_args(args))
+        if not args.json:  # what the scan found wrong, before any work is done
+            for warning in report.warnings:
+                say(f"warning: {warning}")
         created = store.create_run(config, split=split, report=report, defaults=defaults)
         if not args.json:
             say(f"run {created.run_id} -> {created.path}")

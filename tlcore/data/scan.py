@@ -105,6 +105,27 @@ def class_names(report: DatasetReport) -> list[str]:
     return sorted(report.classes)
 
 
+def too_few_images(counts: dict[str, int], need: int, purpose: str) -> str | None:
+    """One sentence naming the classes with fewer than ``need`` images, or None.
+
+    Args:
+        counts: images per class (of the part that matters: all, or the training part).
+        need: images each class needs.
+        purpose: what needs them, starting a sentence (e.g. ``"The probe"``).
+    """
+    small = [(c, n) for c, n in sorted(counts.items()) if n < need]
+    if not small:
+        return None
+    have = ", ".join(f"'{c}' has {n}" for c, n in small[:5])
+    more = f" (and {len(small) - 5} more classes)" if len(small) > 5 else ""
+    which = "that class" if len(small) == 1 else "those classes"
+    return (
+        f"{purpose} needs at least {need} images of each class, but {have}{more}: add "
+        f"images to {which} (or move {'it' if len(small) == 1 else 'them'} out of the "
+        "dataset), then try again."
+    )
+
+
 def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name == "__MACOSX" or name.lower() in SYSTEM_FILES
 
@@ -197,7 +218,13 @@ def _warnings(
 ) -> list[str]:
     out = []
     for name, n in classes.items():
-        if n < MIN_CLASS_IMAGES:
+        if n == 1:
+            out.append(
+                f"Class '{name}' has a single image: none of it can be held out, so no "
+                f"accuracy will say anything about '{name}', and at least {MIN_CLASS_IMAGES} "
+                "are needed to learn from; add images to it (or move it out of the dataset)."
+            )
+        elif n < MIN_CLASS_IMAGES:
             out.append(
                 f"Class '{name}' has only {n} image{'s' if n != 1 else ''}; at least "
                 f"{MIN_CLASS_IMAGES} per class are needed to learn from "

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from tlcore.config import AugmentConfig, FreezeConfig, SplitConfig, TrainConfig
+from tlcore.data.scan import too_few_images
 from tlcore.errors import ConfigError, DataError
 from tlcore.training import features
 
@@ -148,8 +149,6 @@ def run_probe(config: TrainConfig, report: Any, progress: Progress | None = None
         DataError: too few images (each class needs 2).
         WeightsUnavailableError: the weights cannot be had (offline, not downloaded).
     """
-    import keras
-
     from tlcore.data.pipeline import load_arrays
     from tlcore.data.split import make_split
     from tlcore.models.backbone_models import prepare_weights
@@ -171,8 +170,14 @@ def run_probe(config: TrainConfig, report: Any, progress: Progress | None = None
     split = make_split(report, cfg.split)
     classes = list(split.classes)
     counts = [sum(i.label == c for i in split.train) for c in classes]
-    if len(classes) < 2 or min(counts) < 2:
+    if len(classes) < 2:
         raise DataError("The probe needs at least 2 classes with 2 images each: add images first.")
+    # Checked before TensorFlow loads, so a one-image class is said in a second, not 15.
+    problem = too_few_images(dict(zip(classes, counts, strict=True)), 2, "The probe")
+    if problem:
+        raise DataError(problem)
+    import keras
+
     items = sample(split.train, classes, MAX_IMAGES, cfg.seed)
     size = image_size_for(cfg)
     say({"stage": "prepare", "message": "Preparing the pretrained network…"})
