@@ -6,9 +6,11 @@ from tlcore.config import FreezeConfig
 from tlcore.errors import TransferLabError
 from tlcore.models.backbones import get_backbone
 from tlcore.models.freezing import STRATEGIES, unavailable_reason
-from tlcore.results import plots
-from tlcore.runs import compare, store, worker
-from ui import advice, model_config, run_status, weights_choice
+from tlcore.results import comparison, plots
+from tlcore.results.verdict import verdict
+from tlcore.runs import comparison_plan, store, worker
+from tlcore.training.budget import DEFAULT_BUDGET_SECONDS
+from ui import advice, dataset, model_config, run_links, run_status, weights_choice
 
 st.title("4 · Compare strategies")
 st.markdown(
@@ -16,6 +18,25 @@ st.markdown(
     "after another on **exactly the same images, split and seed**, with the settings from "
     "the Model page, so the only difference is what is frozen."
 )
+
+
+def _budget_preview(choices: dict[str, FreezeConfig], budget_seconds: float) -> bool:
+    """Show the total and each strategy's epochs under the budget; True if it fits none."""
+    report = dataset.current_report() if st.session_state.get("data_path") else None
+    if report is None or not choices:
+        return False
+    config = model_config.build_config().replace(budget_seconds=budget_seconds)
+    try:
+        plans = comparison_plan.preview(config, list(choices.values()), list(choices), report)
+        st.caption(comparison_plan.total_sentence(config, plans))
+        for plan in plans:
+            st.caption(plan.sentence)
+        comparison_plan.check_fits(plans)
+    except TransferLabError as e:
+        st.error(str(e))
+        return True
+    return False
+
 
 # --- Choose and start ---------------------------------------------------------------------------
 with st.container(border=True):
@@ -63,8 +84,21 @@ with st.container(border=True):
             choices["Custom"] = model_config.freeze_config()
     else:
         st.caption("Tip: edit the layer table on the Model page to add your own selection.")
+    budget_minutes = st.number_input(
+        "Time budget per strategy (minutes)",
+        min_value=0.25,
+        max_value=600.0,
+        value=DEFAULT_BUDGET_SECONDS / 60,
+        step=0.5,
+        key="cmp_budget",
+        help="Each strategy trains the epochs that fit, then ends with its best epoch.",
+    )
+    budget_error = _budget_preview(choices, budget_minutes * 60)
     if st.button(
-        f"▶️ Train and compare {len(choices)} strategies", type="primary", key="start_compare"
+        f"▶️ Train and compare {len(choices)} strategies",
+        type="primary",
+        key="start_compare",
+        disabled=budget_error,
     ):
         if not s.get("data_path"):
             st.error("Choose your images on the Data page first.")
@@ -75,7 +109,9 @@ with st.container(border=True):
             try:
                 with st.spinner("Preparing the runs (same split for all)…"):
                     s["compare_group"] = worker.start_comparison(
-                        model_config.build_config(), list(choices.values()), list(choices)
+                        model_config.build_config().replace(budget_seconds=budget_minutes * 60),
+                        list(choices.values()),
+                        list(choices),
                     )
             except TransferLabError as e:
                 st.error(str(e))
@@ -126,6 +162,36 @@ def _name(run) -> str:
     return f"{run_status.title(run)} · {run_status.when(run)}"
 
 
+def _status(run: store.RunInfo, row: dict) -> str:
+    if run.status == "running":
+        return "training — " + run_status.short_progress(run)
+    if run.status == "queued":
+        return "waiting"
+    return row["status"]
+
+
+def _controls(shown: list, names: dict[str, str]) -> None:
+    """Which strategy trains and which wait, and Stop for one run or the whole comparison."""
+    active = [r for r in shown if r.active]
+    if not active:
+        return
+    training = [names[r.run_id] for r in active if r.status == "running"]
+    waiting = [names[r.run_id] for r in active if r.status == "queued"]
+    st.info(
+        ("Training: **" + "**, **".join(training) + "**" if training else "Starting…")
+        + (" · waiting: " + ", ".join(waiting) if waiting else "")
+    )
+    cols = st.columns(len(active) + 1)
+    if cols[0].button("Stop the comparison", key="cmp_stop_all", icon=":material/stop:"):
+        for r in active:
+            worker.request_stop(r.run_id)
+        st.rerun()
+    for col, r in zip(cols[1:], active, strict=True):
+        if col.button(f"Stop {names[r.run_id]}", key=f"cmp_stop_{r.run_id}"):
+            worker.request_stop(r.run_id)
+            st.rerun()
+
+
 def _view(polling: bool) -> None:
     shown = _runs_shown()
     if not shown:
@@ -135,30 +201,52 @@ def _view(polling: bool) -> None:
     if polling and not active:
         st.rerun()  # all done: redraw the page once, without the timer
     names = {r.run_id: _name(r) for r in shown}
-    if active:
-        st.info(
-            "Training: "
-            + " · ".join(f"**{names[r.run_id]}** {run_status.short_progress(r)}" for r in active)
-        )
+    result = comparison.report(shown)
+    rows = {r["run_id"]: {**r, "name": names[r["run_id"]]} for r in result["runs"]}
+    if any(r["accuracy"] is not None for r in rows.values()):
+        st.success(f"**Verdict:** {verdict(list(rows.values()))}")
+    _controls(shown, names)
+    axis = st.radio(
+        "Curves by", ["epoch", "seconds"], horizontal=True, key="cmp_axis",
+        help="Seconds put runs that train at different speeds on one axis.",
+    )  # fmt: skip
+    levels = {names[i]: r["accuracy"] for i, r in rows.items() if r["accuracy"] is not None}
     st.plotly_chart(
-        plots.comparison_figure({names[r.run_id]: run_status.events(r.run_id) for r in shown})
+        plots.comparison_figure(
+            {names[r.run_id]: run_status.events(r.run_id) for r in shown}, axis, levels
+        )
     )  # no key: redraws live
-    table = [compare.row(r) for r in shown]
+    by_id = {r.run_id: r for r in shown}
+    ranked = comparison.ranked(list(rows.values()))
     st.dataframe(
         [
             {
-                "strategy": names[t["run_id"]],
-                "status": t["status"],
+                "strategy": t["name"],
+                "status": _status(by_id[t["run_id"]], t),
+                "accuracy": _pct(t["accuracy"]),
+                "95% interval": ""
+                if t["interval"] is None
+                else f"{t['interval'][0]:.0%}–{t['interval'][1]:.0%}",
+                "images": t["images"] or "",
                 "trainable params": f"{t['trainable_params']:,}" if t["trainable_params"] else "",
                 "epochs": t["epochs"],
                 "best validation accuracy": _pct(t["best_val_accuracy"]),
-                "test accuracy": _pct(t["test_accuracy"]),
                 "time": run_status.duration(t["seconds"]) if t["seconds"] else "",
             }
-            for t in table
+            for t in ranked
         ],
         hide_index=True,
     )
+    st.caption(
+        "Sorted by the verdict, best first. The interval is where the accuracy would "
+        "probably land on other images like these: on a few test images it is wide."
+    )
+    cols = st.columns(min(len(ranked), 4))
+    for i, t in enumerate(ranked):
+        with cols[i % len(cols)]:
+            run_links.open_on_train_page(
+                by_id[t["run_id"]], f"Open {t['name']}", key=f"cmp_open_{t['run_id']}"
+            )
     for r in shown:
         if r.status == "failed":
             st.error(

@@ -1,9 +1,15 @@
 """Compare page (AppTest): strategy ticks, a bad request, and the table of a group."""
 
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from app_helpers import app, errors, finished_run, texts
 
+from tlcore import workspace
 from tlcore.models.backbones import BACKBONES
 from tlcore.runs import store
 
@@ -66,8 +72,13 @@ def test_a_comparison_trains_each_strategy_and_fills_the_table(tiny_dataset: Pat
     assert [r.status for r in store.list_runs(group=group)] == ["finished"] * 3
     at.run()
     table = at.dataframe[0].value
-    assert list(table["strategy"]) == ["Feature extraction", "Full fine-tune", "From scratch"]
+    assert set(table["strategy"]) == {"Feature extraction", "Full fine-tune", "From scratch"}
     assert set(table["status"]) == {"finished"}
+    # Sorted by the verdict: best accuracy first, each with its interval and images.
+    scores = [float(a.rstrip("%")) for a in table["accuracy"]]
+    assert scores == sorted(scores, reverse=True)
+    assert all("–" in i for i in table["95% interval"]) and len(set(table["images"])) == 1
+    assert next(s.value for s in at.success).startswith("**Verdict:** ")
 
 
 def test_from_scratch_cannot_be_ticked_with_one_of_my_models_and_says_why(
@@ -104,3 +115,83 @@ def test_without_pretrained_weights_the_advice_names_what_works_here(tiny_datase
     (store.run_path(finished_run(tiny_dataset)) / "model.keras").write_bytes(b"")
     at.run()
     assert "Or choose **One of my models**" in " ".join(w.value for w in at.warning)
+
+
+@pytest.fixture
+def stand_in() -> Iterator[int]:
+    """A live process that looks like a worker (its command line names tlcore)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "tlcore"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def _comparison_in_progress(data: Path, pid: int) -> tuple[str, str]:
+    """A comparison group with one run training (``pid`` stands in) and one waiting."""
+    from app_helpers import ended_config
+
+    group = "cmp-test"
+    running = store.create_run(ended_config(data, name="Full fine-tune"), group=group)
+    waiting = store.create_run(ended_config(data, name="From scratch"), group=group)
+    store.update_status(running.path, status="running", pid=pid, started=store.now_iso())
+    return running.run_id, waiting.run_id
+
+
+def test_the_page_shows_who_trains_and_who_waits_and_stops_them(
+    tiny_dataset: Path, stand_in: int
+) -> None:
+    running, waiting = _comparison_in_progress(tiny_dataset, stand_in)
+    at = app("compare", data_path=str(tiny_dataset), compare_group="cmp-test")
+    assert not at.exception
+    assert "Training: **Full fine-tune** · waiting: From scratch" in texts(at)
+    table = at.dataframe[0].value
+    statuses = dict(zip(table["strategy"], table["status"], strict=True))
+    assert statuses["From scratch"] == "waiting"
+    assert statuses["Full fine-tune"].startswith("training")
+    at.button(key="cmp_stop_all").click().run()
+    assert all(store.stop_requested(store.run_path(i)) for i in (running, waiting))
+
+
+def test_one_run_can_be_stopped_and_its_link_opens_it(tiny_dataset: Path, stand_in: int) -> None:
+    running, waiting = _comparison_in_progress(tiny_dataset, stand_in)
+    at = app("compare", data_path=str(tiny_dataset), compare_group="cmp-test")
+    at.button(key=f"cmp_stop_{waiting}").click().run()
+    assert store.stop_requested(store.run_path(waiting))
+    assert not store.stop_requested(store.run_path(running))
+    at.session_state["run_id"] = running  # the Train page showed another run before
+    at.button(key=f"cmp_open_{waiting}").click().run()
+    assert not at.exception and at.session_state["run_id"] == waiting
+
+
+def test_the_sidebar_link_names_the_run_it_opens(tiny_dataset: Path, stand_in: int) -> None:
+    # The sidebar's "Follow it on the Train page" was a plain page link: it opened the
+    # run the Train page showed last (a finished one), not the one training. Now each
+    # training run has its own button (the same helper as the Compare page's "Open ...",
+    # whose click is tested above; AppTest drops the sidebar after the first run).
+    earlier = finished_run(tiny_dataset)
+    running, _ = _comparison_in_progress(tiny_dataset, stand_in)
+    at = app(data_path=str(tiny_dataset), run_id=earlier)
+    follow = at.sidebar.button(key=f"sidebar_follow_{running}")
+    assert follow.label == "Follow it on the Train page"
+
+
+def test_the_budget_and_its_total_show_before_start(tiny_dataset: Path) -> None:
+    at = app("compare", data_path=str(tiny_dataset), backbone="small_cnn", weights="none")
+    assert "Budget 3 min per strategy: at most 6 min for 2 strategies." in texts(at)
+    assert not at.button(key="start_compare").disabled
+
+
+def test_a_budget_that_fits_no_epoch_is_refused_before_start(tiny_dataset: Path) -> None:
+    from tlcore.training import budget
+
+    at = app("compare", data_path=str(tiny_dataset), backbone="small_cnn", weights="none")
+    keys = {  # every phase of every strategy: 100 s an image
+        f"small_cnn|{size}|{s}|{p}|plain": 100.0
+        for size in ("default", 224, 32)
+        for s in ("feature-extraction", "fine-tune", "full", "scratch")
+        for p in ("train", "fine-tune")
+    }
+    (workspace.cache_dir() / budget.COSTS_FILE).write_text(json.dumps(keys))
+    at.run()
+    assert any("cannot fit one epoch" in e and "give at least" in e for e in errors(at))
+    assert at.button(key="start_compare").disabled

@@ -131,3 +131,30 @@ def test_a_clickable_confusion_matrix_has_one_marker_per_cell() -> None:
     ]
     assert fig.layout.clickmode == "event+select"
     assert len(plots.confusion_matrix_figure([[1]], ["a"]).data) == 1  # not clickable: heatmap only
+
+
+def test_comparison_figure_shows_a_solved_head_as_a_marker_and_level_line() -> None:
+    solved = [
+        {"type": "phase", "phase": "head", "head_solver": True},
+        {"type": "epoch", "phase": "head", "epoch": 1, "elapsed": 4.0, "val_loss": 0.5,
+         "val_accuracy": 0.7, "loss": 0.4, "accuracy": 0.8},
+    ]  # fmt: skip
+    fig = plots.comparison_figure(
+        {"Feature extraction": solved, "full": _events(3)}, levels={"Feature extraction": 0.68}
+    )
+    head = [t for t in fig.data if t.legendgroup == "Feature extraction"]
+    assert [t.mode for t in head] == ["markers", "markers"]  # no curve, no training line
+    assert head[0].name == "Feature extraction (solved head)"
+    lines = [s for s in fig.layout.shapes if s.line.dash == "dash"]
+    assert len(lines) == 1 and lines[0].y0 == lines[0].y1 == 0.68
+    assert any("68%" in a.text for a in fig.layout.annotations)
+
+
+def test_comparison_figure_on_a_common_axis_of_seconds() -> None:
+    events = [
+        {"type": "epoch", "epoch": e, "elapsed": 10.0 * e, "val_loss": 1.0, "val_accuracy": 0.5}
+        for e in (1, 2, 3)
+    ]
+    fig = plots.comparison_figure({"run": events}, axis="seconds")
+    assert list(fig.data[0].x) == [10.0, 20.0, 30.0]
+    assert fig.layout.xaxis.title.text == "seconds since the run started"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import run_status
+from ui import run_links, run_status
 
 
 def render() -> None:
@@ -47,6 +47,7 @@ def _run_status() -> None:
     for run in active[:3]:
         line = run_status.short_progress(run)
         st.markdown(f"**{run_status.title(run)}** — {line}")
-    st.page_link(
-        "pages/train.py", label="Follow it on the Train page", icon=":material/monitoring:"
-    )
+        # Each link opens the run it names (a page link opened the Train page's last run).
+        run_links.open_on_train_page(
+            run, "Follow it on the Train page", key=f"sidebar_follow_{run.run_id}"
+        )

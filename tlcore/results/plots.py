@@ -157,28 +157,49 @@ def training_curves_figure(
     return fig
 
 
-def comparison_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> go.Figure:
+def _solved_only(events: Sequence[Mapping[str, Any]]) -> bool:
+    """A run whose only epoch is a solved head (feature extraction): one point, no curve."""
+    phases = [e for e in events if e.get("type") == "phase"]
+    return bool(phases) and all(p.get("head_solver") for p in phases)
+
+
+def comparison_figure(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    axis: str = "epoch",
+    levels: Mapping[str, float] | None = None,
+) -> go.Figure:
     """Several runs' validation (solid) and training (dotted) curves, one colour per run.
+
+    A run whose head was solved (no epochs to plot) is drawn as what it is: a marker on
+    the validation panels and, with its score in ``levels``, a dashed level line across
+    the accuracy panel, so it stays visible among the curves.
 
     Args:
         runs: ``{label: events}`` in the order the legend should list them.
+        axis: ``epoch`` (epoch number) or ``seconds`` (time since each run started), a
+            common axis for runs that train at different speeds.
+        levels: ``{label: accuracy}`` for solved heads (e.g. cross-validated).
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Validation loss", "Validation accuracy"))
     for i, (label, events) in enumerate(runs.items()):
         pts = epoch_points(events)
-        xs = [p["x"] for p in pts]
+        xs = [p["x"] if axis == "epoch" else p.get("elapsed") for p in pts]
+        solved = _solved_only(events)
         for col, metric in ((1, "loss"), (2, "accuracy")):
             fig.add_scatter(
                 x=xs,
                 y=[p.get(f"val_{metric}") for p in pts],
-                mode="lines+markers",
-                name=label,
+                mode="markers" if solved else "lines+markers",
+                name=f"{label} (solved head)" if solved else label,
                 legendgroup=label,
                 showlegend=col == 1,
                 line={"color": colour(i), "width": 3},
+                marker={"size": 14 if solved else 6, "symbol": "diamond" if solved else "circle"},
                 row=1,
                 col=col,
             )
+            if solved:
+                continue
             fig.add_scatter(
                 x=xs,
                 y=[p.get(metric) for p in pts],
@@ -190,7 +211,20 @@ def comparison_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> go.Fig
                 row=1,
                 col=col,
             )
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+        if solved and levels and levels.get(label) is not None:
+            fig.add_hline(
+                y=float(levels[label]),
+                line_dash="dash",
+                line_color=colour(i),
+                annotation_text=f"{label} (solved head): {float(levels[label]):.0%}",
+                annotation_position="bottom right",
+                row=1,
+                col=2,
+            )
+    fig.update_xaxes(
+        title_text="epoch" if axis == "epoch" else "seconds since the run started",
+        rangemode="tozero",
+    )
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_layout(
         title="Strategies compared (dotted: training)",
