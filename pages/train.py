@@ -134,7 +134,11 @@ else:
     evts = run_status.events(run_id)
     from tlcore.results import plots
 
-    if plots.epoch_points(evts):
+    metrics = store.read_metrics(run_id)
+    head = (metrics or {}).get("head_solver") or run_status.last_of(evts, "head")
+    if head and run_results.solved_only(evts):
+        run_results.solved_head_view(head, (metrics or {}).get("fold_accuracies"))
+    elif plots.epoch_points(evts):
         st.plotly_chart(plots.training_curves_figure(evts), key="curves_done")
     if st.button(
         "Use this run's data and settings again",
@@ -149,7 +153,6 @@ else:
         st.session_state["test_percent"] = round(run.config.split.test_fraction * 100)
         st.session_state["split_seed"] = run.config.split.seed
         st.switch_page("pages/model.py")
-    metrics = store.read_metrics(run_id)
     if metrics:
         run_results.metrics_view(metrics, key=run_id, run_id=run_id)
         st.page_link(

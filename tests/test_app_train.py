@@ -275,3 +275,78 @@ def test_a_clicked_confusion_matrix_cell_gives_its_images(tiny_dataset: Path) ->
     got = run_results.cell_images(run_id, metrics, "green", "green")
     assert [im["path"] for im in got] == ["g3.png", "g2.png"]  # most confident first
     assert run_results.cell_images(run_id, metrics, "blue", "blue") == []
+
+
+def test_a_solved_head_shows_what_was_measured_not_curves(tiny_dataset: Path) -> None:
+    from run_helpers import tiny_config
+
+    from tlcore.config import SplitConfig
+    from tlcore.runs.job import train
+
+    config = tiny_config(
+        tiny_dataset, "feature-extraction", solve_head=True, cross_validate=True, cv_folds=3
+    ).replace(split=SplitConfig(val_fraction=0.0, test_fraction=0.0), epochs=10)
+    info = train(config, store.create_run(config).path)
+    assert info.status == "finished", info.error
+    metrics = store.read_metrics(info.path)
+    at = app("train", run_id=info.run_id)
+    assert not at.exception and errors(at) == []
+    assert [c for c in at.get("plotly_chart") if "curves" in str(c.proto.id)] == []
+    folds = " · ".join(f"{a:.0%}" for a in metrics["fold_accuracies"])
+    assert (
+        f"**Accuracy per fold** (3 folds, each scored on images its model never saw): {folds}"
+        in (texts(at))
+    )
+    chosen = metrics["head_solver"]["C"]
+    assert f"**Regularisation chosen:** C = {chosen:g}" in texts(at)
+    table = at.dataframe[0].value
+    assert list(table["chosen"]).count("✓") == 1
+    assert len(table) == len(metrics["head_solver"]["scores"])
+    assert "Epoch" not in texts(at)
+
+
+def test_a_solved_head_being_cross_validated_never_says_epoch_1_of_10(tiny_dataset: Path) -> None:
+    import subprocess
+    import sys
+
+    from run_helpers import tiny_config
+
+    from tlcore import fsutil
+
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "tlcore"])
+    try:
+        config = tiny_config(
+            tiny_dataset, "feature-extraction", solve_head=True, cross_validate=True, epochs=10
+        )
+        info = store.create_run(config)
+        store.update_status(info.path, status="running", pid=fake.pid)
+        now = time.time()
+        message = "Cross-validating: training on 4 of 5 parts of the images (fold 2/5)."
+        for event in (
+            {"type": "start", "time": now - 100, "elapsed": 0.0},
+            {"type": "phase", "phase": "head", "epochs": 1, "first_epoch": 1, "head_solver": True,
+             "learning_rate": None, "time": now - 90},
+            {"type": "head", "C": 1.0, "folds": 3, "cv_accuracy": 0.9, "cv_accuracy_std": 0.05,
+             "scores": [{"C": 1.0, "log_loss": 0.3, "accuracy": 0.9, "accuracy_std": 0.05}],
+             "seconds": 2.0, "time": now - 76},
+            {"type": "epoch", "phase": "head", "epoch": 1, "epochs": 1, "loss": 0.2,
+             "accuracy": 1.0, "val_loss": None, "learning_rate": None, "seconds": 2.0,
+             "time": now - 75},
+            {"type": "crossval", "stage": "cross-validate", "fold": 1, "folds": 5,
+             "message": message.replace("2/5", "1/5"), "time": now - 70},
+            {"type": "crossval", "stage": "cross-validate", "fold": 2, "folds": 5,
+             "message": message, "time": now - 10},
+        ):  # fmt: skip
+            fsutil.append_jsonl(info.path / "events.jsonl", event)
+        at = app("train", run_id=info.run_id)
+        assert not at.exception
+        bar = at.get("progress")[0]
+        # A minute a fold: 50 s of this one and three more to go.
+        assert bar.proto.text == f"{message} · about 4 min left"
+        assert "Epoch" not in bar.proto.text and at.get("plotly_chart") == []
+        assert "**Regularisation chosen:** C = 1" in texts(at)
+        sidebar = "\n".join(m.value for m in app(run_id=info.run_id).sidebar.markdown)
+        assert "measuring the accuracy (fold 2 of 5), about 4 min left" in sidebar
+    finally:
+        fake.kill()
+        fake.wait()

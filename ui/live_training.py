@@ -37,7 +37,10 @@ def _live(run_id: str) -> None:
     if stopping:
         slot.button("Stopping…", disabled=True, key="stop_wait")
     _progress(evts, run)
-    if plots.epoch_points(evts) or plots.batch_points(evts):
+    head = run_status.last_of(evts, "head")
+    if head is not None and run_results.solved_only(evts):
+        run_results.solved_head_view(head)  # a solved head has no curves to draw
+    elif plots.epoch_points(evts) or plots.batch_points(evts):
         # No key: a keyed chart keeps its first figure; this one must redraw every second.
         st.plotly_chart(plots.training_curves_figure(evts))
         st.caption(

@@ -52,6 +52,53 @@ def failure_help(run: Any) -> None:
         )
 
 
+def solved_only(evts: list[dict[str, Any]]) -> bool:
+    """True when a run's only epoch is a solved head: it has no curves to draw."""
+    from ui.run_status import is_solved_head
+
+    epochs = [e for e in evts if e.get("type") == "epoch"]
+    return bool(epochs) and all(is_solved_head(e) for e in epochs)
+
+
+def solved_head_view(head: dict[str, Any], fold_accuracies: list[float] | None = None) -> None:
+    """What a solved head measured instead of curves: the regularisation chosen by
+    cross-validation (every value tried), and the accuracy of each evaluation fold."""
+    st.markdown(
+        "**What was measured.** The head was solved at once instead of trained epoch by "
+        "epoch, so there are no training curves."
+    )
+    if fold_accuracies:
+        st.markdown(
+            f"**Accuracy per fold** ({len(fold_accuracies)} folds, each scored on images its "
+            "model never saw): " + " · ".join(f"{a:.0%}" for a in fold_accuracies)
+        )
+    scores = head.get("scores") or []
+    chosen = head.get("C")
+    if scores:
+        by = "log loss" if head.get("criterion", "log_loss") == "log_loss" else "accuracy"
+        st.markdown(
+            f"**Regularisation chosen:** C = {chosen:g} (lowest cross-validated {by} of the "
+            f"{len(scores)} values tried on the training images; smaller C = a simpler head)."
+            if by == "log loss"
+            else f"**Regularisation chosen:** C = {chosen:g} (highest cross-validated "
+            f"accuracy of the {len(scores)} values tried on the training images)."
+        )
+        st.dataframe(
+            [
+                {
+                    "C": f"{sc['C']:g}",
+                    "accuracy across folds": f"{sc['accuracy']:.1%} ± {sc['accuracy_std']:.1%}",
+                    "log loss": f"{sc['log_loss']:.3f}",
+                    "chosen": "✓" if sc["C"] == chosen else "",
+                }
+                for sc in scores
+            ],
+            hide_index=True,
+        )
+    elif chosen is not None:
+        st.markdown(f"**Regularisation:** C = {chosen:g} (too few images to cross-validate it).")
+
+
 def metrics_view(metrics: dict[str, Any], key: str, run_id: str | None = None) -> None:
     """Accuracy, per-class scores, confusion matrix, mistakes and diagnosis.
 
