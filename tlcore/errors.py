@@ -37,3 +37,7 @@ class ModelFileError(TransferLabError):
 
 class RunError(TransferLabError):
     """A run folder is missing, unreadable, or in the wrong state for the request."""
+
+
+class WorkspaceError(TransferLabError):
+    """The workspace folder cannot be written (read-only, not a folder, no permission)."""

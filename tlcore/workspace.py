@@ -1,25 +1,66 @@
 """Where TransferLab keeps datasets, caches and runs.
 
 The workspace is ``./workspace`` unless ``TRANSFERLAB_HOME`` names another folder. It is
-read at call time (never cached) so tests and the app can point it elsewhere.
+read at call time (never cached) so tests and the app can point it elsewhere. A workspace
+that cannot be written (read-only, under a file, no permission) is one ``WorkspaceError``
+sentence naming the folder, never a traceback.
 """
 
 import os
 from pathlib import Path
 
+from tlcore import fsutil
+from tlcore.errors import WorkspaceError
+
 ENV_VAR = "TRANSFERLAB_HOME"
 
 
+def location() -> Path:
+    """Return the workspace root as configured (not created, not checked)."""
+    return Path(os.environ.get(ENV_VAR) or "workspace").expanduser().resolve()
+
+
+def unusable(error: OSError, root: Path | None = None) -> WorkspaceError:
+    """The sentence for a workspace that ``error`` says cannot be written."""
+    root = root or location()
+    reason = fsutil.os_error_text(error, error.filename or root)
+    if error.filename and str(error.filename) not in reason:
+        reason += f": '{error.filename}'"
+    return WorkspaceError(
+        f"TransferLab cannot write to its workspace '{root}' ({reason}); set {ENV_VAR} to a "
+        "folder you can write to, or make this one writable."
+    )
+
+
+def holds(path: str | os.PathLike | None) -> bool:
+    """True when ``path`` lies in the workspace (or is the workspace)."""
+    if path is None or isinstance(path, int):
+        return False
+    root = location()
+    return Path(os.path.abspath(path)).is_relative_to(root)
+
+
 def home() -> Path:
-    """Return the workspace root (created if missing)."""
-    root = Path(os.environ.get(ENV_VAR) or "workspace").expanduser().resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    """Return the workspace root (created if missing).
+
+    Raises:
+        WorkspaceError: the folder cannot be created.
+    """
+    root = location()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise unusable(e, root) from None
     return root
 
 
 def _sub(name: str) -> Path:
-    path = home() / name
-    path.mkdir(parents=True, exist_ok=True)
+    root = home()
+    path = root / name
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise unusable(e, root) from None
     return path
 
 

@@ -208,6 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     except TransferLabError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        from tlcore import workspace
+
+        if not workspace.holds(e.filename):
+            raise  # not the workspace: a bug to see in full
+        # A write in the workspace failed (read-only, a file in the way): say where.
+        print(f"error: {workspace.unusable(e)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)
         return 130

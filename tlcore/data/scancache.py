@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tlcore import fsutil, workspace
 from tlcore.data.images import IMAGE_EXTENSIONS, UNSUPPORTED_EXTENSIONS, check_image
-from tlcore.errors import ImageError
+from tlcore.errors import ImageError, WorkspaceError
 
 # Bump when check rules change (size limits, formats, completeness checks).
 CHECK_VERSION = 2  # 2: files without an image extension are judged by their content
@@ -32,10 +32,14 @@ class ScanCache:
         key = hashlib.blake2b(
             str(root).encode("utf-8", "surrogateescape"), digest_size=12
         ).hexdigest()
-        self.path = workspace.cache_dir("scan") / f"{key}.json"
         self.root = str(root)
         self.old: dict[str, list] = {}
         self.new: dict[str, list] = {}
+        try:  # a workspace that cannot be written only costs speed: scan without the cache
+            self.path: Path | None = workspace.cache_dir("scan") / f"{key}.json"
+        except WorkspaceError:
+            self.path = None
+            return
         try:
             data = fsutil.read_json(self.path)
             if data.get("version") == CHECK_VERSION and data.get("root") == self.root:
@@ -58,7 +62,7 @@ class ScanCache:
 
     def save(self) -> None:
         """Write what this scan saw (atomically); a failure only costs speed next time."""
-        if self.new == self.old:
+        if self.path is None or self.new == self.old:
             return
         try:
             data = {"version": CHECK_VERSION, "root": self.root, "files": self.new}

@@ -1,0 +1,67 @@
+"""tlcore.workspace: a workspace that cannot be written is one sentence naming it.
+
+Tests run as root in CI, where ``chmod`` does not stop a write; so the workspace is made
+unwritable in ways root cannot get around either: it lies under a regular file (every
+``mkdir`` fails with "not a directory"), or a file stands where a folder must be made.
+"""
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from run_helpers import tiny_cli_args, train_tiny
+
+from tlcore import workspace
+from tlcore.cli import main
+
+
+def _sentence(root: Path, reason: str) -> str:
+    return (
+        f"error: TransferLab cannot write to its workspace '{root}' ({reason}); set "
+        "TRANSFERLAB_HOME to a folder you can write to, or make this one writable."
+    )
+
+
+def test_a_workspace_under_a_file_is_one_sentence_for_every_command(
+    tmp_path: Path,
+    tiny_dataset: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    (tmp_path / "a file").write_text("not a folder")
+    root = tmp_path / "a file" / "ws"
+    monkeypatch.setenv("TRANSFERLAB_HOME", str(root))
+    expected = _sentence(root, f"not a directory: '{root}'")
+    # A folder scans without the workspace (its cache only saves time).
+    assert main(["scan", str(tiny_dataset)]) == 0
+    assert "3 classes, 36 images" in capsys.readouterr().out
+    # A zip must be unpacked into the workspace.
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as zf:
+        for p in sorted(tiny_dataset.rglob("*.png")):
+            zf.write(p, p.relative_to(tiny_dataset).as_posix())
+    commands = [
+        ["scan", str(tmp_path / "d.zip")],
+        ["train", str(tiny_dataset), *tiny_cli_args(1)],
+        ["advise", str(tiny_dataset), "--image-size", "32"],
+        ["export", "20260101-000000-x"],
+        ["runs"],
+    ]
+    for argv in commands:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1] == expected, argv
+        assert not any("Traceback" in line for line in err)
+    assert (tmp_path / "a file").read_text() == "not a folder"
+
+
+def test_a_failed_write_inside_the_workspace_is_one_sentence(
+    tiny_dataset: Path, capsys: pytest.CaptureFixture
+) -> None:
+    info = train_tiny(tiny_dataset, epochs=1)
+    blocked = info.path / "export"
+    shutil.rmtree(blocked, ignore_errors=True)
+    blocked.write_text("a file where the export folder goes")
+    assert main(["export", info.run_id]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [_sentence(workspace.location(), f"file exists: '{blocked}'")]
