@@ -149,3 +149,15 @@ def test_every_page_shows_a_damaged_run_instead_of_a_traceback(
     at = app("train", data_path=str(tiny_dataset), run_id=bad)
     assert [e for e in errors(at) if e.startswith("This run folder is damaged:")]
     assert good  # the other run is still listed
+
+
+def test_a_damaged_run_can_be_deleted_from_the_train_page(tiny_dataset: Path) -> None:
+    good = finished_run(tiny_dataset)
+    bad = finished_run(tiny_dataset)
+    _damage(store.run_path(bad), "spec.json", None)  # e.g. re-created by a late writer
+    at = app("train", data_path=str(tiny_dataset), run_id=bad)
+    assert [e for e in errors(at) if e.startswith("This run folder is damaged:")]
+    at.button(key=f"delete_{bad}").click().run()
+    assert not at.exception
+    assert [r.run_id for r in store.list_runs()] == [good]
+    assert not errors(at) and at.session_state["run_id"] == good

@@ -75,10 +75,10 @@ def test_a_full_disk_when_a_run_is_created_is_a_sentence_and_leaves_no_folder(
 
     real = fsutil.atomic_write_bytes
 
-    def full(path, data):
+    def full(path, data, *rest):
         if Path(path).name == "status.json":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real(path, data)
+        return real(path, data, *rest)
 
     monkeypatch.setattr(fsutil, "atomic_write_bytes", full)
     with pytest.raises(RunError, match=r"^Could not create the run folder: the disk is full \("):

@@ -131,3 +131,53 @@ def test_changed_spec_is_read_again_and_a_damaged_spec_lists_as_damaged() -> Non
     assert store.load_run(broken.run_id).damaged_file == "spec.json"
     with pytest.raises(RunError, match="damaged"):
         store.read_spec(broken.run_id)
+
+
+def test_deleting_a_run_that_is_a_link_removes_the_link_and_nothing_outside(tmp_path) -> None:
+    real = store.create_run(_config(name="elsewhere"))
+    outside = tmp_path / "outside"
+    real.path.rename(outside)  # a run moved to another disk, linked back into runs/
+    (outside / "keep.txt").write_text("mine")
+    link = workspace.runs_dir() / real.run_id
+    link.symlink_to(outside, target_is_directory=True)
+    assert [r.name for r in store.list_runs()] == ["elsewhere"]
+    store.delete_run(real.run_id)
+    assert not link.is_symlink() and not link.exists()
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt", "spec.json", "status.json"]
+    assert (outside / "keep.txt").read_text() == "mine"
+    assert store.list_runs() == []
+
+
+def test_only_the_workspaces_own_run_folders_can_be_deleted(tmp_path) -> None:
+    info = store.create_run(_config())
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "spec.json").write_text("{}")
+    for ref in (other, "..", ".", str(workspace.runs_dir() / ".."), "nope"):
+        with pytest.raises(RunError, match="python -m tlcore runs"):
+            store.delete_run(ref)
+    assert other.is_dir() and workspace.runs_dir().is_dir() and info.path.is_dir()
+    store.delete_run(str(info.path))  # its folder given as a path
+    assert not info.path.exists()
+    assert [p.name for p in workspace.runs_dir().iterdir()] == []
+
+
+def test_runs_delete_cli_deletes_a_damaged_run_and_says_why_it_cannot(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bad = store.create_run(_config())
+    (bad.path / "spec.json").unlink()  # what a worker re-creating a deleted folder left
+    (bad.path / "status.json").write_text('{"status": "running", "pid": 1}')
+    good = store.create_run(_config())
+    assert store.load_run(bad.run_id).status == "damaged"
+    assert main(["runs", "delete", bad.run_id]) == 0
+    assert capsys.readouterr().out.strip() == f"Deleted run {bad.run_id}."
+    assert not bad.path.exists() and good.path.is_dir()
+    assert main(["runs", "delete", bad.run_id]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: '{bad.run_id}' is no run;") and err.count("\n") == 1
+    assert main(["runs", "delete"]) == 2
+    assert "Say which run to delete" in capsys.readouterr().err
+    assert main(["runs", "delete", good.run_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"deleted": good.run_id}
+    assert store.list_runs() == []

@@ -80,3 +80,27 @@ def test_comparison_runs_wait_in_line_and_sigterm_stops_them_all(
     other = next(f for f in finals if f.run_id != first.run_id)
     assert other.epochs_run == 0 and not (other.path / "model.keras").exists()
     assert (first.path / "model.keras").is_file()
+
+
+def _remove(folder: Path) -> bool:
+    """``rm -rf`` as a person (or a file manager) would, retried while the worker writes."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    return not folder.exists()
+
+
+def test_a_run_folder_deleted_while_it_trains_stays_deleted_and_the_worker_goes_on(
+    tiny_dataset: Path,
+) -> None:
+    doomed = worker.start_run(tiny_config(tiny_dataset, epochs=500, batch_size=2, name="doomed"))
+    path = store.run_path(doomed)
+    wait_for(lambda: _epochs(doomed), timeout=180)
+    trainer = store.load_run(doomed).pid
+    after = worker.start_run(tiny_config(tiny_dataset, name="after"))  # waits its turn
+    wait_for(lambda: _remove(path), timeout=30)
+    info = _final(after)  # the worker stopped the deleted run and went on with the next
+    assert info.status == "finished"
+    assert not path.exists()  # no status.json (or anything else) came back
+    assert [r.run_id for r in store.list_runs()] == [after]
+    assert info.pid == trainer  # the same worker: deleting a run did not kill it

@@ -40,10 +40,15 @@ def json_text(obj: Any, **kwargs: Any) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, make_parent: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half.
+
+    ``make_parent=False``: a missing folder is ``FileNotFoundError``, not made again (a
+    run folder deleted while its worker writes must stay deleted).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_parent:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -56,14 +61,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+def atomic_write_text(path: str | os.PathLike, text: str, make_parent: bool = True) -> None:
     """Atomically write UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"), make_parent)
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+def atomic_write_json(path: str | os.PathLike, obj: Any, make_parent: bool = True) -> None:
     """Atomically write ``obj`` as indented JSON."""
-    atomic_write_text(path, json_text(obj, indent=2) + "\n")
+    atomic_write_text(path, json_text(obj, indent=2) + "\n", make_parent)
 
 
 def publish_dir(built: Path, dest: Path, marker: str) -> None:

@@ -34,6 +34,7 @@ def failure_help(run: Any) -> None:
     if run.status == "damaged":
         st.error(run.error or "This run folder is damaged.")
         st.caption(f"The run folder: `{run.path}`")
+        _delete_button(run)
         st.stop()
     if run.status == "failed":
         st.error(run.error or "The training failed without a message.")
@@ -50,6 +51,21 @@ def failure_help(run: Any) -> None:
             "restarted, or the process was killed). The best model saved so far can "
             "still be used on the Predict page; or start the training again."
         )
+
+
+def _delete_button(run: Any) -> None:
+    """Delete a damaged run (its folder; a link: the link only), then show the others."""
+    from tlcore.errors import TransferLabError
+    from tlcore.runs import store
+
+    if st.button("Delete this run", key=f"delete_{run.run_id}", icon=":material/delete:"):
+        try:
+            store.delete_run(run.run_id)
+        except TransferLabError as e:
+            st.error(str(e))
+            return
+        st.session_state.pop("run_id", None)
+        st.rerun()
 
 
 def solved_only(evts: list[dict[str, Any]]) -> bool:

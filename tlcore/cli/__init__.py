@@ -194,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="where to write (default: the run's export/ folder)")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("runs", help="list training runs in the workspace")
+    p = sub.add_parser("runs", help="list training runs in the workspace (or delete one)")
+    p.add_argument("action", nargs="?", choices=["delete"], help="delete RUN (damaged too)")
+    p.add_argument("run", nargs="?", metavar="RUN", help="run id or run folder to delete")
     p.add_argument("--json", action="store_true")
     return parser
 

@@ -1,8 +1,9 @@
-"""``python -m tlcore runs``: list training runs, newest first."""
+"""``python -m tlcore runs``: list training runs, newest first; ``runs delete RUN``."""
 
 import argparse
 
 from tlcore.cli.output import emit_json, say, table
+from tlcore.errors import RunError
 from tlcore.runs import store
 
 
@@ -11,7 +12,11 @@ def _pct(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """List runs (id, status, backbone, strategy, accuracies, when)."""
+    """List runs (id, status, backbone, strategy, accuracies, when), or delete one."""
+    if args.action == "delete":
+        return _delete(args)
+    if args.run:
+        raise RunError(f"Unknown words after `runs`: '{args.run}'. Did you mean `runs delete RUN`?")
     infos = store.list_runs()
     rows = [i.summary() for i in infos]
     if not args.json:
@@ -46,4 +51,19 @@ def run(args: argparse.Namespace) -> int:
                     say(f"{info.run_id}: {info.error}")
         return 0
     emit_json(rows)
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    """Delete one run, damaged or not (a folder that is a link: the link only)."""
+    if not args.run:
+        raise RunError(
+            "Say which run to delete: `python -m tlcore runs delete RUN` "
+            "(`python -m tlcore runs` lists the run ids)."
+        )
+    run_id = store.delete_run(args.run)
+    if args.json:
+        emit_json({"deleted": run_id})
+    else:
+        say(f"Deleted run {run_id}.")
     return 0

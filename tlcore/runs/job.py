@@ -145,6 +145,8 @@ def _train(
         error = _explain(e)
         traceback.print_exc(file=sys.stderr)  # the full story goes to worker.log
     finally:
+        if not run_dir.is_dir():  # whatever failed, it failed because the folder went
+            raise RunError(f"Run {run_dir.name} was deleted while it trained; it was stopped.")
         try:
             store.update_status(
                 run_dir,
@@ -176,7 +178,8 @@ def _explain(e: BaseException) -> str:
 
 
 def _stop_wanted(run_dir: Path) -> bool:
-    return signal_received() or store.stop_requested(run_dir)
+    # A run folder deleted while it trains: stop, and write nothing that would re-make it.
+    return signal_received() or store.stop_requested(run_dir) or not run_dir.is_dir()
 
 
 def _run(
@@ -190,8 +193,9 @@ def _run(
         split = _make_split(config, run_dir)
     # labels.json is exact for any name; labels.txt (one per line) is for exporting, and
     # exact too because the scan refuses class names with line breaks.
-    fsutil.atomic_write_json(run_dir / "labels.json", list(split.classes))
-    fsutil.atomic_write_text(run_dir / "labels.txt", "\n".join(split.classes) + "\n")
+    fsutil.atomic_write_json(run_dir / "labels.json", list(split.classes), make_parent=False)
+    labels = "\n".join(split.classes) + "\n"
+    fsutil.atomic_write_text(run_dir / "labels.txt", labels, make_parent=False)
 
     from tlcore.training.loop import fit_phases
 
@@ -212,7 +216,7 @@ def _make_split(config: TrainConfig, run_dir: Path) -> Any:
         "fingerprint": report.fingerprint,
         "classes": list(split.classes),
     }
-    fsutil.atomic_write_json(run_dir / "spec.json", spec)
+    fsutil.atomic_write_json(run_dir / "spec.json", spec, make_parent=False)
     return split
 
 

@@ -214,7 +214,8 @@ def _class_names(report: Any) -> list[str]:
     return sorted(report.classes)
 
 
-def _is_run_folder(path: Path) -> bool:
+def is_run_folder(path: Path) -> bool:
+    """True if ``path`` holds a ``spec.json`` or a ``status.json``."""
     return (path / "spec.json").is_file() or (path / "status.json").is_file()
 
 
@@ -222,7 +223,7 @@ def run_path(ref: str | os.PathLike) -> Path:
     """Return the folder of a run given its id or folder; ``RunError`` if there is none."""
     ref_path = Path(ref)
     for candidate in (ref_path, workspace.runs_dir() / str(ref)):
-        if _is_run_folder(candidate):
+        if is_run_folder(candidate):
             return candidate.resolve()
     if ref_path.name == "spec.json" and ref_path.is_file():
         return ref_path.parent.resolve()
@@ -241,7 +242,11 @@ def read_status(ref: str | os.PathLike) -> dict[str, Any]:
 
 
 def update_status(run_dir: Path, **changes: Any) -> dict[str, Any]:
-    """Merge ``changes`` into ``status.json`` atomically; return the new status."""
+    """Merge ``changes`` into ``status.json`` atomically; return the new status.
+
+    Raises:
+        FileNotFoundError: the run folder was deleted (it is not made again).
+    """
     path = Path(run_dir) / "status.json"
     try:
         status = fsutil.read_json(path)
@@ -250,7 +255,7 @@ def update_status(run_dir: Path, **changes: Any) -> dict[str, Any]:
     if not isinstance(status, dict):
         status = {}  # a damaged file is replaced by what the writer knows
     status.update(changes)
-    fsutil.atomic_write_json(path, status)
+    fsutil.atomic_write_json(path, status, make_parent=False)
     return status
 
 
@@ -375,8 +380,10 @@ def list_runs(group: str | None = None) -> list[RunInfo]:
     """
     runs = []
     for path in workspace.runs_dir().iterdir():
+        if path.name.startswith("."):
+            continue  # e.g. a deleted run's folder while it is being removed
         try:
-            if not _is_run_folder(path):
+            if not is_run_folder(path):
                 continue
             info = load_run(path)
         except (RunError, OSError):
@@ -387,12 +394,15 @@ def list_runs(group: str | None = None) -> list[RunInfo]:
     return runs
 
 
-def delete_run(ref: str | os.PathLike) -> None:
-    """Delete a run folder; ``RunError`` if its worker is still training it."""
-    info = load_run(ref)
-    if info.active and worker_alive(info.pid):
-        raise RunError(f"Run {info.run_id} is still {info.status}: stop it before deleting.")
-    shutil.rmtree(info.path)
+def delete_run(ref: str | os.PathLike) -> str:
+    """Delete a run folder, damaged or not (a link: the link only); return its id.
+
+    ``RunError`` if it is not a run of this workspace or its worker is still training it
+    (see ``tlcore.runs.deletion``).
+    """
+    from tlcore.runs.deletion import delete_run as delete
+
+    return delete(ref)
 
 
 def read_events(ref: str | os.PathLike, start: int = 0) -> tuple[list[dict[str, Any]], int]:

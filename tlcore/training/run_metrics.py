@@ -48,6 +48,7 @@ def write_metrics(s: Any) -> None:
             "classes": list(classes),
             "images": image_predictions(labels, probs, classes, paths),
         },
+        make_parent=False,  # a run folder deleted meanwhile stays deleted
     )
     val_accuracy = result["accuracy"] if name == "val" else None
     if name == "test" and len(data["val"][1]):
@@ -73,7 +74,7 @@ def write_metrics(s: Any) -> None:
         "head_solver": _head_summary(s.head_fit),
         "history": keeper.history,
     }
-    fsutil.atomic_write_json(s.run_dir / "metrics.json", metrics)
+    fsutil.atomic_write_json(s.run_dir / "metrics.json", metrics, make_parent=False)
     s.status(
         test_accuracy=metrics["test_accuracy"], epochs_run=len(keeper.history), evaluation=name
     )
