@@ -101,3 +101,38 @@ def test_with_two_images_it_says_the_accuracy_is_on_the_training_images(
         "warning: too few images to keep any aside, so the accuracy was measured on the "
         "training images themselves" in out
     )
+
+
+def test_bad_numbers_are_refused_before_a_run_exists(
+    tmp_path: Path, tiny_dataset: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from conftest import write_class_images
+
+    own_test = tmp_path / "own"
+    write_class_images(own_test / "train", per_class=6)
+    write_class_images(own_test / "test", per_class=2, seed=1)
+    cases = [
+        (
+            [str(tiny_dataset), "--cv-folds", "0"],
+            "Cross-validation needs at least 2 folds (got 0).",
+        ),
+        (
+            [str(tiny_dataset), "--seed", "-5"],
+            "The seed must be a whole number from 0 to 4294967295 (got -5).",
+        ),
+        (
+            [str(tiny_dataset), "--cv-folds", "100", "--json"],
+            "Cannot make 100 folds from 36 images: use at most 36 folds.",
+        ),
+        (
+            [str(own_test), "--cv-folds", "3"],
+            "Cross-validation uses every image, but this dataset keeps its own val/ or test/ "
+            "folders: leave out --cv-folds to use them, or put every image in class folders.",
+        ),
+    ]
+    for argv, sentence in cases:
+        assert main(["train", *argv, *tiny_cli_args(1)]) == 2, argv
+        captured = capsys.readouterr()
+        assert captured.err.strip().splitlines() == [f"error: {sentence}"], argv
+        assert "{" not in captured.out
+        assert list(workspace.runs_dir().iterdir()) == [], argv

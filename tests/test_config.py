@@ -40,6 +40,8 @@ def test_unknown_keys_are_refused_with_their_names() -> None:
         ({"freeze": FreezeConfig(unfreeze_top=3, unfreeze_from="x")}, "not both"),
         ({"augment": AugmentConfig.of(zoom=2.0)}, "zoom"),
         ({"data": ""}, "No dataset"),
+        ({"seed": -5}, r"seed must be a whole number from 0 to 4294967295 \(got -5\)"),
+        ({"split": SplitConfig(seed=2**32)}, "seed must be a whole number"),
     ],
 )
 def test_validate_names_the_bad_setting(changes: dict, message: str) -> None:

@@ -21,6 +21,13 @@ nothing), ``crop`` takes the largest centred square, ``stretch`` distorts to fit
 CLASS_WEIGHTING = ("auto", "on", "off")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "none", "cosine")
+MAX_SEED = 2**32 - 1  # NumPy and Keras take seeds from 0 to 2**32 - 1
+
+
+def check_seed(seed: object) -> None:
+    """Raise ``ConfigError`` unless ``seed`` is a whole number NumPy and Keras accept."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"The seed must be a whole number from 0 to {MAX_SEED} (got {seed}).")
 
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
@@ -46,6 +53,7 @@ class SplitConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1 (got {value}).")
+        check_seed(self.seed)
         if self.val_fraction + self.test_fraction >= 0.9:
             raise ConfigError(
                 "Validation and test together must leave at least 10% of the images for "
@@ -208,6 +216,7 @@ class TrainConfig:
                 f"Warm-up epochs must be between 0 and {self.epochs - 1} "
                 f"(got {self.warmup_epochs})."
             )
+        check_seed(self.seed)
         if self.cross_validate and self.cv_folds < 2:
             raise ConfigError(f"Cross-validation needs at least 2 folds (got {self.cv_folds}).")
         if self.cross_validate and not (

@@ -67,13 +67,13 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
         class_weighting=args.class_weights,
         solve_head=args.head == "solve",
         cross_validate=args.cv_folds is not None,
-        cv_folds=args.cv_folds or base.cv_folds,
+        cv_folds=base.cv_folds if args.cv_folds is None else args.cv_folds,
         auto_defaults=not args.no_auto,
         chosen=chosen,
         budget_seconds=args.budget,
         split=SplitConfig(
-            val_fraction=0.0 if args.cv_folds else value("split.val_fraction"),
-            test_fraction=0.0 if args.cv_folds else value("split.test_fraction"),
+            val_fraction=0.0 if args.cv_folds is not None else value("split.val_fraction"),
+            test_fraction=0.0 if args.cv_folds is not None else value("split.test_fraction"),
             seed=args.seed,
             split_file=args.split_file,
         ),
@@ -116,7 +116,23 @@ def _split_first(config: TrainConfig) -> tuple[TrainConfig, Any, Any, Any]:
     report = scan(config.data)
     config, defaults = resolve(config, report)
     config.validate()
-    return config, make_split(report, config.split), report, defaults
+    split = make_split(report, config.split)
+    if config.cross_validate:
+        _check_cross_validation(config, report, split)
+    return config, split, report, defaults
+
+
+def _check_cross_validation(config: TrainConfig, report: Any, split: Any) -> None:
+    """Refuse cross-validation this dataset cannot give, before a run folder exists."""
+    from tlcore.training.crossval import check_folds
+
+    if split.val or split.test:
+        raise ConfigError(
+            "Cross-validation uses every image, but this dataset keeps its own val/ or "
+            "test/ folders: leave out --cv-folds to use them, or put every image in class "
+            "folders."
+        )
+    check_folds(config.cv_folds, len(split.train))
 
 
 def _pct(x: float | None) -> str:

@@ -97,6 +97,14 @@ def fold_count(class_counts: Sequence[int] | Mapping[str, int], wanted: int = DE
     return max(2, min(int(wanted), min(counts) if counts else 2))
 
 
+def check_folds(k: int, images: int) -> None:
+    """Raise ``DataError`` unless ``images`` can be dealt into ``k`` folds."""
+    if k < 2:
+        raise DataError(f"Cross-validation needs at least 2 folds (got {k}).")
+    if images < k:
+        raise DataError(f"Cannot make {k} folds from {images} images: use at most {images} folds.")
+
+
 def kfold_assignments(labels: Sequence[int] | np.ndarray, k: int, seed: int) -> np.ndarray:
     """Stratified, seeded fold index (0..k-1) for each image.
 
@@ -110,10 +118,7 @@ def kfold_assignments(labels: Sequence[int] | np.ndarray, k: int, seed: int) -> 
         DataError: fewer than 2 folds, or fewer images than folds.
     """
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
-    if k < 2:
-        raise DataError(f"Cross-validation needs at least 2 folds (got {k}).")
-    if len(y) < k:
-        raise DataError(f"Cannot make {k} folds from {len(y)} images: use fewer folds.")
+    check_folds(k, len(y))
     fold_of = np.empty(len(y), dtype=np.int64)
     position = 0
     for c in np.unique(y):
