@@ -23,6 +23,7 @@ st.markdown(
 )
 
 # --- Start a run ---------------------------------------------------------------------------
+start = False
 with st.container(border=True):
     if not st.session_state.get("data_path"):
         st.warning("Choose your images first.")
@@ -70,29 +71,34 @@ with st.container(border=True):
             "Name this run (optional)", key="run_name", placeholder="e.g. first try"
         )
         c2.write("")
-        if c2.button("▶️ Start training", type="primary", key="start_train", width="stretch"):
-            if missing_weights and not weights_choice.download_imagenet(
-                cfg.backbone, model_config.image_size()
-            ):
-                weights_choice.offline_help(cfg.backbone, model_config.image_size())
-                st.page_link(
-                    "pages/model.py",
-                    label="Choose the starting point on the Model page",
-                    icon=":material/neurology:",
-                )
-                st.stop()
-            try:
-                from tlcore.data.split import make_split
+        start = c2.button("▶️ Start training", type="primary", key="start_train", width="stretch")
 
-                split = make_split(dataset.current_report(), cfg.split)
-                with st.spinner("Starting…"):
-                    st.session_state["run_id"] = worker.start_run(
-                        cfg.replace(name=name.strip()), split=split, defaults=defaults
-                    )
-            except TransferLabError as e:
-                st.error(str(e))
-            else:
-                st.rerun()
+# --- Starting: here, below the settings, where the run will show (in a browser the page
+# keeps showing what was below until the script gets there; 'No training yet' must not
+# stay on screen while the weights download or the run is created).
+if start:
+    if missing_weights and not weights_choice.download_imagenet(
+        cfg.backbone, model_config.image_size()
+    ):
+        weights_choice.offline_help(cfg.backbone, model_config.image_size())
+        st.page_link(
+            "pages/model.py",
+            label="Choose the starting point on the Model page",
+            icon=":material/neurology:",
+        )
+        st.stop()
+    try:
+        from tlcore.data.split import make_split
+
+        with st.spinner("Starting: splitting the images and handing the run to the trainer…"):
+            split = make_split(dataset.current_report(), cfg.split)
+            st.session_state["run_id"] = worker.start_run(
+                cfg.replace(name=name.strip()), split=split, defaults=defaults
+            )
+    except TransferLabError as e:
+        st.error(str(e))
+    else:
+        st.rerun()
 
 # --- Which run to show -------------------------------------------------------------------------
 all_runs = run_status.list_runs()

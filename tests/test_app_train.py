@@ -350,3 +350,38 @@ def test_a_solved_head_being_cross_validated_never_says_epoch_1_of_10(tiny_datas
     finally:
         fake.kill()
         fake.wait()
+
+
+def test_a_run_being_started_says_what_happens_and_is_named(tiny_dataset: Path) -> None:
+    from run_helpers import tiny_config
+
+    from tlcore import fsutil
+
+    info = store.create_run(tiny_config(tiny_dataset, name="first try"))
+    assert info.status == "queued"  # nothing before it: its training process is starting
+    at = app("train", data_path=str(tiny_dataset), run_id=info.run_id, **SMALL)
+    assert not at.exception
+    assert next(s.value for s in at.subheader) == ":material/rocket_launch: Starting"
+    picker = at.selectbox(key=f"train_run_pick_{info.run_id}_queued")
+    label = picker.format_func(picker.value)
+    assert label.startswith("first try · Small CNN (from scratch), full fine-tune · ")
+    assert label.endswith(" — starting")
+    bar = at.get("progress")[0]
+    assert bar.proto.text == "Starting the training process (loading TensorFlow)…"
+    assert "No training yet" not in texts(at) and "aiting to start" not in texts(at) + label
+    # The images are decoded; the network is being built (no event says so yet).
+    import subprocess
+    import sys
+
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "tlcore"])
+    try:
+        store.update_status(info.path, status="running", pid=fake.pid)
+        fsutil.append_jsonl(
+            info.path / "events.jsonl",
+            {"type": "prepare", "stage": "decode", "done": 36, "total": 36, "time": time.time()},
+        )
+        at = app("train", data_path=str(tiny_dataset), run_id=info.run_id, **SMALL)
+        assert at.get("progress")[0].proto.text == "Images ready; building the network…"
+    finally:
+        fake.kill()
+        fake.wait()

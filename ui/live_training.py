@@ -8,6 +8,14 @@ from tlcore.results import plots
 from tlcore.runs import store, worker
 from ui import run_results, run_status
 
+NEXT = {
+    "decode": "Images ready; building the network…",
+    "weights": "Weights downloaded; building the network…",
+    "convert": "Pretrained network ready; building the model…",
+    "features": "Features ready; the training starts…",
+}
+"""What comes after a finished preparation step, said until its first event arrives."""
+
 
 def follow(run_id: str) -> None:
     """Show the live view of ``run_id`` until it ends, then rerun the page for results."""
@@ -20,10 +28,12 @@ def _live(run_id: str) -> None:
         st.rerun()  # the whole page: it now shows the results
     evts = run_status.events(run_id)
     head, stop = st.columns([4, 1])
-    head.subheader(run_results.status_line(run))
-    waiting = run_status.queue_line(run)
-    if waiting:
-        st.info(waiting, icon=":material/hourglass_top:")
+    queued = run_status.waits(run)
+    starting = run.status == "queued" and not queued
+    title = ":material/rocket_launch: Starting" if starting else run_results.status_line(run)
+    head.subheader(title)
+    if queued:
+        st.info(run_status.queue_line(run), icon=":material/hourglass_top:")
     slot = stop.empty()
     stopping = (run.path / store.STOP_FLAG).exists()
     if not stopping and slot.button(
@@ -83,6 +93,9 @@ def _progress(evts: list[dict], run: Any) -> None:
             if stage == "convert"
             else f"{done} of {total}"
         )
+        if done >= total and stage in NEXT:  # no event until the next step reports
+            st.progress(1.0, text=f"{NEXT[stage]}{tail}")
+            return
         st.progress(min(done / total, 1.0), text=f"{what}… {amount}{tail}")
         return
     if run_status.is_solved_head(batch):

@@ -46,6 +46,11 @@ def queue_line(run: Any) -> str | None:
     return f"{QUEUED} ('{current}'{after} first); one run trains at a time."
 
 
+def waits(run: Any) -> bool:
+    """True for a run queued behind another (not one whose training process is starting)."""
+    return (queue_line(run) or "").startswith(QUEUED)
+
+
 def start_note() -> None:
     """Under the Start button: a new run will wait if one is training now."""
     if any(r.status == "running" for r in list_runs()):
@@ -82,8 +87,7 @@ def last_of(evts: list[dict[str, Any]], *types: str) -> dict[str, Any] | None:
 def short_progress(run: Any) -> str:
     """A few words on where a run is, e.g. 'epoch 3 of 10, about 2 min left'."""
     if run.status == "queued":
-        waits = (queue_line(run) or "").startswith(QUEUED)
-        return "queued: starts when the current run ends" if waits else "starting"
+        return "queued: starts when the current run ends" if waits(run) else "starting"
     evts = events(run.run_id)
     e = last_of(evts, "batch", "epoch", "prepare", "crossval")
     if e is None:
@@ -181,7 +185,7 @@ def title(run: Any) -> str:
 def outcome(run: Any) -> str:
     """The status in words, with the accuracy named (never a bare percentage)."""
     if run.status == "queued":
-        return "waiting to start"
+        return "queued" if waits(run) else "starting"
     if run.status == "running":
         return "training now"
     if run.test_accuracy is not None:
