@@ -120,3 +120,15 @@ def test_odd_class_names_come_back_exactly(tmp_path: Path) -> None:
     assert load_predictor(info.run_id).classes == names
     (info.path / "labels.json").unlink()  # a run from before labels.json: labels.txt is exact
     assert load_predictor(info.run_id).classes == names
+
+
+def test_an_empty_image_path_or_top_k_below_1_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "some-run", ""]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: An image path is empty: give image files, e.g. photo.jpg."
+    ]
+    assert main(["predict", "some-run", "a.jpg", "--top-k", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --top-k must be 1 or more (got 0)."

@@ -76,3 +76,16 @@ def test_names_that_are_not_utf8_are_printed_and_in_the_json(tmp_path: Path) -> 
     result = json.loads(lines[-1])
     assert result["classes"] == {"bl\\xffue": 3, "green": 3, "red": 3}
     assert result["skipped"] == [{"path": "green/notes\\xff.txt", "reason": "not an image"}]
+
+
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    write_class_images(tmp_path / "here", per_class=10)
+    monkeypatch.chdir(tmp_path / "here")  # a dataset that "" would have scanned
+    for command in ("scan", "advise"):
+        assert main([command, ""]) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [
+            "error: No dataset given (the path is empty): give a folder with one subfolder "
+            "per class, or a .zip of one."
+        ]

@@ -289,6 +289,11 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
     Raises:
         DataError: the source is missing, empty, or has fewer than two usable classes.
     """
+    if not os.fspath(source):  # Path("") would be the current folder: never meant
+        raise DataError(
+            "No dataset given (the path is empty): give a folder with one subfolder per "
+            "class, or a .zip of one."
+        )
     source = Path(source).expanduser()
     if not source.exists():
         raise DataError(f"'{source}' does not exist.")
