@@ -221,3 +221,22 @@ def test_a_single_tiny_image_is_named_in_the_singular() -> None:
         "network sees it blown up and blurred, so there is little to learn from: use "
         "bigger photos if you have them."
     )
+
+
+def test_names_that_are_not_utf8_are_shown_not_a_crash(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    root = write_class_images(tmp_path / "old", per_class=10)
+    base = os.fsencode(root)
+    os.rename(base + b"/blue", base + b"/bl\xffue")
+    odd = os.fsdecode(base + b"/red/r\xe9d.jpg")
+    os.rename(root / "red" / "red_000.jpg", odd)
+    shutil.copy(odd, os.fsdecode(base + b"/red/c\xe9.jpg"))  # shown among the duplicates
+    at = app()
+    at.text_input(key="folder_path_box").input(str(root))
+    at.button(key="use_typed").click().run()
+    assert not at.exception and errors(at) == []
+    page = texts(at)
+    assert "**31 images** in **3 classes**." in page and "**bl\\xffue** — 10 images" in page
+    assert "`red/c\\xe9.jpg`, `red/r\\xe9d.jpg`" in page

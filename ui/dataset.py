@@ -12,6 +12,7 @@ import streamlit as st
 from tlcore import config
 from tlcore.data import scan
 from tlcore.errors import TransferLabError
+from tlcore.fsutil import printable
 
 
 def _stamp(path: str) -> float:
@@ -83,13 +84,18 @@ def _remember_summary(path: str, report: Any) -> None:
     }
 
 
-@st.cache_data(max_entries=400, show_spinner=False)
 def thumbnail(path: str, mtime: float, size: int = 112) -> np.ndarray | None:
     """A small square preview of one image (None if it cannot be read)."""
+    # Cached by the name's bytes: Streamlit cannot hash a name that is not UTF-8.
+    return _thumbnail(os.fsencode(path), mtime, size)
+
+
+@st.cache_data(max_entries=400, show_spinner=False)
+def _thumbnail(path: bytes, mtime: float, size: int) -> np.ndarray | None:
     from tlcore.data import images
 
     try:
-        return images.load_image(path, size, mode="pad")
+        return images.load_image(os.fsdecode(path), size, mode="pad")
     except TransferLabError:
         return None
 
@@ -131,24 +137,27 @@ def split_config() -> config.SplitConfig:
 
 
 def relative(path: str, root: Any) -> str:
-    """``path`` relative to the dataset root when possible (shorter to read)."""
+    """``path`` relative to the dataset root when possible (shorter to read), printable
+    (the bytes of a name that is not UTF-8 shown as ``\\xNN``)."""
     try:
-        return str(Path(path).relative_to(Path(root)))
+        return printable(str(Path(path).relative_to(Path(root))))
     except ValueError:
-        return str(path)
+        return printable(str(path))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _tiny(root: str, fingerprint: str, paths: tuple[str, ...]) -> list[tuple[str, tuple]]:
+def _tiny(root: bytes, fingerprint: str, _paths: tuple[str, ...]) -> list[tuple[str, tuple]]:
+    # Keyed by the root's bytes and the fingerprint (which covers every file); the paths
+    # are not hashed (Streamlit cannot hash a name that is not UTF-8).
     from tlcore.data.sizes import tiny_images
 
-    return tiny_images(paths)
+    return tiny_images(_paths)
 
 
 def tiny_images(report: Any) -> list[tuple[str, tuple]]:
     """The report's images smaller than ``sizes.MIN_SIDE`` px, with their sizes (cached per
     dataset version; only the file headers are read)."""
-    return _tiny(report.root, report.fingerprint, tuple(i.path for i in report.items))
+    return _tiny(os.fsencode(report.root), report.fingerprint, tuple(i.path for i in report.items))
 
 
 def tiny_warning(tiny: list[tuple[str, tuple]], root: Any, total: int = 0) -> str:
