@@ -26,13 +26,34 @@ if not usable:
     st.stop()
 labels = {r.run_id: run_status.label(r) for r in usable}
 ids = list(labels)
+# The person's own pick stays; otherwise the best finished model of the current dataset
+# (not the latest run: that may be one stopped half-way).
+best = prediction.preselect(usable, st.session_state.get("data_path"))
 current = st.session_state.get("predict_run")
 if current not in labels:
-    current = st.session_state.get("run_id") if st.session_state.get("run_id") in labels else ids[0]
+    current = best.run_id
+
+
+def _picked(key: str) -> None:
+    st.session_state["predict_run"] = st.session_state[key]
+
+
+pick_key = f"predict_pick_{current}"
 run_id = st.selectbox(
-    "Model", ids, index=ids.index(current), format_func=labels.get, key=f"predict_pick_{current}"
+    "Model",
+    ids,
+    index=ids.index(current),
+    format_func=labels.get,
+    key=pick_key,
+    on_change=_picked,
+    args=(pick_key,),
 )
-st.session_state["predict_run"] = run_id
+if run_id == best.run_id and not st.session_state.get("predict_run"):
+    mine = prediction.same_data(best, st.session_state.get("data_path"))
+    st.caption(
+        f"Preselected: your most accurate model{' of this dataset' if mine else ''} "
+        f"({run_status.outcome(best)})."
+    )
 
 try:
     with st.spinner("Loading the model (the first time takes a few seconds)…"):
@@ -49,7 +70,18 @@ with tab_files:
         accept_multiple_files=True,
         type=prediction.IMAGE_TYPES,
         key="predict_upload",
+        on_change=prediction.keep_uploads,
     )
+    if not uploads and prediction.kept_uploads():
+        # Back from another page: the uploader starts empty, the images are still here.
+        uploads = prediction.kept_uploads()
+        st.caption(
+            f"The {len(uploads)} image{'s' if len(uploads) != 1 else ''} you dropped earlier "
+            "(drop new ones above to replace them)."
+        )
+        if st.button("Clear them", key="clear_kept", icon=":material/delete:"):
+            st.session_state[prediction.KEPT] = []
+            st.rerun()
 with tab_camera:
     photo = (
         st.camera_input("Take a photo", key="predict_camera")

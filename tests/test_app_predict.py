@@ -111,3 +111,42 @@ def test_one_bad_file_among_good_ones_is_named_by_its_own_name(tiny_dataset: Pat
         "This image is only 8 × 8 px: the model sees it blown up to 32 px, so this answer "
         "means little. Use a photo at least 32 px on each side."
     )
+
+
+def test_the_best_finished_model_of_this_dataset_is_preselected(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    from conftest import write_class_images
+
+    best = _trained_run(tiny_dataset)
+    store.update_status(store.run_path(best), test_accuracy=0.9, evaluation="test")
+    # Trained later: a run stopped half-way (the one the Train page showed last) ...
+    stopped = finished_run(tiny_dataset, status="stopped")
+    # ... and a better one, of another dataset.
+    other = finished_run(write_class_images(tmp_path / "other"))
+    store.update_status(store.run_path(other), test_accuracy=0.95, evaluation="test")
+    at = app("predict", data_path=str(tiny_dataset), run_id=stopped)
+    assert not at.exception and errors(at) == []
+    assert at.selectbox[0].value == best
+    assert (
+        "Preselected: your most accurate model of this dataset (finished, 90% test accuracy)."
+        in texts(at)
+    )
+
+
+def test_dropped_images_are_still_there_after_visiting_another_page(tiny_dataset: Path) -> None:
+    _trained_run(tiny_dataset)
+    at = app("predict", data_path=str(tiny_dataset))
+    at.file_uploader(key="predict_upload").set_value(
+        [("red.png", _png(40), "image/png"), ("big red.png", _png(48), "image/png")]
+    ).run()
+    assert not at.exception and errors(at) == []
+    shown = [c for image in at.image for c in image.captions]
+    assert shown == ["red.png", "where it looked", "big red.png", "where it looked"]
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception and errors(at) == []
+    assert "The 2 images you dropped earlier (drop new ones above to replace them)." in texts(at)
+    assert [c for image in at.image for c in image.captions] == shown
+    at.button(key="clear_kept").click().run()
+    assert "Drop some images above to see what the model says." in texts(at)

@@ -37,6 +37,64 @@ def predictor(run_id: str, stamp: float) -> tuple[Any, threading.Lock]:
     return load_predictor(run_id), threading.Lock()
 
 
+def preselect(runs: list[Any], data_path: str | None) -> Any:
+    """The model to offer first: the best finished one of the current dataset.
+
+    Best is ``weights_choice.best_run``'s order: finished before stopped, then the
+    highest measured accuracy (test or cross-validated, else validation), then the newest.
+    Runs of other datasets are offered only when the current one has none.
+    """
+    from ui.weights_choice import best_run
+
+    mine = [r for r in runs if same_data(r, data_path)]
+    return best_run(mine or runs)
+
+
+def same_data(run: Any, data_path: str | None) -> bool:
+    """True when ``run`` trained on the dataset at ``data_path``."""
+    if not data_path:
+        return False
+    try:
+        return Path(run.config.data).resolve() == Path(data_path).resolve()
+    except (OSError, ValueError):
+        return False
+
+
+MAX_KEPT_BYTES = 50 * 1024 * 1024
+"""Dropped images kept in the session (so they are still there after visiting another
+page) up to this many bytes; a browser tab must not hold a whole photo library."""
+KEPT = "predict_kept"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A dropped image kept across pages: its name and bytes (read like an upload)."""
+
+    name: str
+    data: bytes
+
+    def getvalue(self) -> bytes:
+        """The file's bytes."""
+        return self.data
+
+
+def keep_uploads(key: str = "predict_upload") -> None:
+    """Remember what the uploader holds now (``on_change``: removing them all forgets)."""
+    kept, total = [], 0
+    for item in st.session_state.get(key) or []:
+        data = item.getvalue()
+        if total + len(data) > MAX_KEPT_BYTES:
+            break  # the rest is shown now but not kept for later
+        kept.append(Kept(item.name, data))
+        total += len(data)
+    st.session_state[KEPT] = kept
+
+
+def kept_uploads() -> list[Kept]:
+    """The images dropped earlier in this session (empty when none)."""
+    return list(st.session_state.get(KEPT) or [])
+
+
 def save_uploads(items: list[Any]) -> list[str]:
     """Write uploaded images under the workspace, named by content (same image, same file)."""
     folder = workspace.cache_dir("uploads")
