@@ -8,10 +8,17 @@ fast as an empty app; TensorFlow then loads in the background (``ui.warmup``).
 
 import streamlit as st
 
+from tlcore import workspace
+from tlcore.errors import WorkspaceError
 from ui import network, sidebar, state, warmup
 
 st.set_page_config(page_title="TransferLab", page_icon="🧪", layout="wide")
 network.refuse_foreign_host()  # before any state is restored or saved (DNS rebinding)
+try:
+    workspace.home()  # a workspace that cannot be made is one sentence on every page
+except WorkspaceError as e:
+    st.error(str(e))
+    st.stop()
 state.init()
 
 # The page files live in pages/, not pages/: with a pages/ folder Streamlit serves

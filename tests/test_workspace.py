@@ -65,3 +65,14 @@ def test_a_failed_write_inside_the_workspace_is_one_sentence(
     assert main(["export", info.run_id]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [_sentence(workspace.location(), f"file exists: '{blocked}'")]
+
+
+def test_the_app_says_so_in_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app_helpers import app, errors
+
+    (tmp_path / "a file").write_text("not a folder")
+    root = tmp_path / "a file" / "ws"
+    monkeypatch.setenv("TRANSFERLAB_HOME", str(root))
+    at = app()
+    assert not at.exception
+    assert errors(at) == [_sentence(root, f"not a directory: '{root}'")[len("error: ") :]]
