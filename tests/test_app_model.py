@@ -227,3 +227,35 @@ def test_the_strategy_is_measured_on_the_images_and_can_be_used(tiny_dataset: Pa
     small = app("model", data_path=str(tiny_dataset), **SMALL)
     assert "Suggested: From scratch." in texts(small)
     assert [b for b in small.button if b.key == "probe_run"] == []  # nothing pretrained
+
+
+def test_one_of_my_models_with_a_damaged_spec_says_so_instead_of_crashing(
+    tiny_dataset: Path,
+) -> None:
+    from tlcore import workspace
+
+    run_id = _model_run(tiny_dataset, "damaged later", "finished", 0.8, 40)
+    (workspace.runs_dir() / run_id / "spec.json").write_text('{"config": {"image_si')
+    at = app("model", data_path=str(tiny_dataset), backbone="my_model", weights=f"run:{run_id}")
+    assert not at.exception
+    assert (
+        f"Run '{run_id}''s settings (spec.json) are damaged, so the network it trained cannot "
+        "be rebuilt from it; pick another of your models."
+    ) in errors(at)
+
+
+def test_a_keras_file_with_a_deeply_nested_config_is_an_error_not_a_crash(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    import zipfile
+
+    path = tmp_path / "deep.keras"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", "[" * 50_000 + "]" * 50_000)
+    at = app("model", data_path=str(tiny_dataset), backbone="keras_file", weights=str(path))
+    assert not at.exception
+    assert (
+        "Refused to open 'deep.keras': its architecture (config.json) is nested 50,000 levels "
+        "deep, where real models stay under 100; re-save the model with "
+        "model.save('model.keras')."
+    ) in errors(at)

@@ -193,7 +193,8 @@ def test_the_cached_model_loads_in_safe_mode_with_the_same_outputs(lite0, cache,
     fresh, steps = lite0
     path = lite_wheels.cached_model_path("efficientnet_lite0", 224, cache, include_top=True)
     assert steps == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
-    assert [p.name for p in cache.iterdir()] == [path.name]  # no temporary file left
+    # No temporary file left: the model and the digest its conversion recorded.
+    assert sorted(p.name for p in cache.iterdir()) == [path.name, f"{path.name}.sha256"]
 
     def no_conversion(*args):
         raise AssertionError("converted again instead of loading the cache")
@@ -215,6 +216,31 @@ def test_a_damaged_cache_file_is_converted_again(tmp_path):
 
     assert model.output_shape == (None, 1, 1, 1280)
     assert path.stat().st_size > 1_000_000
+
+
+def test_a_folder_or_a_wrong_model_in_the_cache_is_converted_again(tmp_path):
+    from tlcore.models.backbone_models import small_cnn
+    from tlcore.models.lite_wheels import cached_model_ready
+
+    path = lite_wheels.cached_model_path("efficientnet_lite0", 32, tmp_path)
+    (path / "inside").mkdir(parents=True)  # a folder where the file should be
+    model = lite_wheels.imagenet_model("efficientnet_lite0", 32, tmp_path)
+    assert path.is_file() and model.input_shape == (None, 32, 32, 3)
+    assert cached_model_ready("efficientnet_lite0", 32, tmp_path)
+
+    small_cnn(32).save(path)  # a valid model, but not this one: its digest is not recorded
+    assert not cached_model_ready("efficientnet_lite0", 32, tmp_path)
+    rebuilt = lite_wheels.imagenet_model("efficientnet_lite0", 32, tmp_path)
+    assert rebuilt.name == "efficientnet_lite0"
+    assert cached_model_ready("efficientnet_lite0", 32, tmp_path)
+
+    # Lite0 at 64 px in the 32 px place, with a digest that matches it: its shape does not.
+    lite.build_lite("efficientnet_lite0", 64).save(path)
+    digest = lite_wheels._file_digest(path)
+    sha = lite.get_lite("efficientnet_lite0").sha256
+    (tmp_path / f"{path.name}.sha256").write_text(f"{digest} {sha}\n")
+    again = lite_wheels.imagenet_model("efficientnet_lite0", 32, tmp_path)
+    assert again.input_shape == (None, 32, 32, 3) and lite_wheels._file_digest(path) != digest
 
 
 def test_the_preprocessing_layer_is_the_lite_formula():

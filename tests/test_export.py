@@ -90,3 +90,33 @@ def test_a_lite0_imagenet_run_exports_with_parity_and_explains(tmp_path: Path) -
     )[0]
     heat = gradcam(model, image)
     assert heat.shape == (48, 48) and heat.min() >= 0.0 and heat.max() <= 1.0
+
+
+def test_export_never_overwrites_a_file_and_says_why_it_cannot_write(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    def refused(out: Path) -> str:
+        capsys.readouterr()
+        assert main(["export", str(run_dir), "--format", "keras", "--out", str(out)]) == 2
+        return capsys.readouterr().err.strip()
+
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    assert refused(afile) == (
+        f"error: '{afile}' is a file; give --out a folder to export into (it is made if missing)."
+    )
+    assert refused(afile / "sub") == (
+        f"error: Could not write the export to '{afile / 'sub'}' (not a directory); choose "
+        "a folder you can write to."
+    )
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "labels.txt").write_text("another model's classes\n")
+    assert refused(folder) == (
+        f"error: '{folder / 'labels.txt'}' already exists and was left as it is; export "
+        "into another folder, or move that file away first."
+    )
+    assert (folder / "labels.txt").read_text() == "another model's classes\n"
+    assert afile.read_text() == "mine" and sorted(p.name for p in folder.iterdir()) == [
+        "labels.txt"
+    ]

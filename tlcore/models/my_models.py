@@ -5,6 +5,7 @@ A run folder holds ``model.keras`` (the classifier, layers named as in
 Everything here works offline: nothing is downloaded.
 """
 
+from pathlib import Path
 from typing import Any
 
 from tlcore import workspace
@@ -21,13 +22,28 @@ def run_id_of(weights: str) -> str:
 
 
 def run_config(run_id: str) -> dict[str, Any]:
-    """Return the training config dict saved in ``runs/<id>/spec.json``."""
+    """Return the training config dict saved in ``runs/<id>/spec.json``.
+
+    Raises:
+        ConfigError: no such run, or its ``spec.json`` is damaged (a page shows this
+            instead of crashing on it).
+    """
     from tlcore.fsutil import read_json
 
     spec_path = workspace.runs_dir() / run_id / "spec.json"
     if not spec_path.is_file():
         raise ConfigError(f"There is no run '{run_id}' in {workspace.runs_dir()}.")
-    return read_json(spec_path).get("config") or {}
+    try:
+        spec = read_json(spec_path)
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
+        spec = None
+    config = spec.get("config") if isinstance(spec, dict) else None
+    if not isinstance(config, dict) or not isinstance(config.get("image_size") or 0, int):
+        raise ConfigError(
+            f"Run '{run_id}''s settings (spec.json) are damaged, so the network it trained "
+            "cannot be rebuilt from it; pick another of your models."
+        )
+    return config
 
 
 def run_image_size(run_id: str) -> int:
@@ -50,16 +66,23 @@ def run_image_size(run_id: str) -> int:
     return get_backbone(config.get("backbone") or "mobilenet_v2").default_size
 
 
-def run_feature_layers(run_id: str) -> tuple[Any, Any]:
-    """Load run ``run_id``'s model safely; return its ``preprocess`` and ``backbone`` layers."""
-    from tlcore.models.model_files import load_model_safely
-
+def run_model_path(run_id: str) -> Path:
+    """Run ``run_id``'s ``model.keras``; ``ConfigError`` if the run, its readable settings
+    (its size comes from them) or its model is missing."""
+    run_config(run_id)
     path = workspace.runs_dir() / run_id / "model.keras"
     if not path.is_file():
         raise ConfigError(
             f"Run '{run_id}' has no saved model yet (model.keras); pick a finished run."
         )
-    model = load_model_safely(path)
+    return path
+
+
+def run_feature_layers(run_id: str) -> tuple[Any, Any]:
+    """Load run ``run_id``'s model safely; return its ``preprocess`` and ``backbone`` layers."""
+    from tlcore.models.model_files import load_image_model
+
+    model = load_image_model(run_model_path(run_id), "backbone")
     try:
         preprocess, backbone = model.get_layer("preprocess"), model.get_layer("backbone")
     except ValueError:

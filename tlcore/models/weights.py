@@ -231,15 +231,7 @@ def load_weights_file(model: Any, path: str | os.PathLike) -> None:
     Raises:
         WeightsUnavailableError: missing file, or weights that do not fit the model.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsUnavailableError(f"The weights file '{path}' does not exist.")
-    if _is_whole_model(path):
-        raise ConfigError(
-            f"'{path.name}' is a whole Keras model, not a weights file for this "
-            f"{model.name} network: to start from it, choose the backbone 'A Keras model "
-            f"file' (CLI: --backbone keras_file --weights {path})."
-        )
+    path = check_weights_file(path, model.name)
     try:
         if (
             path.name.endswith(".h5")
@@ -263,6 +255,31 @@ def load_weights_file(model: Any, path: str | os.PathLike) -> None:
             f"The weights in '{path.name}' do not fit this {model.name} network ({e}). "
             "Use a file saved from the same backbone, or delete it if it is damaged."
         ) from None
+
+
+def check_weights_file(path: str | os.PathLike, network: str) -> Path:
+    """Refuse, without TensorFlow, a weights file that cannot load into any network.
+
+    Raises:
+        WeightsUnavailableError: missing, or not HDF5 data. ConfigError: a whole model.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsUnavailableError(f"The weights file '{path}' does not exist.")
+    if _is_whole_model(path):
+        raise ConfigError(
+            f"'{path.name}' is a whole Keras model, not a weights file for this "
+            f"{network} network: to start from it, choose the backbone 'A Keras model "
+            f"file' (CLI: --backbone keras_file --weights {path})."
+        )
+    if not h5py.is_hdf5(path):
+        raise WeightsUnavailableError(
+            f"'{path.name}' is not a weights file (it holds no HDF5 data); give a "
+            f".weights.h5 file saved with model.save_weights() from a {network} network."
+        )
+    return path
 
 
 def _is_whole_model(path: Path) -> bool:

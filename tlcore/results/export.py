@@ -9,20 +9,28 @@ and reports the fraction on which their top-1 classes agree: float TFLite must a
 every image; int8 usually on nearly all.
 """
 
+import contextlib
 import os
 import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tlcore import fsutil
 from tlcore.errors import ConfigError
 from tlcore.runs import store
 
 FORMATS = ("keras", "savedmodel", "tflite", "tflite-int8")
+_SUFFIXES = {
+    "keras": ".keras",
+    "savedmodel": "_savedmodel",
+    "tflite": ".tflite",
+    "tflite-int8": "_int8.tflite",
+}
 CALIBRATION_IMAGES = 100
 
 
@@ -127,6 +135,32 @@ def _convert_tflite(model: Any, int8: bool, calibration: np.ndarray) -> bytes:
     return converter.convert()
 
 
+def _refuse_to_overwrite(dest: Path, names: list[str]) -> None:
+    """``ConfigError`` when ``dest`` is a file or already holds one of ``names``."""
+    if dest.exists() and not dest.is_dir():
+        raise ConfigError(
+            f"'{dest}' is a file; give --out a folder to export into (it is made if missing)."
+        )
+    taken = [name for name in names if (dest / name).exists()]
+    if taken:
+        raise ConfigError(
+            f"'{dest / taken[0]}' already exists and was left as it is; export into "
+            "another folder, or move that file away first."
+        )
+
+
+@contextlib.contextmanager
+def _writing(dest: Path) -> Iterator[None]:
+    """Turn a failed write (no permission, a file in the way, disk full) into a sentence."""
+    try:
+        yield
+    except OSError as e:
+        raise ConfigError(
+            f"Could not write the export to '{dest}' ({fsutil.os_error_text(e, dest)}); "
+            "choose a folder you can write to."
+        ) from None
+
+
 def export_run(
     ref: str | os.PathLike, fmt: str, out: str | os.PathLike | None = None
 ) -> ExportResult:
@@ -135,7 +169,7 @@ def export_run(
     Raises:
         ConfigError: unknown format. RunError: no such run or no model yet.
     """
-    from tlcore.models.model_files import load_model_safely
+    from tlcore.models.model_files import load_image_model, load_model_safely
     from tlcore.results.predict import predict_probs
     from tlcore.runs.job import require_finished_model
 
@@ -144,31 +178,34 @@ def export_run(
     model_path = require_finished_model(ref)
     run_dir = model_path.parent
     dest = Path(out) if out else run_dir / "export"
-    dest.mkdir(parents=True, exist_ok=True)
-    model = load_model_safely(model_path)
-    stem = f"{run_dir.name}"
+    target = dest / f"{run_dir.name}{_SUFFIXES[fmt]}"
+    labels = [name for name in ("labels.txt", "labels.json") if (run_dir / name).is_file()]
+    if out:  # the run's own export/ folder is TransferLab's to refresh; a chosen one is not
+        _refuse_to_overwrite(dest, [target.name, *labels])
+    model = load_image_model(model_path)
+    int8 = fmt == "tflite-int8"
+    calibration = _split_images(run_dir, ("train",)) if int8 else np.zeros(0)
+    with _writing(dest):
+        dest.mkdir(parents=True, exist_ok=True)
+        if fmt == "keras":
+            shutil.copyfile(model_path, target)
+        elif fmt == "savedmodel":
+            if target.exists():
+                shutil.rmtree(target)
+            model.export(str(target), format="tf_saved_model", verbose=False)
+        else:
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_bytes(_convert_tflite(model, int8, calibration))
+            os.replace(tmp, target)
+        for name in labels:
+            shutil.copyfile(run_dir / name, dest / name)
     if fmt == "keras":
-        target = dest / f"{stem}.keras"
-        shutil.copyfile(model_path, target)
         exported = load_model_safely(target)
         runner = lambda b: predict_probs(exported, b)  # noqa: E731
     elif fmt == "savedmodel":
-        target = dest / f"{stem}_savedmodel"
-        if target.exists():
-            shutil.rmtree(target)
-        model.export(str(target), format="tf_saved_model", verbose=False)
         runner = _savedmodel_runner(target)
     else:
-        int8 = fmt == "tflite-int8"
-        calibration = _split_images(run_dir, ("train",)) if int8 else np.zeros(0)
-        target = dest / f"{stem}{'_int8' if int8 else ''}.tflite"
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(_convert_tflite(model, int8, calibration))
-        os.replace(tmp, target)
         runner = _tflite_runner(target)
-    for name in ("labels.txt", "labels.json"):
-        if (run_dir / name).is_file():
-            shutil.copyfile(run_dir / name, dest / name)
     images = _split_images(run_dir, ("test", "val"))
     agreement = None
     if len(images):

@@ -51,6 +51,8 @@ class Predictor:
         self.model = model
         self.classes = list(classes)
         self.image_size = int(model.input_shape[1])
+        # A grey (one-channel) model sees the image as PIL's "L" conversion would.
+        self.grey = int(model.input_shape[-1]) == 1
         self.resize_mode = resize_mode
         self.source = source
         n_out = int(model.output_shape[-1])
@@ -73,6 +75,9 @@ class Predictor:
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]
+        if self.grey and images.shape[-1] == 3:
+            luma = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+            images = np.round(luma)[..., None].astype(np.uint8)
         probs = predict_probs(self.model, images)
         k = max(1, min(top_k, len(self.classes)))
         out = []
@@ -94,8 +99,13 @@ class Predictor:
         return self.predict_arrays(images, top_k, [str(p) for p in paths])
 
 
-def _labels_beside(model_path: Path, n: int) -> list[str]:
-    """The class names saved next to a model: ``labels.json`` (exact), else ``labels.txt``."""
+def _labels_beside(model_path: Path) -> list[str]:
+    """The class names saved next to a model: ``labels.json`` (exact), else ``labels.txt``.
+
+    Raises:
+        ModelFileError: neither is there (made-up names like ``class_0`` would pass for
+            answers), or ``labels.txt`` is not UTF-8 text.
+    """
     import json
 
     try:
@@ -105,9 +115,18 @@ def _labels_beside(model_path: Path, n: int) -> list[str]:
     except (OSError, ValueError):
         pass
     labels = model_path.with_name("labels.txt")
-    if labels.is_file():
-        return [ln for ln in labels.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    return [f"class_{i}" for i in range(n)]
+    try:
+        text = labels.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ModelFileError(
+            f"'{labels}' is not UTF-8 text; save it again as UTF-8 (one class name a line)."
+        ) from None
+    except OSError:
+        raise ModelFileError(
+            f"There are no class names beside '{model_path.name}': put a labels.txt next to "
+            "it with one class name a line, in the order of the model's outputs."
+        ) from None
+    return [ln for ln in text.splitlines() if ln.strip()]
 
 
 def load_predictor(ref: str | os.PathLike) -> Predictor:
@@ -117,23 +136,23 @@ def load_predictor(ref: str | os.PathLike) -> Predictor:
         RunError: no such run, or the run has no model yet.
         ModelFileError: the file cannot be loaded safely.
     """
-    from tlcore.models.model_files import load_model_safely
+    from tlcore.models.model_files import load_image_model
     from tlcore.runs import store
 
     path = Path(ref)
     if path.is_file():
-        model = load_model_safely(path)
-        return Predictor(model, _labels_beside(path, int(model.output_shape[-1])), source=str(path))
+        model = load_image_model(path)
+        return Predictor(model, _labels_beside(path), source=str(path))
     from tlcore.runs.job import require_finished_model
 
     model_path = require_finished_model(ref)
     info = store.load_run(model_path.parent)
     if info.damaged_file == "spec.json":  # its size and resize mode are unknown
         raise RunError(info.error or f"Run {info.run_id} is damaged.")
-    model = load_model_safely(model_path)
+    model = load_image_model(model_path)
     return Predictor(
         model,
-        _labels_beside(model_path, int(model.output_shape[-1])),
+        _labels_beside(model_path),
         info.config.resize_mode,
         source=info.run_id,
     )

@@ -123,10 +123,10 @@ def create_run(
         defaults: the ``Defaults`` already applied to ``config`` (kept with the run, for
             their reasons); with ``config.auto_defaults`` they are chosen here.
     """
+    _check_names(config)  # before the data's defaults: a scan can take a while
     if config.auto_defaults:
         config, defaults = _resolve_defaults(config, split, report)
     config.validate()
-    _check_names(config)
     root = workspace.runs_dir()
     while True:
         run_id = new_run_id(config)
@@ -202,12 +202,16 @@ def _resolve_defaults(config: TrainConfig, split: Any, report: Any) -> tuple[Tra
 
 
 def _check_names(config: TrainConfig) -> None:
-    """Refuse unknown backbone / strategy names before a worker is started for them."""
+    """Refuse unknown backbone / strategy names, and a file to start from that cannot be
+    used, before a run folder and a worker are made for them."""
     from tlcore.models.backbones import get_backbone  # registries: no TensorFlow
     from tlcore.models.freezing import get_strategy
 
     get_backbone(config.backbone)
-    get_strategy(config.freeze.strategy)
+    if not get_strategy(config.freeze.strategy).forces_random_weights:
+        from tlcore.models.start_check import check_start
+
+        check_start(config.backbone, config.weights, config.image_size)
 
 
 def _class_names(report: Any) -> list[str]:

@@ -1,0 +1,55 @@
+"""A file a run cannot start from is refused as the run is created, not 10-25 s into it."""
+
+from pathlib import Path
+
+import pytest
+from conftest import write_class_images
+
+from tlcore import workspace
+from tlcore.cli import main
+
+
+def _refused(args: list[str], capsys: pytest.CaptureFixture) -> str:
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert not list(workspace.runs_dir().glob("*"))  # no failed run left behind
+    return err.removeprefix("error: ")
+
+
+@pytest.mark.parametrize("auto", [[], ["--no-auto"]])
+def test_weights_that_are_no_weights_file_make_no_run(tmp_path: Path, capsys, auto) -> None:
+    data = write_class_images(tmp_path / "data", per_class=4)
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"junk" * 100)
+    train = ["train", str(data), "--backbone", "mobilenet_v3_small", "--image-size", "32", *auto]
+    assert _refused([*train, "--weights", str(junk)], capsys) == (
+        "'junk.h5' is not a weights file (it holds no HDF5 data); give a .weights.h5 file "
+        "saved with model.save_weights() from a MobileNetV3 Small network."
+    )
+    missing = tmp_path / "gone.weights.h5"
+    assert _refused([*train, "--weights", str(missing)], capsys) == (
+        f"The weights file '{missing}' does not exist."
+    )
+    assert _refused([*train, "--backbone", "my_model", "--weights", "run:nope"], capsys) == (
+        f"There is no run 'nope' in {workspace.runs_dir()}."
+    )
+
+
+def test_a_model_file_of_another_size_makes_no_run(tmp_path: Path, capsys) -> None:
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((32, 32, 3))
+    x = layers.GlobalAveragePooling2D()(layers.Conv2D(2, 3)(inputs))
+    keras.Model(inputs, layers.Dense(2)(x)).save(tmp_path / "mine.keras")
+    data = write_class_images(tmp_path / "data", per_class=4)
+    train = ["train", str(data), "--backbone", "keras_file", "--no-auto", "--epochs", "1"]
+    assert _refused(
+        [*train, "--weights", str(tmp_path / "mine.keras"), "--image-size", "64"], capsys
+    ) == ("This model takes 32x32 px images; set the image size to 32.")
+    assert _refused([*train, "--weights", str(tmp_path / "nothing.keras")], capsys) == (
+        "The 'A Keras model file' backbone needs the path of a .keras model file as its "
+        f"weights (got '{tmp_path / 'nothing.keras'}')."
+    )
