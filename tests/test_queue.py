@@ -181,3 +181,45 @@ def test_a_worker_started_with_a_bad_idle_setting_still_trains(
     wait_for(lambda: not _alive(info.pid), timeout=60)
     log = (queue._dir("slots").parent / "worker.log").read_text()
     assert log.count("TRANSFERLAB_WORKER_IDLE_SECONDS='5m' is not a number of seconds") == 1
+
+
+def _litter_the_queue() -> list[str]:
+    """What a person, a sync tool or a crash can leave in ``queue/waiting`` (their names)."""
+    line = queue._dir("waiting")
+    (line / "notes.txt").write_text("not a ticket")
+    (line / f"{1:020d}-a-folder").mkdir()
+    (line / f"{2:020d}-not-utf8").write_bytes(b"\xff\xfe\x00 /runs/x\n")
+    (line / f"{3:020d}-empty").write_bytes(b"")
+    (line / os.fsdecode(b"name-\xff-not-utf8")).touch()
+    return sorted(p.name for p in line.iterdir())
+
+
+def test_strays_in_the_line_are_not_runs_and_starting_a_run_still_works(
+    tiny_dataset: Path,
+) -> None:
+    with open(queue._dir("slots") / "slot-0.lock", "a") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)  # no worker: only what starting a run does
+        _litter_the_queue()
+        assert queue.waiting_run_ids() == ["not-utf8", "empty"]  # named like tickets
+        run_id = worker.start_run(tiny_config(tiny_dataset))
+        assert queue.waiting_run_ids() == ["not-utf8", "empty", run_id]
+        assert queue.withdraw(run_id) and queue.waiting_run_ids() == ["not-utf8", "empty"]
+
+
+def test_a_worker_sets_aside_what_it_cannot_read_and_trains_the_runs_after_it(
+    tiny_dataset: Path,
+) -> None:
+    litter = _litter_the_queue()
+    run_id = worker.start_run(tiny_config(tiny_dataset))
+    info = _final(run_id, timeout=120)
+    assert info.status == "finished"
+    set_aside = sorted(p.name for p in queue._dir("bad").iterdir())
+    assert len(set_aside) == len(litter)  # those read by the worker: with its pid
+    pairs = zip(set_aside, litter, strict=True)
+    assert all(s == n or s.startswith(f"{n}-{info.pid}") for s, n in pairs)
+    assert list(queue._dir("waiting").iterdir()) == []
+    log = (queue._dir("slots").parent / "worker.log").read_text()
+    assert log.count("warning: skipped queue/") == len(litter)
+    assert "queue/claimed/00000000000000000002-not-utf8-" in log and "not UTF-8 text" in log
+    assert "it is a folder or a link, not a ticket file" in log
+    assert "queue/waiting/name-\\xff-not-utf8: its name is not <time>-<run id>" in log

@@ -30,12 +30,13 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-from tlcore import workspace
+from tlcore import fsutil, workspace
 from tlcore.errors import RunError, TransferLabError
-from tlcore.runs import store
+from tlcore.runs import store, tickets
 
 MAX_RUNS_ENV = "TRANSFERLAB_MAX_RUNS"
 IDLE_ENV = "TRANSFERLAB_WORKER_IDLE_SECONDS"
@@ -88,18 +89,18 @@ def _dir(name: str) -> Path:
 
 def enqueue(info: store.RunInfo) -> None:
     """Put a created (queued) run in line, after every run queued before it."""
-    ticket = _dir("waiting") / f"{time.time_ns():020d}-{info.run_id}"
-    ticket.write_text(str(info.path) + "\n", encoding="utf-8")
+    ticket = _dir("waiting") / tickets.name_for(info.run_id)
+    fsutil.atomic_write_text(ticket, str(info.path) + "\n")  # a worker never reads half
 
 
 def waiting() -> list[Path]:
-    """Tickets of runs waiting for a worker, oldest first."""
-    return sorted(_dir("waiting").iterdir())
+    """Tickets of runs waiting for a worker, oldest first (nothing else found there)."""
+    return tickets.scan(_dir("waiting"))[0]
 
 
 def waiting_run_ids() -> list[str]:
     """The run ids in line, oldest first."""
-    return [t.name.split("-", 1)[1] for t in waiting()]
+    return [tickets.run_id_of(t) for t in waiting()]
 
 
 @contextlib.contextmanager
@@ -181,12 +182,18 @@ def ensure_worker() -> int | None:
 
 def withdraw(run_id: str) -> bool:
     """Take a run out of line before a worker got it; False if it was not waiting."""
-    return any(_claim_this(t) for t in waiting() if t.name.split("-", 1)[1] == run_id)
+    return any(_claim_this(t) for t in waiting() if tickets.run_id_of(t) == run_id)
 
 
 def _claim() -> Path | None:
-    """Take the oldest ticket (renamed into ``claimed/``, so no one else gets it)."""
-    for ticket in waiting():
+    """Take the oldest ticket (renamed into ``claimed/``, so no one else gets it).
+
+    What is not a ticket is moved to ``queue/bad/`` (and said in the worker's log).
+    """
+    found, strays = tickets.scan(_dir("waiting"))
+    for entry, reason in strays:
+        tickets.set_aside(entry, _dir("bad"), reason)
+    for ticket in found:
         taken = _dir("claimed") / f"{ticket.name}-{os.getpid()}"
         try:
             os.rename(ticket, taken)
@@ -194,10 +201,6 @@ def _claim() -> Path | None:
             continue  # another worker was quicker
         return taken
     return None
-
-
-def _run_dir(ticket: Path) -> Path:
-    return Path(ticket.read_text(encoding="utf-8").strip())
 
 
 @contextlib.contextmanager
@@ -224,15 +227,22 @@ def _train(ticket: Path) -> store.RunInfo | None:
     from tlcore.runs.job import train_spec
 
     try:
-        run_dir = _run_dir(ticket)
+        run_dir = tickets.read(ticket)
+    except (RunError, OSError) as e:
+        tickets.set_aside(ticket, _dir("bad"), str(e))
+        return None
+    try:
         with _output_to(run_dir / "worker.log"):
             _fresh_keras()
             return train_spec(run_dir)
     except (TransferLabError, OSError) as e:  # e.g. deleted while it waited
         print(f"error: {e}", file=sys.stderr)
-        return None
+    except Exception:  # e.g. a hand-edited spec.json: one run, never the worker
+        traceback.print_exc(file=sys.stderr)
     finally:
-        ticket.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            ticket.unlink(missing_ok=True)
+    return None
 
 
 def _fresh_keras() -> None:
@@ -251,7 +261,7 @@ def _stop_rest_of_group(group: str | None) -> None:
         return
     for ticket in waiting():
         with contextlib.suppress(OSError, TransferLabError):
-            run_dir = _run_dir(ticket)
+            run_dir = tickets.read(ticket)
             if store.load_run(run_dir).group == group and _claim_this(ticket):
                 store.update_status(run_dir, status="stopped", ended=store.now_iso(), error=None)
 
