@@ -223,3 +223,61 @@ def test_a_worker_sets_aside_what_it_cannot_read_and_trains_the_runs_after_it(
     assert "queue/claimed/00000000000000000002-not-utf8-" in log and "not UTF-8 text" in log
     assert "it is a folder or a link, not a ticket file" in log
     assert "queue/waiting/name-\\xff-not-utf8: its name is not <time>-<run id>" in log
+
+
+def test_start_pressed_in_four_threads_at_the_same_instant_makes_one_run(
+    tiny_dataset: Path,
+) -> None:
+    import threading
+
+    config = tiny_config(tiny_dataset)
+    barrier = threading.Barrier(4)
+    ids: list[str] = []
+
+    def press() -> None:
+        barrier.wait()
+        ids.append(worker.start_run(config))
+
+    with open(queue._dir("slots") / "slot-0.lock", "a") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)  # a busy worker: the run stays in line
+        threads = [threading.Thread(target=press) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(ids) == 4 and len(set(ids)) == 1
+    assert [r.run_id for r in store.list_runs()] == ids[:1]
+    assert queue.waiting_run_ids() == ids[:1]
+
+
+def test_start_pressed_in_two_processes_at_the_same_instant_makes_one_run(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    code = (
+        "import sys, time, pathlib; from run_helpers import tiny_config; "
+        "from tlcore.runs import worker; "
+        "pathlib.Path(sys.argv[1]).touch(); "
+        f"go = pathlib.Path({str(go)!r}); "
+        "[time.sleep(0.001) for _ in iter(lambda: go.exists(), True)]; "
+        f"print(worker.start_run(tiny_config(pathlib.Path({str(tiny_dataset)!r}))))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent)])}
+    with open(queue._dir("slots") / "slot-0.lock", "a") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(tmp_path / f"ready{i}")],
+                cwd=Path(__file__).parent,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for i in range(2)
+        ]
+        wait_for(lambda: all((tmp_path / f"ready{i}").exists() for i in range(2)), timeout=60)
+        go.touch()  # both are past their imports, polling: they start at once
+        ids = [p.communicate(timeout=60)[0].strip().splitlines()[-1] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert ids[0] == ids[1]
+    assert [r.run_id for r in store.list_runs()] == ids[:1]

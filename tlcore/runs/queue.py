@@ -103,6 +103,36 @@ def waiting_run_ids() -> list[str]:
     return [tickets.run_id_of(t) for t in waiting()]
 
 
+def claimed_run_ids() -> list[str]:
+    """The run ids a worker took from the line (their tickets end ``-<worker pid>``)."""
+    found = tickets.scan(_dir("claimed"))[0]
+    return [tickets.run_id_of(t).rpartition("-")[0] for t in found]
+
+
+@contextlib.contextmanager
+def starting() -> Iterator[None]:
+    """Hold the workspace's start lock (waiting for it) for one check-then-start.
+
+    Looking for the same run started a moment ago and putting a new one in line must be
+    one step: two Start presses at the same instant (two tabs, two processes) would
+    otherwise both find nothing and make two runs. The kernel drops the lock with its
+    holder, however it exits, so a crash leaves nothing to clean up.
+    """
+    fd = os.open(_dir("slots").parent / "start.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if os.name == "nt":  # pragma: no cover - Windows has no flock
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock too
+
+
 @contextlib.contextmanager
 def _lock(path: Path) -> Iterator[bool]:
     """Try to hold an exclusive lock on ``path`` without waiting; yields whether it did.

@@ -53,20 +53,22 @@ def start_run(config: TrainConfig, split: object = None, defaults: object = None
     """Create a run and put it in line for the background worker; return its id at once.
 
     The same config and split asked for again within ``TWIN_SECONDS`` while the first is
-    still waiting (a double click, a second tab) gives the first run's id, not a new run.
+    still waiting or has just been taken by a worker (a double click, a second tab, even
+    at the same instant from two processes) gives the first run's id, not a new run.
     ``defaults``: the data's defaults already applied to ``config``, kept for their reasons.
     """
-    twin = _waiting_twin(config, split)
-    if twin is not None:
-        return twin
-    info = store.create_run(config, split=split, defaults=defaults)
-    _queue_or_fail([info])
+    with queue.starting():  # the check and the start are one step for every process
+        twin = _recent_twin(config, split)
+        if twin is not None:
+            return twin
+        info = store.create_run(config, split=split, defaults=defaults)
+        _queue_or_fail([info])
     return info.run_id
 
 
-def _waiting_twin(config: TrainConfig, split: object) -> str | None:
+def _recent_twin(config: TrainConfig, split: object) -> str | None:
     wanted = {"config": config.to_dict(), "split": split.to_dict() if split else None}
-    for run_id in reversed(queue.waiting_run_ids()):
+    for run_id in reversed(queue.claimed_run_ids() + queue.waiting_run_ids()):
         try:
             info = store.load_run(run_id)
             spec = store.read_spec(run_id)
