@@ -51,13 +51,15 @@ def test_the_misfiled_photo_is_the_first_suspect_and_a_second_look_reads_the_cac
     ]
     assert out["map_method"] == "PCA" and len(out["map_after"]) == 20
     assert out["near_duplicates"] == [] and out["outliers"] == []
-    cache = {p: p.stat().st_mtime_ns for p in workspace.cache_dir("features").glob("*.npy")}
-    assert len(cache) == 1
+    kept = [*workspace.cache_dir("features").glob("*.npy")]
+    kept += [*workspace.cache_dir("inspect").glob("oof-*.npy")]
+    cache = {p: p.stat().st_mtime_ns for p in kept}
+    assert len(cache) == 2  # the features and the out-of-fold probabilities
 
     assert main(["inspect", str(root), *LITE]) == 0  # the readable report, from the cache
     text = capsys.readouterr().out
     assert "Likely label mistakes" in text and f"not_face/{wrong.name}" in text
-    assert {p: p.stat().st_mtime_ns for p in workspace.cache_dir("features").glob("*.npy")} == cache
+    assert {p: p.stat().st_mtime_ns for p in kept} == cache  # read, not written again
 
 
 def test_a_network_without_pretrained_weights_is_refused_with_the_one_to_use(
@@ -151,6 +153,8 @@ def test_the_map_uses_tsne_for_many_images_and_samples_a_big_set() -> None:
     assert small.method == "PCA" and small.xy.shape == (30, 2) and small.note == ""
     big = project(x, y, max_points=60)
     assert big.method == "t-SNE" and big.xy.shape == (60, 2)
+    assert len([*workspace.cache_dir("inspect").glob("tsne-*.npy")]) == 1
+    assert np.array_equal(project(x, y, max_points=60).xy, big.xy)  # the cached map
     assert np.bincount(y[big.indices]).tolist() == [20, 20, 20]
     assert "shows 60 of the 120 images" in big.note
 

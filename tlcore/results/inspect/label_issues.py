@@ -10,6 +10,8 @@ the network is that the folder is wrong.
 
 A class with a single image cannot be cross-validated (no fold would train on it), so
 it is left out of the check (and said so); its image still appears in the other findings.
+The probabilities are cached (``memo``): a second look at unchanged images skips the
+cross-validation.
 """
 
 import contextlib
@@ -18,6 +20,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from tlcore.results.inspect import memo
 
 MIN_IMAGES = 2
 """A class needs this many images for its labels to be checked (one to train on, one to
@@ -111,8 +115,13 @@ def check_labels(
     kk = len(kept_classes)
     folds = fold_count(np.bincount(yk, minlength=kk))
     weights = class_weights(yk, kk, class_weighting)
-    oof = out_of_fold(features[keep], yk, kk, folds, class_weight=weights, seed=seed)
-    p = oof.probs
+    x = np.asarray(features[keep], dtype=np.float32)
+    key = memo.digest(x, yk, kk, folds, weights, seed)
+    p = memo.cached(
+        "oof",
+        key,
+        lambda: out_of_fold(x, yk, kk, folds, class_weight=weights, seed=seed).probs,
+    )
     probs[np.ix_(keep, kept_classes)] = p
     quality = p[np.arange(len(yk)), yk]
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
