@@ -4,17 +4,27 @@ Layouts: ``root/<class>/...`` (images may sit in nested folders inside a class) 
 ``root/train|val|validation|test/<class>/...``; a ``.zip`` of either is extracted first
 (``tlcore.data.zips``). Every file is accounted for: used as an image of a class, or skipped
 with a reason. Files are checked in a thread pool (hashing and Pillow release the GIL)
-with ``images.check_image``, which is cheap for large photos (see its docstring).
+with ``images.check_image``, which is cheap for large photos (see its docstring). Which
+files are listed (links, bounds) is ``tlcore.data.walk``; the report's types are in
+``tlcore.data.report`` and its sentences in ``tlcore.data.findings``.
 """
 
 import hashlib
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tlcore.data.findings import (
+    DUPLICATE_KINDS,
+    MIN_CLASS_IMAGES,
+    dataset_warnings,
+    empty_class_error,
+    reason_summary,
+    too_few_images,
+)
 from tlcore.data.notes import read_notes
+from tlcore.data.report import DatasetReport, DuplicateGroup, ImageItem, Skipped, class_names
 from tlcore.data.scancache import check_files
 from tlcore.data.walk import list_dataset
 from tlcore.data.zips import extract_zip
@@ -30,100 +40,18 @@ SPLIT_FOLDERS = {
 }
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
 OWN_MARKER_PREFIX = ".transferlab-"
-MIN_CLASS_IMAGES = 10  # fewer than this per class: warn that it is too small to learn from
-IMBALANCE_RATIO = 3.0  # largest / smallest class at or above this: warn
-# Duplicate kinds, most serious first (a group gets the first kind that applies).
-DUPLICATE_KINDS = {
-    "across_classes": "the same image is in more than one class (a label conflict)",
-    "across_splits": "the same image is in train and in val/test (leakage)",
-    "within_class": "the same image appears more than once in a class",
-}
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class ImageItem:
-    """One usable image: absolute path, class label, and its folder split (or None)."""
-
-    path: str
-    label: str
-    split: str | None = None
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file that is not used; ``path`` is relative to the dataset root."""
-
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class DuplicateGroup:
-    """Files with identical content; ``kind`` is a key of ``DUPLICATE_KINDS``."""
-
-    kind: str
-    paths: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DatasetReport:
-    """What ``scan`` found. ``classes`` maps class name -> usable images (all splits)."""
-
-    root: str
-    layout: str  # "class_folders" or "split_folders"
-    classes: dict[str, int]
-    items: list[ImageItem]
-    skipped: list[Skipped]
-    duplicates: list[DuplicateGroup]
-    warnings: list[str]
-    fingerprint: str
-    split_counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    source: str = ""
-
-    def to_dict(self, include_items: bool = False) -> dict:
-        """A JSON-ready dict (``items`` only if asked: it can be long)."""
-        out = {
-            "root": self.root,
-            "source": self.source,
-            "layout": self.layout,
-            "classes": dict(self.classes),
-            "num_images": len(self.items),
-            "split_counts": self.split_counts,
-            "skipped": [asdict(s) for s in self.skipped],
-            "duplicates": [{"kind": d.kind, "paths": list(d.paths)} for d in self.duplicates],
-            "warnings": list(self.warnings),
-            "fingerprint": self.fingerprint,
-        }
-        if include_items:
-            out["items"] = [asdict(i) for i in self.items]
-        return out
-
-
-def class_names(report: DatasetReport) -> list[str]:
-    """The class names in label-index order (sorted)."""
-    return sorted(report.classes)
-
-
-def too_few_images(counts: dict[str, int], need: int, purpose: str) -> str | None:
-    """One sentence naming the classes with fewer than ``need`` images, or None.
-
-    Args:
-        counts: images per class (of the part that matters: all, or the training part).
-        need: images each class needs.
-        purpose: what needs them, starting a sentence (e.g. ``"The probe"``).
-    """
-    small = [(c, n) for c, n in sorted(counts.items()) if n < need]
-    if not small:
-        return None
-    have = ", ".join(f"'{c}' has {n}" for c, n in small[:5])
-    more = f" (and {len(small) - 5} more classes)" if len(small) > 5 else ""
-    which = "that class" if len(small) == 1 else "those classes"
-    return (
-        f"{purpose} needs at least {need} images of each class, but {have}{more}: add "
-        f"images to {which} (or move {'it' if len(small) == 1 else 'them'} out of the "
-        "dataset), then try again."
-    )
+__all__ = [  # the report's types and sentences live in their own modules; scan shows them
+    "DUPLICATE_KINDS",
+    "MIN_CLASS_IMAGES",
+    "DatasetReport",
+    "DuplicateGroup",
+    "ImageItem",
+    "Skipped",
+    "class_names",
+    "scan",
+    "too_few_images",
+]
 
 
 def _is_hidden(name: str) -> bool:
@@ -181,17 +109,6 @@ def _place(parts: tuple[str, ...], layout: str) -> tuple[str | None, str | None,
     return SPLIT_FOLDERS.get(parts[0].lower()), printable(parts[1]), None
 
 
-def _reason_summary(reasons: Counter) -> str:
-    total = sum(reasons.values())
-    if not total:
-        return "the folder is empty"
-    plural = "s" if total != 1 else ""
-    if len(reasons) == 1:
-        return f"{total} file{plural} skipped: {next(iter(reasons))}"
-    parts = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
-    return f"{total} file{plural} skipped: {parts}"
-
-
 def _duplicates(items: list[ImageItem], digests: list[str], root: Path) -> list[DuplicateGroup]:
     groups: dict[str, list[ImageItem]] = defaultdict(list)
     for item, digest in zip(items, digests, strict=True):
@@ -209,47 +126,6 @@ def _duplicates(items: list[ImageItem], digests: list[str], root: Path) -> list[
         rel = tuple(sorted(Path(m.path).relative_to(root).as_posix() for m in members))
         out.append(DuplicateGroup(kind, rel))
     return sorted(out, key=lambda g: (list(DUPLICATE_KINDS).index(g.kind), g.paths))
-
-
-def _warnings(
-    classes: dict[str, int],
-    split_counts: dict[str, dict[str, int]],
-    duplicates: list[DuplicateGroup],
-) -> list[str]:
-    out = []
-    for name, n in classes.items():
-        if n == 1:
-            out.append(
-                f"Class '{name}' has a single image: none of it can be held out, so no "
-                f"accuracy will say anything about '{name}', and at least {MIN_CLASS_IMAGES} "
-                "are needed to learn from; add images to it (or move it out of the dataset)."
-            )
-        elif n < MIN_CLASS_IMAGES:
-            out.append(
-                f"Class '{name}' has only {n} image{'s' if n != 1 else ''}; at least "
-                f"{MIN_CLASS_IMAGES} per class are needed to learn from "
-                "(50 or more is better)."
-            )
-    big, small = max(classes, key=classes.get), min(classes, key=classes.get)
-    if classes[big] >= IMBALANCE_RATIO * classes[small]:
-        out.append(
-            f"The classes are imbalanced: '{big}' has {classes[big]} images but "
-            f"'{small}' only {classes[small]}. Accuracy can look good while "
-            f"'{small}' is mostly wrong; add images or use class weights."
-        )
-    for split, counts in split_counts.items():
-        missing = sorted(set(classes) - {c for c, n in counts.items() if n})
-        if missing:
-            out.append(f"The {split}/ folder has no images of: {', '.join(missing)}.")
-    for kind, text in DUPLICATE_KINDS.items():
-        groups = [g for g in duplicates if g.kind == kind]
-        if groups:
-            example = printable(" = ".join(groups[0].paths[:2]))
-            out.append(
-                f"{len(groups)} group{'s' if len(groups) != 1 else ''} of exact "
-                f"duplicates: {text} (e.g. {example})."
-            )
-    return out
 
 
 # What ``str.splitlines`` splits on: a class name holding one would not survive a
@@ -271,11 +147,6 @@ def _check_class_names(class_dirs: dict[tuple[str | None, str], str]) -> None:
             "become the labels the model predicts. Rename the folder (to one line of "
             "text), then scan again."
         )
-
-
-def _empty_class_error(empty: list[str], reasons: dict[str, Counter]) -> str:
-    parts = [f"'{d}' ({_reason_summary(reasons[d])})" for d in empty[:3]]
-    return f"No images found in {' or '.join(parts)}. Each class needs at least one image."
 
 
 def scan(source: str | os.PathLike, progress: Progress | None = None) -> DatasetReport:
@@ -376,7 +247,7 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
     ]
     if len(classes) < 2:
         if empty:
-            raise DataError(_empty_class_error(empty, reasons))
+            raise DataError(empty_class_error(empty, reasons))
         if not class_dirs:
             raise DataError(
                 f"No class folders in '{root}': put the images of each class in "
@@ -392,7 +263,7 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         label = d.rstrip("/").split("/")[-1]
         if label not in classes:
             extra_warnings.append(
-                f"No images found in '{d}' ({_reason_summary(reasons[d])}); "
+                f"No images found in '{d}' ({reason_summary(reasons[d])}); "
                 f"class '{label}' is left out."
             )
     split_counts = {}
@@ -415,7 +286,9 @@ def scan(source: str | os.PathLike, progress: Progress | None = None) -> Dataset
         items=items,
         skipped=skipped,
         duplicates=duplicates,
-        warnings=notes.warnings() + extra_warnings + _warnings(classes, split_counts, duplicates),
+        warnings=notes.warnings()
+        + extra_warnings
+        + dataset_warnings(classes, split_counts, duplicates),
         fingerprint=fp.hexdigest(),
         split_counts=split_counts,
         source=str(source.resolve()),

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from tlcore.config import AugmentConfig, FreezeConfig, SplitConfig, TrainConfig
-from tlcore.data.scan import too_few_images
+from tlcore.data.findings import too_few_images
 from tlcore.errors import ConfigError, DataError
 from tlcore.training import features
 
