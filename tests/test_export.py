@@ -120,3 +120,34 @@ def test_export_never_overwrites_a_file_and_says_why_it_cannot_write(
     assert afile.read_text() == "mine" and sorted(p.name for p in folder.iterdir()) == [
         "labels.txt"
     ]
+
+
+def test_a_run_whose_model_declares_2048_px_is_refused_for_export_and_prediction(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import zipfile
+
+    from tlcore.errors import ModelFileError
+    from tlcore.results.predict import load_predictor
+
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    with zipfile.ZipFile(run_dir / "model.keras") as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    config = members["config.json"]
+    assert config.count(b"[null, 32, 32, 3]") >= 1
+    members["config.json"] = config.replace(b"[null, 32, 32, 3]", b"[null, 2048, 2048, 3]")
+    with zipfile.ZipFile(copy / "model.keras", "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    expected = (
+        "'model.keras' declares 2048 x 2048 px input images; TransferLab works with 16 to "
+        "1024 px (as for --image-size), so re-save the model with an input in that range, "
+        "e.g. keras.Input((224, 224, 3))."
+    )
+    for attempt in (lambda: export_run(copy, "keras"), lambda: load_predictor(copy)):
+        with pytest.raises(ModelFileError) as err:
+            attempt()
+        assert str(err.value) == expected
+    assert not (copy / "export").exists()  # refused before anything was written

@@ -53,3 +53,26 @@ def test_a_model_file_of_another_size_makes_no_run(tmp_path: Path, capsys) -> No
         "The 'A Keras model file' backbone needs the path of a .keras model file as its "
         f"weights (got '{tmp_path / 'nothing.keras'}')."
     )
+
+
+def test_an_earlier_run_claiming_a_size_outside_16_to_1024_is_refused(tmp_path: Path) -> None:
+    import json
+
+    from tlcore.config import TrainConfig
+    from tlcore.errors import ConfigError
+    from tlcore.models.classifier import image_size_for
+    from tlcore.models.start_check import check_start
+
+    run = workspace.runs_dir() / "edited"
+    run.mkdir(parents=True)
+    spec = {"config": {"backbone": "small_cnn", "image_size": 5000}}
+    (run / "spec.json").write_text(json.dumps(spec))
+    expected = (
+        "Run 'edited' says it trained at 5000 px, outside the 16-1024 px TransferLab works "
+        "with (its spec.json was changed); pick another of your models."
+    )
+    config = TrainConfig(data="x", backbone="my_model", weights="run:edited")
+    for attempt in (lambda: check_start("my_model", "run:edited"), lambda: image_size_for(config)):
+        with pytest.raises(ConfigError) as err:
+            attempt()
+        assert str(err.value) == expected

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tlcore import workspace
+from tlcore.config import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from tlcore.errors import ConfigError
 
 
@@ -42,6 +43,13 @@ def run_config(run_id: str) -> dict[str, Any]:
         raise ConfigError(
             f"Run '{run_id}''s settings (spec.json) are damaged, so the network it trained "
             "cannot be rebuilt from it; pick another of your models."
+        )
+    size = config.get("image_size")
+    if size is not None and not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
+        raise ConfigError(
+            f"Run '{run_id}' says it trained at {size} px, outside the {MIN_IMAGE_SIZE}-"
+            f"{MAX_IMAGE_SIZE} px TransferLab works with (its spec.json was changed); pick "
+            "another of your models."
         )
     return config
 
