@@ -271,3 +271,28 @@ def test_missing_or_unreadable_labels_are_said_not_made_up(tmp_path, capsys) -> 
     assert main(["predict", str(path), image, "--json"]) == 0
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert sorted(t["label"] for t in got[0]["top_k"]) == ["chat", "chien\u00e9"]
+
+
+def test_a_damaged_or_oddly_compressed_config_is_one_sentence(tmp_path, capsys) -> None:
+    broken = tmp_path / "broken.keras"
+    with zipfile.ZipFile(broken, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", b'{"class_name": "x"}' * 100)
+    with zipfile.ZipFile(broken) as z:
+        start = z.getinfo("config.json").header_offset + 30 + len("config.json")
+    data = bytearray(broken.read_bytes())
+    data[start] = 0xFF  # a deflate block of the reserved type: zlib.error
+    broken.write_bytes(bytes(data))
+    odd = tmp_path / "odd.keras"
+    with zipfile.ZipFile(odd, "w") as z:
+        z.writestr("config.json", b"{}")
+    data = bytearray(odd.read_bytes())
+    data[8] = data[data.find(b"PK\x01\x02") + 10] = 99  # a compression method zipfile lacks
+    odd.write_bytes(bytes(data))
+    image = str(_image(tmp_path))
+    assert _cli_error(["predict", str(broken), image], capsys) == (
+        "Could not read the model file 'broken.keras' (Error -3 while decompressing data: "
+        "invalid block type)."
+    )
+    assert _cli_error(["predict", str(odd), image], capsys) == (
+        "Could not read the model file 'odd.keras' (That compression method is not supported)."
+    )

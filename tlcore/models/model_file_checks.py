@@ -42,7 +42,7 @@ def check_archive(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    except Exception as e:  # BadZipFile, OSError, ValueError, ...: a damaged directory
         raise ModelFileError(f"Could not read the model file '{path.name}' ({e}).") from None
     refused = f"Refused to open '{path.name}'"
     if len(infos) > MAX_MEMBERS:
@@ -84,7 +84,7 @@ def read_config(path: Path) -> dict[str, Any]:
             f"'{path.name}' is not a Keras model file (it has no config.json); give a "
             ".keras file saved with model.save('model.keras')."
         ) from None
-    except (zipfile.BadZipFile, OSError, ValueError) as e:  # e.g. a damaged member
+    except Exception as e:  # zipfile also raises zlib.error, NotImplementedError, ...
         raise ModelFileError(f"Could not read the model file '{path.name}' ({e}).") from None
     return parse_config(raw, path.name)
 
