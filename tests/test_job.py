@@ -174,6 +174,49 @@ def test_a_queued_run_stopped_before_its_turn_never_trains(tiny_dataset: Path) -
     assert [e["type"] for e in events_of(final)] == ["start", "end"]
 
 
+def _stop_when(stage: str, run_dir: Path, seen: list[dict]):
+    """An ``echo`` that presses Stop at the first progress event of ``stage``."""
+
+    def echo(event: dict) -> None:
+        if event["type"] == "prepare" and event.get("stage") == stage:
+            seen.append(event)
+            (run_dir / store.STOP_FLAG).touch()
+
+    return echo
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_stop_while_images_decode_ends_stopped_before_decoding_them_all(
+    tmp_path: Path, cache: bool
+) -> None:
+    data = write_class_images(tmp_path / "many", per_class=100)  # 300 images
+    config = tiny_config(data, use_cache=cache)
+    info = store.create_run(config)
+    seen: list[dict] = []
+    final = train(config, info.path, echo=_stop_when("decode", info.path, seen))
+    assert (final.status, final.error, final.epochs_run) == ("stopped", None, 0)
+    assert seen[-1]["done"] < seen[-1]["total"] == 300  # stopped at the first progress
+    cached = list(store.workspace.cache_dir("images").rglob("*.rgb"))
+    assert len(cached) < 100 if cache else cached == []  # not all 300: decoding stopped
+    assert [e["type"] for e in events_of(final)][-1] == "end"
+    assert not (info.path / "model.keras").exists()
+
+
+def test_stop_while_features_are_computed_ends_stopped_without_computing_them_all(
+    tmp_path: Path,
+) -> None:
+    data = write_class_images(tmp_path / "many", per_class=100)
+    config = tiny_config(data, "feature-extraction", batch_size=8)
+    info = store.create_run(config)
+    seen: list[dict] = []
+    final = train(config, info.path, echo=_stop_when("features", info.path, seen))
+    assert (final.status, final.error, final.epochs_run) == ("stopped", None, 0)
+    assert seen[-1]["done"] < seen[-1]["total"] == 300  # one batch of 64, then the stop
+    assert list(store.workspace.cache_dir("features").iterdir()) == []  # no half a file
+    assert "epoch" not in [e["type"] for e in events_of(final)]
+    assert store.load_run(final.run_id).status == "stopped"  # a readable run folder
+
+
 class FakeModel:
     def __init__(self) -> None:
         self.w = [np.zeros(1)]

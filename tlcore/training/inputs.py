@@ -1,5 +1,11 @@
-"""The inputs of one run: decoded pixel arrays per split, or the frozen part's cached outputs."""
+"""The inputs of one run: decoded pixel arrays per split, or the frozen part's cached outputs.
 
+Both can take minutes on a large dataset, so a stop request is checked after every
+decoded image and every batch of features: ``StopRequested`` ends the preparation (the
+images decoded so far stay cached for the next run; half-computed features do not).
+"""
+
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -8,14 +14,39 @@ from tlcore.config import TrainConfig
 from tlcore.training import features
 from tlcore.training.events import EventLog
 
+StopCheck = Callable[[], bool] | None
 
-def decode(config: TrainConfig, split: Any, size: int, log: EventLog) -> dict[str, Any]:
-    """Decode every split to uint8 arrays (cached), reporting one ``decode`` progress."""
+
+class StopRequested(Exception):
+    """A stop was asked for while the inputs were being prepared."""
+
+
+def _checked(report: Callable[[int, int], None], should_stop: StopCheck) -> Any:
+    """``report`` that also raises ``StopRequested`` once ``should_stop()`` says so."""
+    if should_stop is None:
+        return report
+
+    def progress(done: int, total: int) -> None:
+        report(done, total)
+        if should_stop():
+            raise StopRequested
+
+    return progress
+
+
+def decode(
+    config: TrainConfig, split: Any, size: int, log: EventLog, should_stop: StopCheck = None
+) -> dict[str, Any]:
+    """Decode every split to uint8 arrays (cached), reporting one ``decode`` progress.
+
+    Raises:
+        StopRequested: ``should_stop()`` became true (checked after every decoded image).
+    """
     from tlcore.data.pipeline import load_arrays
 
     parts = {"train": split.train, "val": split.val, "test": split.test}
     total = sum(len(v) for v in parts.values())
-    report = log.progress("decode")
+    report = _checked(log.progress("decode"), should_stop)
     out, offset = {}, 0
     for name, items in parts.items():
 
@@ -41,11 +72,20 @@ def decode(config: TrainConfig, split: Any, size: int, log: EventLog) -> dict[st
 
 
 def cached_features(
-    cut: features.Cut, data: dict, config: TrainConfig, size: int, log: EventLog
+    cut: features.Cut,
+    data: dict,
+    config: TrainConfig,
+    size: int,
+    log: EventLog,
+    should_stop: StopCheck = None,
 ) -> dict[str, Any]:
-    """The frozen part's outputs for every split, computed once and cached."""
+    """The frozen part's outputs for every split, computed once and cached.
+
+    Raises:
+        StopRequested: ``should_stop()`` became true (checked after every batch).
+    """
     total = sum(len(v[1]) for v in data.values())
-    report = log.progress("features")
+    report = _checked(log.progress("features"), should_stop)
     feats, offset = {}, 0
     for name, (images, labels, paths) in data.items():
         feats[name] = features.cached_features(

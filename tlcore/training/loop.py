@@ -24,7 +24,7 @@ from tlcore.training import budget, features
 from tlcore.training.batches import array_dataset, class_weights, optimizer
 from tlcore.training.checkpoint import BestKeeper
 from tlcore.training.events import EventLog, TrainingEvents, keras_callback
-from tlcore.training.inputs import cached_features, decode
+from tlcore.training.inputs import StopRequested, cached_features, decode
 from tlcore.training.phases import Phase, plan_phases
 from tlcore.training.run_metrics import write_metrics
 
@@ -110,15 +110,23 @@ def fit_phases(
 
     keras.utils.set_random_seed(config.seed)
     size = image_size_for(config)
+    try:
+        data = decode(config, split, size, log, should_stop)
+    except StopRequested:
+        return "stopped"  # nothing trained yet: nothing to keep
     session = Session(
         config, run_dir, log, should_stop, status, fast_path,
-        classes=list(split.classes), size=size, data=decode(config, split, size, log),
+        classes=list(split.classes), size=size, data=data,
     )  # fmt: skip
     _build(session)
     _plan_budget(session)
     stopped = False
     for phase in plan_phases(session.config):
-        stopped = _run_phase(session, phase)
+        try:
+            stopped = _run_phase(session, phase)
+        except StopRequested:  # while this phase's features were computed
+            session.cut = session.feats = None  # half made: evaluate on the images
+            stopped = True
         if stopped or (session.budget is not None and session.budget.reached):
             break
     return _finish(session, stopped)
@@ -188,7 +196,7 @@ def _compile_phase(s: Session, phase: Phase) -> Any:
         )
     s.counts = param_counts(s.model)
     if s.cut is not None:
-        s.feats = cached_features(s.cut, s.data, s.config, s.size, s.log)
+        s.feats = cached_features(s.cut, s.data, s.config, s.size, s.log, s.should_stop)
     return fitted
 
 
