@@ -165,6 +165,8 @@ augment_preview.render(report)
 
 # --- Training settings ------------------------------------------------------------------
 training_settings.render(spec)
+if model_config.image_size() != size:
+    st.rerun()  # the size was just chosen below: redraw the figure and layers above with it
 left, right = st.columns(2)
 left.page_link("pages/train.py", label="Next: train it", icon=":material/arrow_forward:")
 right.page_link("pages/compare.py", label="…or compare strategies", icon=":material/balance:")

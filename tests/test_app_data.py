@@ -240,3 +240,9 @@ def test_names_that_are_not_utf8_are_shown_not_a_crash(tmp_path: Path) -> None:
     page = texts(at)
     assert "**31 images** in **3 classes**." in page and "**bl\\xffue** — 10 images" in page
     assert "`red/c\\xe9.jpg`, `red/r\\xe9d.jpg`" in page
+
+
+def test_the_sidebar_counts_the_dataset_on_the_first_paint(tiny_dataset: Path) -> None:
+    # The sidebar is drawn before the page scans the dataset: it is drawn again then.
+    at = app(data_path=str(tiny_dataset))
+    assert "3 classes · 36 images" in [c.value for c in at.sidebar.caption]

@@ -259,3 +259,11 @@ def test_a_keras_file_with_a_deeply_nested_config_is_an_error_not_a_crash(
         "deep, where real models stay under 100; re-save the model with "
         "model.save('model.keras')."
     ) in errors(at)
+
+
+def test_the_image_size_figure_follows_the_slider_at_once(tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset), **SMALL)
+    before = _metric(at, "Image size")
+    at.select_slider(key="set_size_small_cnn").set_value(64).run()
+    assert not at.exception
+    assert (before, _metric(at, "Image size")) == ("32 px", "64 px")

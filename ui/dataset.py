@@ -61,6 +61,9 @@ def use_dataset(path: str, hint: str = "") -> bool:
         st.error(f"{e} {hint}".strip())
         return False
     state.set_dataset(path)
+    from ui import sidebar
+
+    sidebar.refresh()  # the new dataset shows there now, not after the next click
     return True
 
 
@@ -77,11 +80,12 @@ def current_report() -> Any:
 
 
 def _remember_summary(path: str, report: Any) -> None:
-    st.session_state["report_summary"] = {
-        "path": path,
-        "classes": len(report.classes),
-        "images": sum(report.classes.values()),
-    }
+    summary = {"path": path, "classes": len(report.classes), "images": sum(report.classes.values())}
+    if st.session_state.get("report_summary") != summary:
+        st.session_state["report_summary"] = summary
+        from ui import sidebar
+
+        sidebar.refresh()  # it was drawn before this scan
 
 
 def thumbnail(path: str, mtime: float, size: int = 112) -> np.ndarray | None:

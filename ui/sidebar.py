@@ -1,15 +1,39 @@
 """The sidebar on every page: the dataset and model chosen so far, and any run in progress."""
 
+import contextlib
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from ui import run_links, run_status
+
+_SLOT = "_sidebar_choices"  # this script run's place of the choices, for ``refresh``
 
 
 def render() -> None:
     """Draw the shared sidebar (called by app.py before the page runs)."""
     with st.sidebar:
+        slot = st.empty()
+        st.session_state[_SLOT] = slot
+        _choices(slot)
+        _run_status()
+
+
+def refresh() -> None:
+    """Draw the choices again: the page changed one after the sidebar was drawn (e.g. the
+    dataset, or its scan that counts the images), and the sidebar must follow at once."""
+    slot = st.session_state.get(_SLOT)
+    if slot is None:
+        return
+    # Inside a fragment the sidebar is out of reach; its next full run draws it.
+    with contextlib.suppress(StreamlitAPIException):
+        _choices(slot)
+
+
+def _choices(slot: Any) -> None:
+    with slot.container():
         st.markdown("### Your choices so far")
         data_path = st.session_state.get("data_path")
         if data_path:
@@ -20,7 +44,6 @@ def render() -> None:
         else:
             st.markdown("**Dataset:** not chosen yet")
         st.markdown(f"**Model:** {_model_summary()}")
-        _run_status()
 
 
 def _model_summary() -> str:
