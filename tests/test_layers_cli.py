@@ -105,3 +105,11 @@ def test_listing_imagenet_layers_needs_no_download(capsys, monkeypatch) -> None:
     assert main(["layers", "--backbone", "mobilenet_v2", "--image-size", "96", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["weights"] == "imagenet" and result["trainable_params"] == 0
+
+
+def test_an_image_size_out_of_range_is_refused_not_replaced(capsys) -> None:
+    for size in ("0", "-32", "5000"):
+        assert main(["layers", "--backbone", "small_cnn", "--image-size", size]) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [
+            f"error: Image size must be between 16 and 1024 px (got {size})."
+        ]

@@ -28,6 +28,14 @@ file (2048 px already means a 577 MB cache and 5.4 GB of memory for 24 small ima
 MAX_SEED = 2**32 - 1  # NumPy and Keras take seeds from 0 to 2**32 - 1
 
 
+def check_image_size(size: int | None) -> None:
+    """Raise ``ConfigError`` for an image size outside ``MIN_IMAGE_SIZE..MAX_IMAGE_SIZE``."""
+    if size is not None and not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
+        raise ConfigError(
+            f"Image size must be between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE} px (got {size})."
+        )
+
+
 def check_seed(seed: object) -> None:
     """Raise ``ConfigError`` unless ``seed`` is a whole number NumPy and Keras accept."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
@@ -191,11 +199,7 @@ class TrainConfig:
             raise ConfigError(
                 f"Optimizer must be one of {', '.join(OPTIMIZERS)} (got '{self.optimizer}')."
             )
-        if self.image_size is not None and not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE:
-            raise ConfigError(
-                f"Image size must be between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE} px "
-                f"(got {self.image_size})."
-            )
+        check_image_size(self.image_size)
         if self.epochs < 1:
             raise ConfigError(f"Train for at least 1 epoch (got {self.epochs}).")
         if self.batch_size < 1:

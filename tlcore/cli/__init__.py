@@ -12,7 +12,7 @@ import argparse
 import sys
 from importlib import import_module
 
-from tlcore.config import DEFAULT_BACKBONE, FreezeConfig, TrainConfig
+from tlcore.config import DEFAULT_BACKBONE, FreezeConfig, TrainConfig, check_image_size
 from tlcore.errors import TransferLabError
 
 STRATEGY_HELP = "feature-extraction | fine-tune | full | scratch | custom"
@@ -52,6 +52,7 @@ def model_config(
     args: argparse.Namespace, data: str = "-", strategy: str | None = None
 ) -> TrainConfig:
     """The ``TrainConfig`` the model options (``_add_model_options``) describe."""
+    check_image_size(args.image_size)  # 0 would silently mean "the backbone's size"
     return TrainConfig(
         data=data,
         backbone=args.backbone,
