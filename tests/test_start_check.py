@@ -76,3 +76,18 @@ def test_an_earlier_run_claiming_a_size_outside_16_to_1024_is_refused(tmp_path: 
         with pytest.raises(ConfigError) as err:
             attempt()
         assert str(err.value) == expected
+
+
+def test_sharded_keras3_weights_still_start_a_run(tmp_path: Path) -> None:
+    import numpy as np
+
+    from tlcore.models.backbone_models import build_backbone
+    from tlcore.models.start_check import check_start
+
+    source = build_backbone("mobilenet_v3_small", 32, "none")
+    source.save_weights(tmp_path / "mine.weights.json", max_shard_size=0.0005)  # GB: shards
+    assert len(list(tmp_path.glob("*.h5"))) > 1
+    check_start("mobilenet_v3_small", str(tmp_path / "mine.weights.json"), 32)
+    loaded = build_backbone("mobilenet_v3_small", 32, str(tmp_path / "mine.weights.json"))
+    for a, b in zip(source.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

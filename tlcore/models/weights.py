@@ -274,7 +274,8 @@ def check_weights_file(path: str | os.PathLike, network: str) -> Path:
             f"{network} network: to start from it, choose the backbone 'A Keras model "
             f"file' (CLI: --backbone keras_file --weights {path})."
         )
-    if not h5py.is_hdf5(path):
+    # Keras 3 also writes sharded weights: a .weights.json index beside its .h5 shards.
+    if not path.name.endswith(".weights.json") and not h5py.is_hdf5(path):
         raise WeightsUnavailableError(
             f"'{path.name}' is not a weights file (it holds no HDF5 data); give a "
             f".weights.h5 file saved with model.save_weights() from a {network} network."
