@@ -331,3 +331,16 @@ def test_names_that_are_not_marked_utf8_or_not_utf8_at_all_are_kept(tmp_path: Pa
     from tlcore.data.scan import scan
 
     assert scan(z).classes == {"cats": 2, "dogs": 2}
+
+
+def test_a_zip_whose_own_name_is_not_utf8_is_unpacked(tmp_path: Path) -> None:
+    import os
+
+    from tlcore.data.scan import scan
+
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.zip"))
+    _renamed_zip(odd, {"cats/a.png": b"cats/a.png", "dogs/b.png": b"dogs/b.png"})
+    report = scan(odd)
+    assert report.classes == {"cats": 1, "dogs": 1}
+    assert Path(report.root).name.startswith("caf-")
+    assert (Path(report.root) / EXTRACTED_MARKER).read_text(encoding="utf-8") == "caf\\xe9.zip\n"

@@ -33,6 +33,7 @@ from tlcore import fsutil, workspace
 from tlcore.data.notes import Notes, write_notes
 from tlcore.data.zipnames import member_name, open_zip
 from tlcore.errors import DataError
+from tlcore.fsutil import printable
 
 MAX_TOTAL_BYTES = 20 * 1024**3  # 20 GB uncompressed
 MAX_RATIO = 200  # uncompressed / compressed, per member
@@ -288,7 +289,7 @@ def _unpack(
             except OSError as e:
                 raise _unpack_error(zip_path, dest, e, member_name(info)) from None
         write_notes(tmp, notes)
-        (tmp / EXTRACTED_MARKER).write_text(zip_path.name + "\n", encoding="utf-8")
+        (tmp / EXTRACTED_MARKER).write_text(printable(zip_path.name) + "\n", encoding="utf-8")
         fsutil.publish_dir(tmp, dest, EXTRACTED_MARKER)  # dest is empty (checked above)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
