@@ -195,3 +195,13 @@ def test_a_time_budget_caps_the_range() -> None:
     assert free.low == pytest.approx(480.0)
     assert capped.low == pytest.approx(120.0)
     assert capped.high == pytest.approx(120.0 + 60.0 + eta.FINISH_SECONDS)
+
+
+def test_with_a_budget_a_phase_not_timed_yet_leaves_the_budget_as_the_bound() -> None:
+    plan = [eta.PlannedPhase("head", 1, 1, solve=True), eta.PlannedPhase("fine-tune", 2, 10)]
+    events = [
+        {"type": "start", "time": 0.0, "elapsed": 0.0},
+        {"type": "phase", "phase": "head", "first_epoch": 1, "epochs": 1, "time": 1.0},
+    ]
+    got = eta.estimate(events, plan, patience=0, now=10.0, budget_seconds=100.0)
+    assert got.high == pytest.approx(90.0 + eta.FINISH_SECONDS)

@@ -26,23 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tlcore.training.pace import Pace, PlannedPhase, prepare_left, stage_left
+
 BACKWARD_FACTOR = 3.0
 """An epoch that trains layers costs at most this many forward passes over its images."""
 
 FINISH_SECONDS = 5.0
 """Allowance for saving the model and writing the evaluation after the last epoch."""
-
-RECENT = 3  # the last epochs that give a phase's cost per epoch
-
-
-@dataclass(frozen=True)
-class PlannedPhase:
-    """A phase as planned: its name, first and last epoch, and whether it is solved."""
-
-    name: str
-    first_epoch: int
-    last_epoch: int
-    solve: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,10 +109,10 @@ def estimate(
     events = [e for e in events if isinstance(e.get("time"), int | float)]
     if not plan or any(e.get("type") == "end" for e in events):
         return NOTHING if not events else Estimate(0.0, 0.0, "")
-    state = _State(events)
+    state = Pace(events)
     if state.current is None:
         # Still reading images or computing features: only this step is measured.
-        left = _prepare_left(events, now)
+        left = prepare_left(events, now)
         return NOTHING if left is None else _make(left, None)
     low = high = 0.0
     known = True
@@ -166,130 +156,14 @@ def estimate(
         # No epoch starts that would end past the budget, and no phase after it.
         t0 = float(events[0]["time"]) - float(events[0].get("elapsed") or 0.0)
         left = max(float(budget_seconds) - (now - t0), 0.0)
-        high, low = min(high, left), min(low, left)
-        known, pending = True, ""
+        # A phase not timed at all added nothing to ``high``: then the budget is the bound.
+        high = min(high, left) if known else left
+        low, known, pending = min(low, left), True, ""
     end_low, end_high = _evaluation_left(events, previous, now, cross_validate, folds)
     return _make(low + end_low, high + end_high if known else None, pending)
 
 
-class _State:
-    """What the events say so far: epochs per phase, the current phase, the best epoch."""
-
-    def __init__(self, events: Sequence[dict[str, Any]]) -> None:
-        self.events = events
-        self.epochs = [e for e in events if e.get("type") == "epoch"]
-        phases = [e for e in events if e.get("type") == "phase"]
-        self.current = (
-            PlannedPhase(
-                phases[-1].get("phase", ""),
-                int(phases[-1].get("first_epoch") or 1),
-                int(phases[-1].get("epochs") or 1),
-                bool(phases[-1].get("head_solver")),
-            )
-            if phases
-            else None
-        )
-        self.phase_times = {str(e.get("phase")): float(e["time"]) for e in phases}
-        self.phase_time = float(phases[-1]["time"]) if phases else None
-        self.done = max((int(e.get("epoch") or 0) for e in self.epochs), default=0)
-        self.best_epoch = _best_epoch(self.epochs)
-
-    def cost(self, phase: str) -> tuple[float, float] | None:
-        """Measured seconds per epoch of ``phase`` (low, high), or None.
-
-        An epoch costs the time from the event before it to its own: training,
-        validation and saving the best model so far, all of which the run waits for.
-        """
-        mine = [e for e in self.epochs if e.get("phase") == phase]
-        start = self.phase_times.get(phase)
-        if not mine or start is None:
-            return None
-        times = [float(e["time"]) for e in mine]
-        gaps = [b - a for a, b in zip([start, *times[:-1]], times, strict=True)]
-        if len(gaps) == 1:
-            # The first epoch also built the graph: its batches after the first say
-            # what a later epoch costs.
-            steady = self._steady_epoch(int(mine[0].get("epoch") or 0), start, times[0])
-            return (steady, gaps[0]) if steady is not None else (gaps[0], gaps[0])
-        recent = gaps[1:][-RECENT:]
-        return min(recent), max(recent)
-
-    def _batches(self, epoch: int) -> list[dict[str, Any]]:
-        return [
-            e
-            for e in self.events
-            if e.get("type") == "batch" and e.get("epoch") == epoch and e.get("batches")
-        ]
-
-    def _steady_epoch(self, epoch: int, start: float, end: float | None) -> float | None:
-        """An epoch's cost without the graph building: its later batches' rate for every
-        batch, plus the time after its last batch (validation, saving)."""
-        batches = self._batches(epoch)
-        if len(batches) < 2 or int(batches[-1]["batch"]) <= int(batches[0]["batch"]):
-            return None
-        first, last = batches[0], batches[-1]
-        per_batch = (float(last["time"]) - float(first["time"])) / (
-            int(last["batch"]) - int(first["batch"])
-        )
-        tail = end - float(last["time"]) if end is not None else 0.0
-        return per_batch * int(last["batches"]) + max(tail, 0.0)
-
-    def first_epoch_cost(self) -> tuple[float, float] | None:
-        """The current phase's first epoch, still running: from its batches so far."""
-        if self.phase_time is None:
-            return None
-        steady = self._steady_epoch(self.done + 1, self.phase_time, None)
-        # Validation comes after the batches: up to half as much again.
-        return None if steady is None else (steady, 1.5 * steady)
-
-    def epoch_in_progress(self, cost: tuple[float, float], now: float) -> tuple[float, float]:
-        """Seconds left in the current phase's epoch in progress (low, high)."""
-        mine = [e for e in self.epochs if e.get("phase") == self.current.name]
-        start = float(mine[-1]["time"]) if mine else self.phase_time
-        spent = max(now - start, 0.0) if start is not None else 0.0
-        batches = self._batches(self.done + 1)
-        if len(batches) >= 2 and batches[-1]["time"] >= (start or 0.0):
-            # Its own batches say how fast it goes now; validation and saving follow.
-            first, last = batches[0], batches[-1]
-            done = int(last["batch"]) - int(first["batch"])
-            if done > 0:
-                per_batch = (float(last["time"]) - float(first["time"])) / done
-                train = per_batch * (int(last["batches"]) - int(last["batch"]))
-                train = max(train - (now - float(last["time"])), 0.0)
-                after = max(cost[1] - per_batch * int(last["batches"]), 0.0)
-                return train, train + after
-        return max(cost[0] - spent, 0.0), max(cost[1] - spent, 0.0)
-
-    def forward_seconds(self) -> float | None:
-        """Seconds of one forward pass over the images (the features step), if one ran."""
-        spans, start, prev = [], None, None
-        for e in self.events:
-            feature = e.get("type") == "prepare" and e.get("stage") == "features"
-            if feature and start is None:
-                start = float(prev["time"]) if prev is not None else float(e["time"])
-            if not feature and start is not None:
-                spans.append(float(prev["time"]) - start)
-                start = None
-            prev = e
-        if start is not None and prev is not None:
-            spans.append(float(prev["time"]) - start)
-        return max(spans) if spans else None
-
-
-def _best_epoch(epochs: list[dict[str, Any]]) -> int | None:
-    """The epoch the keeper holds as best (lowest val loss, or loss without validation)."""
-    key = "val_loss" if any(e.get("val_loss") is not None for e in epochs) else "loss"
-    best, best_epoch = math.inf, None
-    for e in epochs:
-        value = e.get(key)
-        if value is not None and float(value) < best:
-            best, best_epoch = float(value), int(e.get("epoch") or 0)
-    return best_epoch
-
-
-def _epochs_left(
-    phase: PlannedPhase, state: _State, patience: int, started: bool
-) -> tuple[int, int]:
+def _epochs_left(phase: PlannedPhase, state: Pace, patience: int, started: bool) -> tuple[int, int]:
     """Epochs of ``phase`` still to run (counting one in progress): soonest and latest."""
     done = max(state.done, phase.first_epoch - 1) if started else phase.first_epoch - 1
     # The phase's own event knows its last epoch best (e.g. after a budget cut it).
@@ -323,7 +197,7 @@ def _solve_left(events: Sequence[dict[str, Any]], now: float) -> float | None:
     """Seconds left in solving the head (0 once solved; None before it is measurable)."""
     if any(e.get("type") == "head" for e in events):
         return 0.0
-    return _stage_left(events, "solve-head", now)
+    return stage_left(events, "solve-head", now)
 
 
 def _evaluation_left(
@@ -348,25 +222,6 @@ def _evaluation_left(
         return max(0.5 * folds * solve - spent, 0.0), max(1.2 * folds * solve - spent, 0.0)
     # Saving the best model and evaluating it: about one more epoch's pass at most.
     return 0.0, (last_cost[1] if last_cost else 0.0) + FINISH_SECONDS
-
-
-def _stage_left(events: Sequence[dict[str, Any]], stage: str, now: float) -> float | None:
-    """Seconds left in a ``prepare`` stage, from its rate so far (None: not measurable)."""
-    mine = [e for e in events if e.get("type") == "prepare" and e.get("stage") == stage]
-    if len(mine) < 2:
-        return None
-    first, last = mine[0], mine[-1]
-    done = int(last.get("done") or 0) - int(first.get("done") or 0)
-    total = int(last.get("total") or 0)
-    if done <= 0 or not total:
-        return None
-    rate = (float(last["time"]) - float(first["time"])) / done
-    return max((total - int(last.get("done") or 0)) * rate - (now - float(last["time"])), 0.0)
-
-
-def _prepare_left(events: Sequence[dict[str, Any]], now: float) -> float | None:
-    last = next((e for e in reversed(events) if e.get("type") == "prepare"), None)
-    return None if last is None else _stage_left(events, str(last.get("stage")), now)
 
 
 def _make(low: float, high: float | None, pending: str = "") -> Estimate:
