@@ -21,9 +21,10 @@ from ui import dataset
 SHOW_ISSUES = 12
 SHOW_PAIRS = 10
 SHOW_OUTLIERS = 8
-SECONDS_PER_IMAGE = 0.12
-"""Measured (``bench/bench_inspect.py``): EfficientNet-Lite0 at 224 px on 2 CPU cores, per
-image, the first time (reading, features, cross-validation, the map), plus ~5 s."""
+SECONDS_PER_IMAGE = 0.1
+"""Measured (``bench/bench_inspect.py``): 1,000 Twemoji images in 131 s the first time
+with EfficientNet-Lite0 at 224 px on 2 heavily shared CPU cores (the CLI, ~25 s of it
+starting Python and TensorFlow); a second look at the same images takes seconds."""
 
 
 def _network() -> tuple[str, int, str]:
