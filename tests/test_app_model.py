@@ -267,3 +267,49 @@ def test_the_image_size_figure_follows_the_slider_at_once(tiny_dataset: Path) ->
     at.select_slider(key="set_size_small_cnn").set_value(64).run()
     assert not at.exception
     assert (before, _metric(at, "Image size")) == ("32 px", "64 px")
+
+
+def test_uploaded_files_no_run_could_start_from_are_refused_at_once(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    import zipfile
+
+    import keras
+    from keras import layers
+
+    from tlcore import workspace
+
+    inputs = keras.Input((16, 16, 3))
+    x = layers.GlobalAveragePooling2D()(layers.Conv2D(2, 3)(inputs))
+    keras.Model(inputs, layers.Dense(2)(x)).save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["config.json"] = members["config.json"].replace(
+        b"[null, 16, 16, 3]", b"[null, 20000, 20000, 3]"
+    )
+    with zipfile.ZipFile(tmp_path / "huge.keras", "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    at = app("model", data_path=str(tiny_dataset), backbone="keras_file", weights="")
+    upload = (tmp_path / "huge.keras").read_bytes()
+    at.file_uploader(key="model_file_upload").set_value(
+        [("huge.keras", upload, "application/octet-stream")]
+    ).run()
+    assert not at.exception and at.session_state["weights"] == ""
+    assert errors(at) == [
+        "'huge.keras' declares 20000 x 20000 px input images; TransferLab works with 16 to "
+        "1024 px (as for --image-size), so re-save the model with an input in that range, "
+        "e.g. keras.Input((224, 224, 3))."
+    ]
+    assert not list(workspace.cache_dir("models").iterdir())
+
+    at = app("model", data_path=str(tiny_dataset), backbone="mobilenet_v3_small", weights="x.h5")
+    at.file_uploader(key="weights_upload").set_value(
+        [("junk.h5", b"junk" * 100, "application/octet-stream")]
+    ).run()
+    assert not at.exception and at.session_state["weights"] == "x.h5"
+    assert errors(at)[0] == (
+        "'junk.h5' is not a weights file (it holds no HDF5 data); give a .weights.h5 file "
+        "saved with model.save_weights() from a MobileNetV3 Small network."
+    )
+    assert not at.success

@@ -149,12 +149,20 @@ def offline_help(key: str, size: int) -> None:
     )
 
 
-def _save_weights_upload(up) -> None:
+def _save_weights_upload(up, key: str) -> None:
+    from tlcore.models.start_check import check_start
+
     folder = workspace.cache_dir("weights") / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     name = files.safe_name(Path(up.name).name)
     path = folder / name
     path.write_bytes(up.getvalue())
+    try:
+        check_start(key, str(path))  # a file no run could start from is said now
+    except TransferLabError as e:
+        path.unlink(missing_ok=True)
+        st.error(str(e))
+        return
     _set(str(path))
     st.success(f"Saved {name}; training will start from it.")
 
@@ -223,7 +231,7 @@ def choose(key: str, size: int, pretrained: bool) -> None:
             "A weights file saved from the same network (.h5)", type=["h5"], key="weights_upload"
         )
         if up is not None:
-            _save_weights_upload(up)
+            _save_weights_upload(up, key)
     else:
         _choose_run(key)
 
@@ -259,7 +267,7 @@ def _choose_run(backbone: str | None) -> None:
 
 
 def _choose_model_file() -> None:
-    from tlcore.models.model_files import check_model_file
+    from tlcore.models.start_check import check_start
 
     up = st.file_uploader(
         "Your Keras model file (.keras)",
@@ -272,8 +280,8 @@ def _choose_model_file() -> None:
         folder = workspace.cache_dir("models")
         path = folder / files.safe_name(Path(up.name).name)
         path.write_bytes(up.getvalue())
-        try:
-            check_model_file(path)
+        try:  # safe to open, and an input TransferLab can use
+            check_start("keras_file", str(path))
         except TransferLabError as e:
             path.unlink(missing_ok=True)
             st.error(str(e))
