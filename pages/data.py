@@ -9,6 +9,7 @@ from tlcore import workspace
 from tlcore.data.images import IMAGE_EXTENSIONS
 from tlcore.data.scan import DUPLICATE_KINDS
 from tlcore.errors import TransferLabError
+from tlcore.fsutil import printable
 from tlcore.results import plots
 from ui import dataset, files, inspect_view
 from ui.state import bound
@@ -57,7 +58,7 @@ with tab_folder:
         def _go(path: str) -> None:
             st.session_state["browse_dir"] = path
 
-        st.markdown(f"You are in **`{here}`**")
+        st.markdown(f"You are in **`{printable(str(here))}`**")
         cols = st.columns([1, 1, 3])
         cols[0].button(
             "Up one level",
@@ -77,8 +78,8 @@ with tab_folder:
         grid = st.columns(3)
         for i, sub in enumerate(subs):
             grid[i % 3].button(
-                f":material/folder: {sub.name}",
-                key=f"browse_{sub}",
+                f":material/folder: {printable(sub.name)}",
+                key=f"browse_{os.fsencode(sub).hex()}",  # any name, even one not UTF-8
                 on_click=_go,
                 args=(str(sub),),
                 width="stretch",
@@ -178,7 +179,7 @@ except TransferLabError as e:
     st.stop()
 
 total = sum(report.classes.values())
-st.subheader(f"What is in `{Path(report.root).name}`")
+st.subheader(f"What is in `{printable(Path(report.root).name)}`")
 head, again = st.columns([4, 1])
 head.markdown(f"**{total} images** in **{len(report.classes)} classes**.")
 if again.button(

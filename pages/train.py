@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from tlcore.errors import TransferLabError
+from tlcore.fsutil import printable
 from tlcore.runs import store, worker
 from ui import (
     advice,
@@ -46,7 +47,7 @@ with st.container(border=True):
                 work += f" · accuracy over {cfg.cv_folds} folds"
             st.markdown(
                 f"**{len(dataset.current_report().classes)} classes** from "
-                f"**{Path(cfg.data).name}** · **{spec.display_name}** · start from "
+                f"**{printable(Path(cfg.data).name)}** · **{spec.display_name}** · start from "
                 f"**{start_label}** · "
                 f"**{get_strategy(cfg.freeze.strategy).display_name.lower()}** · "
                 f"{work} · {model_config.image_size()} px"

@@ -246,3 +246,23 @@ def test_the_sidebar_counts_the_dataset_on_the_first_paint(tiny_dataset: Path) -
     # The sidebar is drawn before the page scans the dataset: it is drawn again then.
     at = app(data_path=str(tiny_dataset))
     assert "3 classes · 36 images" in [c.value for c in at.sidebar.caption]
+
+
+def test_the_folder_browser_enters_and_uses_a_folder_not_named_in_utf8(tmp_path: Path) -> None:
+    import os
+
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/ph\xf6tos"))
+    write_class_images(odd, per_class=10)
+    at = app(browse_dir=str(tmp_path))
+    assert not at.exception
+    [button] = [b for b in at.button if b.label.endswith("ph\\xf6tos")]
+    button.click().run()
+    assert at.session_state["browse_dir"] == str(odd)
+    at.button(key="browse_use").click().run()
+    assert not at.exception and errors(at) == []
+    assert at.session_state["data_path"] == str(odd)
+    assert "**30 images** in **3 classes**." in texts(at)
+    fresh = app(data_path=str(odd))  # AppTest shows the sidebar on a first run only
+    assert not fresh.exception
+    assert "**Dataset:** `ph\\xf6tos`" in " ".join(m.value for m in fresh.sidebar.markdown)
+    assert not app("train", data_path=str(odd)).exception

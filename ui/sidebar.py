@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from tlcore.fsutil import printable
 from ui import run_links, run_status
 
 _SLOT = "_sidebar_choices"  # this script run's place of the choices, for ``refresh``
@@ -37,7 +38,7 @@ def _choices(slot: Any) -> None:
         st.markdown("### Your choices so far")
         data_path = st.session_state.get("data_path")
         if data_path:
-            st.markdown(f"**Dataset:** `{Path(data_path).name}`")
+            st.markdown(f"**Dataset:** `{printable(Path(data_path).name)}`")
             report = st.session_state.get("report_summary")
             if report and report.get("path") == data_path:
                 st.caption(f"{report['classes']} classes · {report['images']} images")
