@@ -296,3 +296,24 @@ def test_a_damaged_or_oddly_compressed_config_is_one_sentence(tmp_path, capsys) 
     assert _cli_error(["predict", str(odd), image], capsys) == (
         "Could not read the model file 'odd.keras' (That compression method is not supported)."
     )
+
+
+def test_a_yes_no_model_or_labels_of_another_count_are_one_sentence(tmp_path, capsys) -> None:
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((16, 16, 3))
+    x = layers.GlobalAveragePooling2D()(inputs)
+    (tmp_path / "yesno").mkdir()
+    yes_no = _save(keras.Model(inputs, layers.Dense(1, "sigmoid")(x)), tmp_path / "yesno/m.keras")
+    image = str(_image(tmp_path))
+    assert _cli_error(["predict", str(yes_no), image], capsys) == (
+        "The model gives a single score per image (a yes/no output), not one per class; "
+        "TransferLab reads classifiers whose last layer has one output per class (softmax), "
+        "such as the models it trains."
+    )
+    three = _save(_classifier(), tmp_path / "m.keras", labels="a\nb\nc\n")
+    assert _cli_error(["predict", str(three), image], capsys) == (
+        "The model gives 2 class scores but its labels name 3 classes; labels.txt beside it "
+        "needs one class name a line for each of its 2 outputs, in order."
+    )

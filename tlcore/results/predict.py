@@ -56,10 +56,17 @@ class Predictor:
         self.resize_mode = resize_mode
         self.source = source
         n_out = int(model.output_shape[-1])
+        if n_out == 1:
+            raise ModelFileError(
+                "The model gives a single score per image (a yes/no output), not one per "
+                "class; TransferLab reads classifiers whose last layer has one output per "
+                "class (softmax), such as the models it trains."
+            )
         if len(self.classes) != n_out:
             raise ModelFileError(
-                f"The model predicts {n_out} classes but {len(self.classes)} "
-                "class names were found (labels.txt)."
+                f"The model gives {n_out} class scores but its labels name "
+                f"{len(self.classes)} classes; labels.txt beside it needs one class name a "
+                f"line for each of its {n_out} outputs, in order."
             )
 
     def load(self, path: str | os.PathLike) -> np.ndarray:
