@@ -23,6 +23,10 @@ st.markdown(
     "keeps going, and this page shows it again when you come back."
 )
 
+# Drawn before anything slow: pressing Start clears what stood here at once (a browser
+# keeps showing an element until the script draws its place again, ~1 s into the run).
+notice = st.empty()
+
 # --- Start a run ---------------------------------------------------------------------------
 start = False
 with st.container(border=True):
@@ -74,9 +78,7 @@ with st.container(border=True):
         c2.write("")
         start = c2.button("▶️ Start training", type="primary", key="start_train", width="stretch")
 
-# --- Starting: here, below the settings, where the run will show (in a browser the page
-# keeps showing what was below until the script gets there; 'No training yet' must not
-# stay on screen while the weights download or the run is created).
+# --- Starting: below the settings, where the run will show.
 if start:
     if missing_weights and not weights_choice.download_imagenet(
         cfg.backbone, model_config.image_size()
@@ -104,7 +106,7 @@ if start:
 # --- Which run to show -------------------------------------------------------------------------
 all_runs = run_status.list_runs()
 if not all_runs:
-    st.info("No training yet. Press **Start training** above.")
+    notice.info("No training yet. Press **Start training** below.")
     st.stop()
 run_id = st.session_state.get("run_id")
 if run_id not in {r.run_id for r in all_runs}:
