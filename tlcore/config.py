@@ -21,6 +21,9 @@ nothing), ``crop`` takes the largest centred square, ``stretch`` distorts to fit
 CLASS_WEIGHTING = ("auto", "on", "off")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "none", "cosine")
+HEAD_FEATURES = ("last", "multi", "auto")
+"""What a solved head reads (``tlcore.training.multilayer_solve``): the last layer's pooled
+features, several layers' (``multi``), or whichever cross-validates better (``auto``)."""
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024
 """Input sizes TransferLab trains and predicts at, whether chosen or declared by a model
 file (2048 px already means a 577 MB cache and 5.4 GB of memory for 24 small images)."""
@@ -151,7 +154,9 @@ class TrainConfig:
     it. ``cross_validate`` reports accuracy over ``cv_folds`` folds and trains the final
     model on every image. With ``auto_defaults`` the run's settings are chosen from the
     dataset (``tlcore.training.defaults``) when the run is created, except the names in
-    ``chosen`` (what the person set).
+    ``chosen`` (what the person set). ``head_features`` says what a solved head reads when
+    it is the run's only phase: ``last`` (the last layer), ``multi`` (several layers) or
+    ``auto`` (the one that cross-validates better; ``HEAD_FEATURES``).
     """
 
     data: str
@@ -184,6 +189,7 @@ class TrainConfig:
     auto_defaults: bool = False
     chosen: tuple[str, ...] = ()
     budget_seconds: float | None = None  # a time budget for the run (tlcore.training.budget)
+    head_features: str = "last"
 
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first setting that cannot work."""
@@ -228,6 +234,11 @@ class TrainConfig:
                 f"(got {self.warmup_epochs})."
             )
         check_seed(self.seed)
+        if self.head_features not in HEAD_FEATURES:
+            raise ConfigError(
+                f"Head features must be one of {', '.join(HEAD_FEATURES)} "
+                f"(got '{self.head_features}')."
+            )
         if self.cross_validate and self.cv_folds < 2:
             raise ConfigError(f"Cross-validation needs at least 2 folds (got {self.cv_folds}).")
         if self.cross_validate and not (

@@ -87,6 +87,12 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
         "nothing is augmented); gradient: train it with the optimizer",
     )
     p.add_argument(
+        "--head-features",
+        choices=["last", "multi", "auto"],
+        help="what a solved head reads: the last layer, several layers, or auto (the one "
+        "that cross-validates better; the default for feature extraction)",
+    )
+    p.add_argument(
         "--cv-folds",
         type=int,
         help="cross-validate over N folds and train the final model on every image "

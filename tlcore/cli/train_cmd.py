@@ -44,6 +44,8 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
     chosen = tuple(name for name, value in given.items() if value is not None)
     if args.head is not None:
         chosen += ("solve_head",)
+    if getattr(args, "head_features", None) is not None:
+        chosen += ("head_features",)
     if args.cv_folds is not None:
         chosen += ("cross_validate", "cv_folds", "split.val_fraction", "split.test_fraction")
 
@@ -66,6 +68,7 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
         early_stopping_patience=value("early_stopping_patience"),
         class_weighting=args.class_weights,
         solve_head=args.head == "solve",
+        head_features=getattr(args, "head_features", None) or base.head_features,
         cross_validate=args.cv_folds is not None,
         cv_folds=base.cv_folds if args.cv_folds is None else args.cv_folds,
         auto_defaults=not args.no_auto,

@@ -100,7 +100,12 @@ def run_feature_layers(run_id: str) -> tuple[Any, Any]:
         ) from None
     # Fresh copies: a layer's ``.output`` is that of its first call, which for the loaded
     # layers is inside the old model; Grad-CAM and the fast path need the new model's.
-    return _fresh_copy(preprocess, backbone.input_shape), _fresh_copy(backbone)
+    copy = _fresh_copy(backbone)
+    if len(copy.outputs) > 1:  # a multi-layer head's backbone: its last feature map first
+        import keras
+
+        copy = keras.Model(copy.inputs, copy.outputs[0], name=copy.name)
+    return _fresh_copy(preprocess, backbone.input_shape), copy
 
 
 def _fresh_copy(layer: Any, input_shape: Any = None) -> Any:

@@ -4,7 +4,8 @@ The gradient of the class score (the logit, before softmax, so it does not vanis
 the model is confident) with respect to the backbone's last convolutional feature map
 weights each channel; their weighted sum, kept where positive, upsampled to the image,
 is the heatmap. The feature map is found automatically: the output of the classifier's
-nested ``backbone`` layer (for other models, the last top-level layer with a 4-D output).
+nested ``backbone`` layer (its first output when it has several: a multi-layer head's
+backbone; for other models, the last top-level layer with a 4-D output).
 """
 
 from typing import Any
@@ -50,7 +51,8 @@ def gradcam(model: Any, image: np.ndarray, class_index: int | None = None) -> np
             else:
                 h = layer(h, training=False)
             if layer is model.layers[cut]:
-                fmap = h
+                # A multi-layer backbone's first output is its last feature map.
+                fmap = h[0] if isinstance(h, list | tuple) else h
                 tape.watch(fmap)
         scores = h
         index = int(tf.argmax(scores[0])) if class_index is None else int(class_index)

@@ -363,6 +363,9 @@ def resolve(config: TrainConfig, report: Any) -> tuple[TrainConfig, Defaults | N
         chosen.add("cross_validate")  # a split the person asked for wins over k folds
     resolved = apply_defaults(config, defaults, chosen)
     resolved, defaults = _stop_on_kept_validation(resolved, defaults, sum(counts), chosen)
+    if resolved.solve_head and "head_features" not in chosen:
+        # A solved head reads the layers that cross-validate best (tlcore.training.head_choice).
+        resolved = resolved.replace(head_features="auto")
     if resolved.warmup_epochs >= resolved.epochs:  # the person chose fewer epochs
         resolved = resolved.replace(warmup_epochs=round(WARMUP_FRACTION * resolved.epochs))
     return resolved.replace(auto_defaults=False), defaults

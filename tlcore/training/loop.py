@@ -20,7 +20,7 @@ import numpy as np
 from tlcore import fsutil
 from tlcore.config import TrainConfig
 from tlcore.errors import TransferLabError
-from tlcore.training import budget, features
+from tlcore.training import budget, features, multilayer_solve
 from tlcore.training.batches import array_dataset, class_weights, optimizer
 from tlcore.training.checkpoint import BestKeeper
 from tlcore.training.events import EventLog, TrainingEvents, keras_callback
@@ -60,6 +60,9 @@ class Session:
     head_fit: Any = None  # the solved head (``HeadFit``), when the head was solved
     head_features: dict[str, Any] | None = None  # the pooled features it was solved on
     budget: Any = None  # ``budget.BudgetStop`` when the run has a time budget
+    head_choice: Any = None  # which features the head reads, and why (``FeatureChoice``)
+    head_oof: Any = None  # the chosen head's out-of-fold predictions, when CV chose it
+    phases: int = 1
 
     @property
     def model_path(self) -> Path:
@@ -121,6 +124,7 @@ def fit_phases(
     _build(session)
     _plan_budget(session)
     stopped = False
+    session.phases = len(plan_phases(session.config))
     for phase in plan_phases(session.config):
         try:
             stopped = _run_phase(session, phase)
@@ -195,9 +199,9 @@ def _compile_phase(s: Session, phase: Phase) -> Any:
             metrics=["accuracy"],
         )
     s.counts = param_counts(s.model)
-    if s.cut is not None:
+    if s.cut is not None and not (phase.solve and multilayer_solve.applies(s.config, s.phases)):
         s.feats = cached_features(s.cut, s.data, s.config, s.size, s.log, s.should_stop)
-    return fitted
+    return fitted  # (multi-layer features: one pass of their own, in the solve phase)
 
 
 def _announce(s: Session, phase: Phase, solved: bool) -> None:
@@ -281,7 +285,6 @@ def _solve_phase(s: Session, phase: Phase, fitted: Any) -> bool:
 
     _announce(s, phase, solved=True)
     t0 = time.monotonic()
-    feats, labels = s.feats["train"], s.data["train"][1]
 
     def progress(event: dict) -> None:
         if "done" in event:
@@ -293,17 +296,23 @@ def _solve_phase(s: Session, phase: Phase, fitted: Any) -> bool:
                 message=event["message"],
             )
 
-    fit = solve_head(
-        np.asarray(feats),
-        labels,
-        len(s.classes),
-        class_weight=s.class_weight,
-        seed=s.config.seed,
-        progress=progress,
-    )
-    write_into_dense(s.model.get_layer("predictions"), fit)
+    if multilayer_solve.applies(s.config, s.phases):
+        fit = multilayer_solve.solve(s, progress)  # may rebuild s.model, s.cut, s.feats
+        fitted = s.cut.trainable
+    else:
+        fit = solve_head(
+            np.asarray(s.feats["train"]),
+            s.data["train"][1],
+            len(s.classes),
+            class_weight=s.class_weight,
+            seed=s.config.seed,
+            progress=progress,
+        )
+        write_into_dense(s.model.get_layer("predictions"), fit)
     s.head_fit, s.head_features = fit, s.feats
-    s.log.emit("head", **fit.summary(), message=describe(fit))
+    choice = s.head_choice.to_dict() if s.head_choice else None
+    message = describe(fit) + (f" {s.head_choice.reason}" if s.head_choice else "")
+    s.log.emit("head", **fit.summary(), feature_set=choice, message=message)
     logs = _head_logs(s, fitted)
     s.log.emit(
         "epoch",

@@ -71,7 +71,7 @@ def write_metrics(s: Any) -> None:
         "val_accuracy": val_accuracy,
         "test_accuracy": result["accuracy"] if name in ("test", "cross-validation") else None,
         "evaluation": result.get("sentence") or _sentence(name, len(labels)),
-        "head_solver": _head_summary(s.head_fit),
+        "head_solver": _head_summary(s.head_fit, getattr(s, "head_choice", None)),
         "history": keeper.history,
     }
     fsutil.atomic_write_json(s.run_dir / "metrics.json", metrics, make_parent=False)
@@ -94,10 +94,15 @@ def cross_validated(s: Any) -> tuple[dict[str, Any], np.ndarray]:
     def progress(event: dict) -> None:
         s.log.emit("crossval", **{a: b for a, b in event.items() if _plain(b)})
 
-    oof = out_of_fold(
-        s.head_features["train"], labels, len(s.classes), s.config.cv_folds,
-        class_weight=s.class_weight, seed=s.config.seed, progress=progress,
-    )  # fmt: skip
+    oof = getattr(s, "head_oof", None) or out_of_fold(
+        s.head_features["train"],
+        labels,
+        len(s.classes),
+        s.config.cv_folds,
+        class_weight=s.class_weight,
+        seed=s.config.seed,
+        progress=progress,
+    )  # fmt: skip  (head_oof: the same computation, done when the features were chosen)
     summary = summarise(oof.fold_accuracies, oof.probs, labels, s.classes, paths)
     result = evaluate(labels, oof.probs, s.classes, paths)
     result["accuracy"] = summary["accuracy"]  # the mean over folds, with its spread
@@ -106,12 +111,15 @@ def cross_validated(s: Any) -> tuple[dict[str, Any], np.ndarray]:
     return result, oof.probs
 
 
-def _head_summary(fit: Any) -> dict[str, Any] | None:
+def _head_summary(fit: Any, choice: Any = None) -> dict[str, Any] | None:
     if fit is None:
         return None
     from tlcore.training.head_fit import describe
 
-    return {**fit.summary(), "message": describe(fit)}
+    if choice is None:
+        return {**fit.summary(), "message": describe(fit)}
+    message = f"{describe(fit)} {choice.reason}"
+    return {**fit.summary(), "message": message, "feature_set": choice.to_dict()}
 
 
 def _plain(value: Any) -> bool:
