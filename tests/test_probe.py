@@ -45,6 +45,14 @@ def test_the_last_layer_score_is_what_the_feature_extraction_run_reports(
     metrics = store.read_metrics(info.path)
     assert metrics["fold_accuracies"] == pytest.approx(list(result.last.fold_accuracies))
     assert sorted(workspace.cache_dir("features").glob("*.npy")) == cached  # reused
+    # The multi-layer reading is what a run whose head reads several layers reports.
+    assert result.multi is not None and result.multi.layer == "14 layers"
+    multi = run.replace(head_features="multi")
+    info = train(multi, store.create_run(multi).path)
+    assert info.status == "finished", info.error
+    metrics = store.read_metrics(info.path)
+    assert metrics["head_solver"]["feature_set"]["features"] == "multi"
+    assert metrics["fold_accuracies"] == pytest.approx(list(result.multi.fold_accuracies))
 
 
 def test_the_middle_is_a_block_end_two_thirds_up() -> None:

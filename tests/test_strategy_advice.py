@@ -84,3 +84,16 @@ def test_a_gap_smaller_than_the_folds_luck_is_called_uncertain() -> None:
     steady["last"]["fold_accuracies"] = [0.58, 0.62, 0.6, 0.59, 0.61]
     steady["middle"]["fold_accuracies"] = [0.65, 0.67, 0.66, 0.64, 0.68]
     assert "uncertain" not in advise(steady).text
+
+
+def test_the_multi_layer_reading_says_when_the_middle_layers_know_the_images_better() -> None:
+    r = probe(0.56, 0.60, 20, classes=6)
+    r["multi"] = {"layer": "14 layers", "block": "", "accuracy": 0.64, "spread": 0.05,
+                  "fold_accuracies": [0.64] * 5}  # fmt: skip
+    line = advise(r).lines[-2]
+    assert line.startswith("Features from 14 layers of the network together")
+    assert "score 64% ± 5%, 8 points above the last layer alone" in line
+    assert "middle layers know your images better than its last layer" in line
+    r["multi"]["accuracy"] = 0.57
+    assert "whichever of the two cross-validates better" in advise(r).lines[-2]
+    assert all("Features from" not in line for line in advise(probe(0.56, 0.6, 20)).lines)

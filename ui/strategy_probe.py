@@ -68,8 +68,8 @@ def render(spec: Any, report: Any) -> None:
             ":material/science: Measure which strategy suits my images",
             key="probe_run",
             help=f"About {seconds} s. Trains nothing: your images go once through the network, "
-            "and a quick classifier is tested on the features of its last layer and of its "
-            "middle (5-fold cross-validation).",
+            "and a quick classifier is tested on the features of its last layer, of its "
+            "middle and of several layers together (5-fold cross-validation).",
         )
         st.caption(f"About {seconds} s; nothing is trained or saved.")
         if clicked:
@@ -117,7 +117,8 @@ def _measure(key: tuple, report: Any) -> None:
 def _show(saved: dict, strategies: dict) -> None:
     result, advice = saved["result"], saved["advice"]
     last, middle = result["last"], result.get("middle")
-    cols = st.columns(3)
+    multi = result.get("multi")
+    cols = st.columns(4 if multi else 3)
     cols[0].metric(
         "Feature extraction",
         f"{100 * last['accuracy']:.0f}%",
@@ -132,7 +133,15 @@ def _show(saved: dict, strategies: dict) -> None:
             help=f"± {100 * middle['spread']:.0f}%: the same classifier on the features of "
             f"{middle['layer']} ({middle['block']}), which are more generic.",
         )
-    cols[2].metric("Chance", f"{100 * result['chance']:.0f}%", help="Guessing at random.")
+    if multi:
+        cols[2].metric(
+            "Several layers",
+            f"{100 * multi['accuracy']:.0f}%",
+            help=f"± {100 * multi['spread']:.0f}%: the same classifier on features from "
+            f"{multi['layer']} together (stage ends, the last blocks, the last layer); "
+            "feature extraction uses them unless the last layer alone is clearly better.",
+        )
+    cols[-1].metric("Chance", f"{100 * result['chance']:.0f}%", help="Guessing at random.")
     st.caption(
         f"Measured on {_which_images(result)} in {result['seconds']:.0f} s: how often a "
         "quick classifier on the network's features names the right class, each image "

@@ -93,7 +93,7 @@ def solve(s: Any, progress: Any) -> Any:
     scores, oofs = [], {}
     if wanted == "auto" and counts[counts > 0].min() >= 2:
         folds = s.config.cv_folds if s.config.cross_validate else fold_count(counts[counts > 0])
-        candidates = (("last", last, 1), ("multi", multi, len(names)))
+        candidates = (("multi", multi, len(names)), ("last", last, 1))  # preferred first
         for i, (name, feats, n_layers) in enumerate(candidates):
             s.log.emit(
                 "prepare", stage="choose-features", done=i, total=len(candidates),

@@ -11,6 +11,10 @@ cross-validated on the pooled features of two layers,
 - a layer **in the middle** of the network (about two thirds of the way up, at the end
   of a block), whose features are more generic: edges, textures, parts.
 
+and a third reading, the **multi-layer** features a feature-extraction run can choose
+(``tlcore.training.multilayer``: the stage ends, the widest layers of the last blocks and
+the last layer, each group scaled), all from the same single pass.
+
 When the middle layer separates the classes as well as the last one or better, the top
 layers' ImageNet-specific features add nothing for these classes: the images are unlike
 what the network learned from, and retraining the top layers is what can help. When the
@@ -34,7 +38,7 @@ import numpy as np
 from tlcore.config import AugmentConfig, FreezeConfig, SplitConfig, TrainConfig
 from tlcore.data.findings import too_few_images
 from tlcore.errors import ConfigError, DataError
-from tlcore.training import features
+from tlcore.training import features, multilayer
 
 MIDDLE_DEPTH = 0.65
 """Where the middle probe sits: the end of the block about this far up the network."""
@@ -77,6 +81,7 @@ class ProbeResult:
     last: LayerScore
     middle: LayerScore | None
     seconds: float
+    multi: LayerScore | None = None
 
     @property
     def chance(self) -> float:
@@ -94,33 +99,10 @@ def middle_layer(backbone: Any, depth: float = MIDDLE_DEPTH) -> str | None:
     """The backbone layer to probe in the middle: the last layer of the block about
     ``depth`` of the way up whose output is a feature map (N, H, W, C) and the only tensor
     between the layers below and above it. None for a network too shallow to have one."""
-    from tlcore.models.freezing import layer_blocks
-
-    layers = backbone.layers
-    cut_ok = _single_path_layers(backbone)
-    blocks = layer_blocks(backbone)
-    ends = [
-        i
-        for i in range(1, len(layers) - 1)
-        if blocks[i] != blocks[i + 1] and blocks[i] not in ("stem", "top") and i in cut_ok
-    ]
-    if len(ends) < 3:  # a network without named blocks: every single-path feature map
-        ends = sorted(cut_ok)
-    if len(ends) < 3:
+    ends = multilayer.block_ends(backbone)
+    if len(ends) < multilayer.MIN_ENDS:
         return None
-    return layers[ends[round(depth * (len(ends) - 1))]].name
-
-
-def _single_path_layers(backbone: Any) -> set[int]:
-    """Indices of layers with a 4-D output that alone connect the layers below and above."""
-    crossed = features.skips_over(backbone)
-    out = set()
-    for i, layer in enumerate(backbone.layers[1:-1], start=1):
-        if not features.is_single_path(backbone, i, crossed):
-            continue  # (and only then is ``layer.output`` one tensor)
-        if len(layer.output.shape) == 4:
-            out.add(i)
-    return out
+    return backbone.layers[ends[round(depth * (len(ends) - 1))]].name
 
 
 def probe_config(config: TrainConfig) -> TrainConfig:
@@ -197,14 +179,21 @@ def run_probe(config: TrainConfig, report: Any, progress: Progress | None = None
         message = "Running the images through the network…"
         say({"stage": "features", "done": done, "total": total, "message": message})
 
-    both = features.extract(_extractor(model, backbone, mid), images, progress=computed)
-    width = int(backbone.outputs[0].shape[-1])
+    taps = multilayer.tap_layers(backbone)
+    extractor, widths = _extractor(model, backbone, mid, taps)
+    both = features.extract(extractor, images, progress=computed)
+    width = widths[0]
     last = np.ascontiguousarray(both[:, :width])
     if cut is not None and len(items) == len(split.train):  # what a run would compute
         features.store_features(cut, [i.path for i in items], size, cfg.resize_mode, last)
     layers = {"last layer": (backbone.layers[-1].name, last)}
     if mid:
-        layers["middle"] = (mid, both[:, width:])
+        layers["middle"] = (mid, both[:, width : width + widths[1]])
+    if taps:  # the last layer's group and the taps', scaled as a run scales them
+        groups = [widths[0], *widths[1 + bool(mid) :]]
+        raw = np.hstack([last, both[:, sum(widths[: 1 + bool(mid)]) :]])
+        mean, scale = multilayer.group_scaling(raw, groups)
+        layers["multi-layer"] = (f"{len(groups)} layers", (raw - mean) / scale)
     blocks = dict(
         zip([layer.name for layer in backbone.layers], layer_blocks(backbone), strict=True)
     )
@@ -214,7 +203,7 @@ def run_probe(config: TrainConfig, report: Any, progress: Progress | None = None
     for role, (layer, feats) in layers.items():
         say({"stage": "cross-validate", "message": f"Testing the features of the {role}…"})
         oof = out_of_fold(feats, labels, len(classes), folds, class_weight=weights, seed=cfg.seed)
-        scores[role] = LayerScore.of(layer, blocks[layer], oof.fold_accuracies)
+        scores[role] = LayerScore.of(layer, blocks.get(layer, ""), oof.fold_accuracies)
     return ProbeResult(
         backbone=cfg.backbone,
         network=get_backbone(cfg.backbone).display_name,
@@ -226,6 +215,7 @@ def run_probe(config: TrainConfig, report: Any, progress: Progress | None = None
         last=scores["last layer"],
         middle=scores.get("middle"),
         seconds=round(time.monotonic() - t0, 2),
+        multi=scores.get("multi-layer"),
     )
 
 
@@ -243,19 +233,20 @@ def sample(items: Sequence[Any], classes: Sequence[str], limit: int, seed: int) 
     return [items[i] for i in sorted(keep)]
 
 
-def _extractor(model: Any, backbone: Any, mid: str | None) -> Any:
+def _extractor(model: Any, backbone: Any, mid: str | None, taps: list[str]) -> tuple[Any, list]:
     """Pixels -> the pooled last-layer features, then (with ``mid``) the pooled middle
-    ones, side by side in one (N, F_last + F_mid) output: one pass gives both."""
+    ones, then each tap's, side by side in one output: one pass gives them all. Returns
+    the model and each group's width."""
     import keras
 
     names = [layer.name for layer in model.layers]
     x = model.inputs[0]
     for name in names[1 : names.index("backbone")]:
         x = model.get_layer(name)(x)
-    wanted = [backbone.outputs[0]] + ([backbone.get_layer(mid).output] if mid else [])
+    wanted = [backbone.outputs[0]] + [backbone.get_layer(n).output for n in [mid, *taps] if n]
     inner = keras.Model(backbone.inputs, wanted, name="probe_backbone")
     maps = inner(x, training=False)
     maps = maps if isinstance(maps, list | tuple) else [maps]
     pooled = [keras.layers.GlobalAveragePooling2D()(m) for m in maps]
     out = keras.layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
-    return keras.Model(model.inputs, out, name="probe")
+    return keras.Model(model.inputs, out, name="probe"), [int(m.shape[-1]) for m in maps]

@@ -127,10 +127,28 @@ def advise(result: Any) -> StrategyAdvice:
                 "This reading is uncertain: fold by fold, the two layers' scores differ by "
                 "less than the folds' luck; more images would settle it."
             )
+    if r.get("multi"):
+        lines.append(_multi_line(last, r["multi"]))
     weak = last["accuracy"] < chance + 0.5 * (1 - chance)
     strategy, why = _cell(smallest, like, weak)
     lines.append(f"Suggested: {STRATEGIES[strategy].display_name}. {why}")
     return StrategyAdvice(strategy, like, tuple(lines), why)
+
+
+def _multi_line(last: dict, multi: dict) -> str:
+    """What the multi-layer features (``tlcore.training.multilayer``) add to the last layer."""
+    gain = multi["accuracy"] - last["accuracy"]
+    text = (
+        f"Features from {multi['layer']} of the network together (the ends of its stages, "
+        f"its last blocks and its last layer) score {_score(multi['accuracy'], multi['spread'])}"
+    )
+    if gain >= CLEARLY_BETTER:
+        return (
+            f"{text}, {100 * gain:.0f} points above the last layer alone: the network's middle "
+            "layers know your images better than its last layer, and feature extraction will "
+            "use them."
+        )
+    return f"{text}; feature extraction uses whichever of the two cross-validates better."
 
 
 def _uncertain(last: dict, middle: dict) -> bool:

@@ -1,0 +1,234 @@
+"""Which features the solved head should read, measured on real images in one process.
+
+One forward pass of EfficientNet-Lite0 (the installed ImageNet weights) over every image
+of a dataset gives the pooled last layer and the layers ``tlcore.training.multilayer``
+taps; then, for each (images a class, seed) split (the same splits as
+``bench_fewshot.py``: ``shots`` a class train, every other image tests), every head is
+fitted on the training features only and scored on the test images:
+
+- ``last``: the solved head on the last layer (today's default before issue 20);
+- ``multi``: the solved head on the group-scaled multi-layer features;
+- ``auto``: the run's default: ``multi`` unless ``last`` cross-validates clearly better
+  on the training images (``tlcore.training.head_choice``, the loop's own functions);
+- ``higher-cv-mean``: ``last`` or ``multi``, whichever has the higher mean fold accuracy;
+- ``ncm-last`` / ``ncm-multi``: nearest class mean on centred, L2-normalised features
+  (SimpleShot);
+- ``lrcv-last``: scikit-learn's ``LogisticRegressionCV`` on the last layer.
+- ``+flip``: the solved head with horizontally flipped training views as extra rows and
+  the two views of each test image averaged.
+
+It also times the two extractors (the last layer alone, the multi-layer one) on the same
+images. Usage: ``python bench/bench_multilayer.py [--dataset twemoji|lfw] [--shots
+5,10,20] [--seeds 0,1,2,3,4]``; rows in ``bench/_out/multilayer-<dataset>.json``.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+OUT = ROOT / "bench" / "_out"
+DATA = ROOT / "bench" / "_data"
+SIZE = 224
+
+
+def dataset(name: str) -> Path:
+    """The class folders of ``name`` (made on first use)."""
+    from bench import realdata
+
+    if name == "twemoji":
+        return realdata.twemoji_dataset(DATA / "twemoji", per_class=60)
+    if name == "lfw":
+        dest = DATA / "lfw"
+        return dest if (dest / "face").is_dir() else realdata.lfw_faces(dest, per_class=100)
+    raise SystemExit(f"Unknown dataset '{name}': twemoji or lfw.")
+
+
+def features_of(root: Path) -> dict:
+    """Every image's multi-layer features (and of its mirror image), labels, class names,
+    file order per class, and the extraction times."""
+    import keras
+
+    from bench import realdata
+    from tlcore.config import TrainConfig
+    from tlcore.data.pipeline import load_arrays
+    from tlcore.data.scan import scan
+    from tlcore.models.backbone_models import prepare_weights
+    from tlcore.models.classifier import build_classifier
+    from tlcore.training import features, multilayer
+
+    report = scan(str(root))
+    classes = sorted(report.classes)
+    by_path = {str(Path(i.path).resolve()): i for i in report.items}
+    # The file order of realdata.fewshot_split, so the splits are bench_fewshot's.
+    files = {c: [str(p.resolve()) for p in realdata._images(root / c)] for c in classes}
+    items = [by_path[p] for c in classes for p in files[c]]
+    images, labels = load_arrays(items, classes, SIZE, "pad")
+    images = np.asarray(images)
+    config = TrainConfig(data=str(root))
+    prepare_weights(config.backbone, SIZE, "imagenet", None)
+    model = build_classifier(config, len(classes))
+    taps = multilayer.tap_layers(model.get_layer("backbone"))
+    multi, widths = multilayer.extractor(model, taps)
+    last = keras.Model(model.inputs, model.get_layer("pool").output)
+    features.extract(last, images[:8]), features.extract(multi, images[:8])  # traced
+    seconds: dict[str, float] = {}
+    out = {}
+    for name, m in (("last", last), ("multi", multi)) * 2:  # alternated, best of two
+        t = time.perf_counter()
+        out[name] = features.extract(m, images)
+        seconds[name] = min(seconds.get(name, 1e9), time.perf_counter() - t)
+    feats = out["multi"]
+    assert np.allclose(feats[:, : widths[0]], out["last"], atol=1e-4)  # the same last layer
+    flipped = features.extract(multi, images[:, :, ::-1].copy())
+    return {
+        "feats": feats, "flipped": flipped, "labels": np.asarray(labels), "classes": classes,
+        "files": files, "widths": widths, "layers": 1 + len(taps), "seconds": seconds,
+    }  # fmt: skip
+
+
+def split(files: dict, shots: int, seed: int) -> np.ndarray:
+    """Train mask: realdata.fewshot_split's draw (``shots`` a class)."""
+    mask, start = [], 0
+    for name, paths in files.items():
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        keep = np.zeros(len(paths), bool)
+        keep[rng.permutation(len(paths))[:shots]] = True
+        mask.append(keep)
+        start += len(paths)
+    return np.concatenate(mask)
+
+
+def ncm(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, k: int) -> np.ndarray:
+    """Nearest class mean on centred, L2-normalised features: predicted classes."""
+    mu = xtr.mean(axis=0)
+
+    def norm(z: np.ndarray) -> np.ndarray:
+        z = z - mu
+        return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+
+    a, b = norm(xtr), norm(xte)
+    means = np.stack([a[ytr == c].mean(axis=0) for c in range(k)])
+    return np.argmin(((b[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+
+
+def one_split(d: dict, shots: int, seed: int) -> dict:
+    """Every head on one split: test accuracy and fitting seconds."""
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.model_selection import StratifiedKFold
+
+    from tlcore.training import multilayer
+    from tlcore.training.crossval import fold_count
+    from tlcore.training.head_choice import pick, score
+    from tlcore.training.head_solver import out_of_fold, solve_head
+
+    tr = split(d["files"], shots, seed)
+    te = ~tr
+    y, k, w0 = d["labels"], len(d["classes"]), d["widths"][0]
+    mean, scale = multilayer.group_scaling(d["feats"][tr], d["widths"])
+    multi = (d["feats"] - mean) / scale
+    multi_flip = (d["flipped"] - mean) / scale
+    last = d["feats"][:, :w0]
+    row: dict = {"shots": shots, "seed": seed, "test_images": int(te.sum())}
+
+    def solved(name: str, x: np.ndarray) -> np.ndarray:
+        t = time.perf_counter()
+        fit = solve_head(x[tr], y[tr], k, seed=42)
+        row[f"{name}_seconds"] = time.perf_counter() - t
+        row[f"{name}_accuracy"] = float((fit.predict_proba(x[te]).argmax(1) == y[te]).mean())
+        return fit.predict_proba(x[te])
+
+    solved("last", last)
+    solved("multi", multi)
+    t = time.perf_counter()
+    folds = fold_count(np.bincount(y[tr]))
+    scores = [
+        score(name, n, x[tr], y[tr], out_of_fold(x[tr], y[tr], k, folds, seed=42))
+        for name, n, x in (("multi", d["layers"], multi), ("last", 1, last))
+    ]
+    chosen = pick(scores).features
+    by_mean = max(scores[::-1], key=lambda s: s.accuracy).features  # a tie: last
+    row["higher-cv-mean_accuracy"] = row[f"{by_mean}_accuracy"]
+    row["auto_choice"] = chosen
+    row["auto_cv"] = {s.features: s.accuracy for s in scores}
+    row["auto_accuracy"] = row[f"{chosen}_accuracy"]
+    row["auto_seconds"] = time.perf_counter() - t + row[f"{chosen}_seconds"]
+    fit = solve_head(np.vstack([multi[tr], multi_flip[tr]]), np.concatenate([y[tr], y[tr]]), k)
+    p = fit.predict_proba(multi[te]) + fit.predict_proba(multi_flip[te])
+    row["multi+flip_accuracy"] = float((p.argmax(1) == y[te]).mean())
+    row["ncm-last_accuracy"] = float((ncm(last[tr], y[tr], last[te], k) == y[te]).mean())
+    row["ncm-multi_accuracy"] = float((ncm(multi[tr], y[tr], multi[te], k) == y[te]).mean())
+    cv = StratifiedKFold(min(5, shots), shuffle=True, random_state=0)
+    lr = LogisticRegressionCV(Cs=10, cv=cv, max_iter=5000).fit(last[tr], y[tr])
+    row["lrcv-last_accuracy"] = float((lr.predict(last[te]) == y[te]).mean())
+    print(json.dumps(row), flush=True)
+    return row
+
+
+WAYS = (
+    "auto",
+    "last",
+    "multi",
+    "higher-cv-mean",
+    "multi+flip",
+    "ncm-last",
+    "ncm-multi",
+    "lrcv-last",
+)
+
+
+def summary(rows: list[dict]) -> str:
+    """A Markdown table: mean accuracy ± spread over seeds, per way and size."""
+    lines = [
+        "| images a class | " + " | ".join(WAYS) + " | auto chose multi |",
+        "|---" * (len(WAYS) + 2) + "|",
+    ]
+    for shots in sorted({r["shots"] for r in rows}):
+        mine = [r for r in rows if r["shots"] == shots]
+        cells = []
+        for way in WAYS:
+            v = [r[f"{way}_accuracy"] for r in mine]
+            cells.append(f"{100 * statistics.mean(v):.1f} ± {100 * statistics.pstdev(v):.1f}")
+        multi = sum(r["auto_choice"] == "multi" for r in mine)
+        lines.append(f"| {shots} | " + " | ".join(cells) + f" | {multi}/{len(mine)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the benchmark and print its table."""
+    from threadpoolctl import threadpool_limits
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default="twemoji")
+    parser.add_argument("--shots", default="5,10,20")
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    args = parser.parse_args()
+    d = features_of(dataset(args.dataset))
+    with threadpool_limits(limits=1):
+        rows = [
+            one_split(d, int(shots), int(seed))
+            for shots in args.shots.split(",")
+            for seed in args.seeds.split(",")
+        ]
+    OUT.mkdir(parents=True, exist_ok=True)
+    out = {"dataset": args.dataset, "images": len(d["labels"]), "layers": d["layers"]}
+    out |= {"extract_seconds": d["seconds"], "rows": rows}
+    (OUT / f"multilayer-{args.dataset}.json").write_text(json.dumps(out, indent=2))
+    s = d["seconds"]
+    print(f"extraction of {len(d['labels'])} images: last layer {s['last']:.2f} s, "
+          f"{d['layers']} layers {s['multi']:.2f} s ({s['multi'] / s['last']:.2f}x)")  # fmt: skip
+    print(summary(rows))
+
+
+if __name__ == "__main__":
+    main()
