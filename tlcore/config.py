@@ -24,6 +24,7 @@ SCHEDULES = ("constant", "none", "cosine")
 HEAD_FEATURES = ("last", "multi", "auto")
 """What a solved head reads (``tlcore.training.multilayer_solve``): the last layer's pooled
 features, several layers' (``multi``), or whichever cross-validates better (``auto``)."""
+
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024
 """Input sizes TransferLab trains and predicts at, whether chosen or declared by a model
 file (2048 px already means a 577 MB cache and 5.4 GB of memory for 24 small images)."""
