@@ -17,8 +17,12 @@ start to exit (all pay Python + TensorFlow start-up):
 3. **scikit-learn**: the same frozen features (global average pooled), a
    ``LogisticRegressionCV`` with C chosen by stratified cross-validation.
 
-Usage: ``python bench/bench_fewshot.py [--shots 5,10,20] [--seeds 0,1,2] [--per-class 60]``.
-Writes ``bench/_out/fewshot.json`` and prints a Markdown table.
+Also the last-layer probe (the default before issue 20: ``--head-features last``) and a
+nearest-centroid classifier on the scikit-learn script's features (centred, L2-normalised).
+
+Usage: ``python bench/bench_fewshot.py [--dataset twemoji|lfw] [--shots 5,10,20] [--seeds
+0,1,2] [--per-class 60] [--ways plain,transferlab,one_command,last_layer,finetune,logreg]``.
+Writes ``bench/_out/fewshot.json`` (``fewshot-lfw.json``) and prints a Markdown table.
 """
 
 import argparse
@@ -92,6 +96,12 @@ xte, yte = load(test_dir)
 folds = min(5, int(np.bincount(ytr).min()))
 clf = LogisticRegressionCV(Cs=10, cv=StratifiedKFold(folds, shuffle=True, random_state=0),
                            max_iter=5000).fit(xtr, ytr)
+# Nearest class mean on centred, L2-normalised features (SimpleShot, Wang et al. 2019).
+mu = xtr.mean(axis=0)
+unit = lambda z: (z - mu) / np.maximum(np.linalg.norm(z - mu, axis=1, keepdims=True), 1e-12)
+means = np.stack([unit(xtr)[ytr == c].mean(axis=0) for c in np.unique(ytr)])
+ncm = np.argmin(((unit(xte)[:, None] - means[None]) ** 2).sum(axis=2), axis=1)
+print("NCM_ACCURACY", float((ncm == yte).mean()))
 print("TEST_ACCURACY", float((clf.predict(xte) == yte).mean()))
 """
 
@@ -138,41 +148,63 @@ def fresh_home() -> dict:
     return {"TRANSFERLAB_HOME": home}
 
 
-def one_setting(root: Path, shots: int, seed: int, base: Path, env: dict) -> dict:
+WAYS = ("plain", "transferlab", "one_command", "last_layer", "finetune", "logreg")
+
+
+def one_setting(
+    root: Path, shots: int, seed: int, base: Path, env: dict, ways: tuple[str, ...] = WAYS
+) -> dict:
     """Every way on one (shots, seed) split, each TransferLab way in a home of its own."""
     from bench import realdata
 
     train, test = realdata.fewshot_split(root, shots=shots, seed=seed)
-    plain_s, plain_out = timed(
-        [sys.executable, "-c", PLAIN_SCRIPT, str(base), str(train), str(test)], env
-    )
-    tl_s, tl_acc, tl_run = transferlab(train, test, {**env, **fresh_home()})
-    one_s, one_acc, _ = transferlab_one_command(train.parent, {**env, **fresh_home()})
-    ft_s, ft_acc, ft_run = transferlab_one_command(
-        train.parent, {**env, **fresh_home()}, "--strategy", "fine-tune"
-    )
-    lr_s, lr_out = timed(
-        [sys.executable, "-c", SKLEARN_SCRIPT, str(base), str(train), str(test)], env
-    )
-    row = {
-        "shots": shots,
-        "seed": seed,
-        "transferlab_accuracy": tl_acc,
-        "transferlab_seconds": tl_s,
-        "transferlab_reported": tl_run.get("cv_accuracy", tl_run.get("test_accuracy")),
-        "transferlab_evaluation": tl_run.get("evaluation"),
-        "one_command_accuracy": one_acc,
-        "one_command_seconds": one_s,
-        "finetune_accuracy": ft_acc,
-        "finetune_seconds": ft_s,
-        "finetune_epochs": ft_run.get("epochs_run"),
-        "plain_accuracy": float(plain_out.split("TEST_ACCURACY")[-1]),
-        "plain_seconds": plain_s,
-        "logreg_accuracy": float(lr_out.split("TEST_ACCURACY")[-1]),
-        "logreg_seconds": lr_s,
-    }
+    row: dict = {"shots": shots, "seed": seed}
+    if "plain" in ways:
+        seconds, out = timed(
+            [sys.executable, "-c", PLAIN_SCRIPT, str(base), str(train), str(test)], env
+        )
+        row |= {"plain_accuracy": float(out.split("TEST_ACCURACY")[-1]), "plain_seconds": seconds}
+    if "transferlab" in ways:
+        seconds, acc, run = transferlab(train, test, {**env, **fresh_home()})
+        row |= {
+            "transferlab_accuracy": acc,
+            "transferlab_seconds": seconds,
+            "transferlab_reported": run.get("cv_accuracy", run.get("test_accuracy")),
+            "transferlab_evaluation": run.get("evaluation"),
+        }
+    # The default (multi-layer features unless the last layer is clearly better) and the
+    # last-layer probe it replaced, back to back in one process each.
+    for key, options in (("one_command", ()), ("last_layer", ("--head-features", "last"))):
+        if key in ways:
+            seconds, acc, run = transferlab_one_command(
+                train.parent, {**env, **fresh_home()}, *options
+            )
+            row |= {f"{key}_accuracy": acc, f"{key}_seconds": seconds}
+            row[f"{key}_features"] = _feature_set(run)
+    if "finetune" in ways:
+        seconds, acc, run = transferlab_one_command(
+            train.parent, {**env, **fresh_home()}, "--strategy", "fine-tune"
+        )
+        row |= {"finetune_accuracy": acc, "finetune_seconds": seconds}
+        row["finetune_epochs"] = run.get("epochs_run")
+    if "logreg" in ways:
+        seconds, out = timed(
+            [sys.executable, "-c", SKLEARN_SCRIPT, str(base), str(train), str(test)], env
+        )
+        row |= {"logreg_accuracy": float(out.split("TEST_ACCURACY")[-1]), "logreg_seconds": seconds}
+        row["ncm_accuracy"] = float(out.split("NCM_ACCURACY")[-1].split()[0])
+        row["ncm_seconds"] = seconds  # the same process: features, then both classifiers
     print(json.dumps(row), flush=True)
     return row
+
+
+def _feature_set(run: dict) -> str | None:
+    """What the run's solved head read (``last`` / ``multi``), from its metrics.json."""
+    path = Path(run.get("path", "")) / "metrics.json"
+    if not path.is_file():
+        return None
+    head = json.loads(path.read_text()).get("head_solver") or {}
+    return (head.get("feature_set") or {}).get("features", "last")
 
 
 def summary(rows: list[dict]) -> str:
@@ -183,13 +215,15 @@ def summary(rows: list[dict]) -> str:
         spread = statistics.pstdev(values) if len(values) > 1 else 0.0
         return f"{100 * mean:.1f}% ± {100 * spread:.1f}" if pct else f"{mean:.1f} s"
 
-    ways = ("transferlab", "one_command", "finetune", "plain", "logreg")
+    ways = ("transferlab", "one_command", "last_layer", "finetune", "plain", "logreg", "ncm")
     names = (
         "TransferLab defaults (train + predict)",
-        "TransferLab, one command",
+        "TransferLab defaults, one command",
+        "TransferLab last-layer probe (`--head-features last`), one command",
         "TransferLab fine-tune the top",
         "plain Keras script",
-        "LogisticRegressionCV",
+        "LogisticRegressionCV (last layer)",
+        "nearest centroid (last layer, centred + L2)",
     )
     lines = [
         "| images a class | way | accuracy | seconds |",
@@ -198,7 +232,7 @@ def summary(rows: list[dict]) -> str:
     for shots in sorted({r["shots"] for r in rows}):
         mine = [r for r in rows if r["shots"] == shots]
         for key, name in zip(ways, names, strict=True):
-            if f"{key}_accuracy" not in mine[0]:
+            if any(f"{key}_accuracy" not in r for r in mine):
                 continue
             acc = cell([r[f"{key}_accuracy"] for r in mine], True)
             sec = cell([r[f"{key}_seconds"] for r in mine], False)
@@ -212,20 +246,29 @@ def main() -> None:
     parser.add_argument("--shots", default="5,10,20")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--per-class", type=int, default=60)
+    parser.add_argument("--dataset", default="twemoji", help="twemoji (artwork) | lfw (photos)")
+    parser.add_argument("--ways", default=",".join(WAYS), help=", ".join(WAYS))
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from bench import realdata
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    root = realdata.twemoji_dataset(DATA / "twemoji", per_class=args.per_class)
+    if args.dataset == "lfw":
+        root = DATA / "lfw"
+        if not (root / "face").is_dir():
+            realdata.lfw_faces(root, per_class=100)
+    else:
+        root = realdata.twemoji_dataset(DATA / "twemoji", per_class=args.per_class)
     base = lite0_base(DATA)
+    ways = tuple(args.ways.split(","))
     rows = [
-        one_setting(root, int(shots), int(seed), base, env)
+        one_setting(root, int(shots), int(seed), base, env, ways)
         for seed in args.seeds.split(",")
         for shots in args.shots.split(",")
     ]
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "fewshot.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    name = "fewshot.json" if args.dataset == "twemoji" else f"fewshot-{args.dataset}.json"
+    (OUT / name).write_text(json.dumps(rows, indent=2), encoding="utf-8")
     print(summary(rows))
 
 
