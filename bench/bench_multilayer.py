@@ -19,7 +19,9 @@ fitted on the training features only and scored on the test images:
 
 It also times the two extractors (the last layer alone, the multi-layer one) on the same
 images. Usage: ``python bench/bench_multilayer.py [--dataset twemoji|lfw] [--shots
-5,10,20] [--seeds 0,1,2,3,4]``; rows in ``bench/_out/multilayer-<dataset>.json``.
+5,10,20] [--seeds 0,1,2,3,4]``; rows in ``bench/_out/multilayer-<dataset>.json``. With
+``--cost N``: the end-to-end cost instead (``cost``), ``tlcore train`` with the default
+and with ``--head-features last`` alternated N times on the largest ``--shots`` split.
 """
 
 import argparse
@@ -204,6 +206,38 @@ def summary(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def cost(dataset_name: str, shots: int, repeats: int) -> dict:
+    """End-to-end cost of the default against the last-layer probe: ``tlcore train`` in one
+    command on a ``shots``-a-class split (train and test folders), each run in a fresh
+    workspace, alternated ``repeats`` times; wall and CPU seconds (user + system, the
+    child's own: CPU time hardly depends on what else runs on the machine)."""
+    import resource
+    import subprocess
+
+    from bench import realdata
+    from bench.bench_fewshot import fresh_home, lite0_base
+
+    lite0_base(DATA)  # the converted Lite0 every fresh workspace starts with
+    train, _test = realdata.fewshot_split(dataset(dataset_name), shots=shots, seed=0)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    runs: dict[str, list] = {"default": [], "last": []}
+    for _ in range(repeats):
+        for way, extra in (("default", []), ("last", ["--head-features", "last"])):
+            cmd = [sys.executable, "-m", "tlcore", "train", str(train.parent), *extra, "--json"]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            subprocess.run(cmd, env={**env, **fresh_home()}, cwd=ROOT, check=True,
+                           capture_output=True)  # fmt: skip
+            wall = time.perf_counter() - t
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            runs[way].append({"wall": wall, "cpu": cpu})
+            print(way, json.dumps(runs[way][-1]), flush=True)
+    out = {k: {m: min(r[m] for r in v) for m in ("wall", "cpu")} for k, v in runs.items()}
+    print(json.dumps(out))
+    return {"dataset": dataset_name, "shots": shots, "runs": runs, "best": out}
+
+
 def main() -> None:
     """Run the benchmark and print its table."""
     from threadpoolctl import threadpool_limits
@@ -212,7 +246,14 @@ def main() -> None:
     parser.add_argument("--dataset", default="twemoji")
     parser.add_argument("--shots", default="5,10,20")
     parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--cost", type=int, default=0, help="instead: N alternated CLI runs")
     args = parser.parse_args()
+    if args.cost:
+        shots = int(args.shots.split(",")[-1])
+        result = cost(args.dataset, shots, args.cost)
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / f"multilayer-cost-{args.dataset}.json").write_text(json.dumps(result, indent=2))
+        return
     d = features_of(dataset(args.dataset))
     with threadpool_limits(limits=1):
         rows = [

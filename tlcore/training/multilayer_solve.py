@@ -28,23 +28,19 @@ def applies(config: Any, phases: int) -> bool:
 
 
 def _raw_features(s: Any, extractor: Any, taps: list[str]) -> dict[str, np.ndarray]:
-    """The pooled features of every split, from the cache when it has them."""
+    """The pooled features of every split, from the cache when it has them.
+
+    Raises:
+        StopRequested: a stop was asked for while they were computed.
+    """
+    from tlcore.training.inputs import cached_features
+
     before = [layer for layer in s.model.layers[1:] if layer.name != "augmentation"]
     before = before[: [layer.name for layer in before].index("backbone") + 1]
     digest = features.weights_digest(before, "multilayer:" + ",".join(taps))
     cut = features.Cut("multilayer", extractor, None, digest)
-    total = sum(len(v[1]) for v in s.data.values())
-    report = s.log.progress("features")
-    out, offset = {}, 0
-    for name, (images, labels, paths) in s.data.items():
-        out[name] = np.asarray(
-            features.cached_features(
-                cut, paths, images, s.size, s.config.resize_mode, s.config.use_cache,
-                progress=lambda d, _t, base=offset: report(base + d, total),
-            )
-        )  # fmt: skip
-        offset += len(labels)
-    return out
+    feats = cached_features(cut, s.data, s.config, s.size, s.log, s.should_stop)
+    return {name: np.asarray(v) for name, v in feats.items()}
 
 
 def _pool_cut(model: Any) -> features.Cut:
