@@ -1,4 +1,6 @@
-"""Deleting a run folder: the workspace's own entry, never what a link points to.
+"""Removing a run folder: the workspace's own entry, never what a link points to.
+
+``tlcore.runs.store.delete_run`` refuses a run its worker still trains, then calls these.
 
 A run folder may be a symbolic link (runs moved to another disk), a damaged folder,
 or a folder a worker is still writing into. Deleting one:
@@ -42,34 +44,25 @@ def run_entry(ref: str | os.PathLike) -> Path:
     return entry
 
 
-def delete_run(ref: str | os.PathLike) -> str:
-    """Delete a run (a run id or folder), damaged or not; return its id.
+def remove(entry: Path) -> None:
+    """Remove a run folder entry of ``runs/`` (from ``run_entry``); a link: the link only.
 
     Raises:
-        RunError: it is not a run of this workspace, or its worker is still training it.
+        RunError: it is a file, or it cannot be renamed away.
     """
-    from tlcore.runs import queue, store
-
-    entry = run_entry(ref)
     if entry.is_symlink():
-        entry.unlink()  # the link only: what it points to is not the workspace's to delete
-        return entry.name
+        entry.unlink()  # what it points to is not the workspace's to delete
+        return
     if not entry.is_dir():
         raise RunError(f"'{entry}' is a file, not a run folder; nothing was deleted.")
-    if store.is_run_folder(entry):
-        info = store.load_run(entry)
-        if info.active and store.worker_alive(info.pid):
-            raise RunError(f"Run {info.run_id} is still {info.status}: stop it before deleting.")
-    queue.withdraw(entry.name)  # still in line: no worker will look for it
     trash = entry.with_name(f"{TRASH_PREFIX}{entry.name}-{secrets.token_hex(3)}")
     try:
         os.rename(entry, trash)
     except FileNotFoundError:
-        return entry.name  # deleted meanwhile
+        return  # deleted meanwhile
     except OSError as e:
         raise RunError(f"Could not delete run {entry.name} ({e.strerror or e}).") from None
     remove_trash(trash)
-    return entry.name
 
 
 def remove_trash(folder: Path, attempts: int = 5) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from tlcore import fsutil, workspace
 from tlcore.errors import RunError, TransferLabError
-from tlcore.runs import store, tickets
+from tlcore.runs import locks, store, tickets
 
 MAX_RUNS_ENV = "TRANSFERLAB_MAX_RUNS"
 IDLE_ENV = "TRANSFERLAB_WORKER_IDLE_SECONDS"
@@ -109,75 +109,33 @@ def claimed_run_ids() -> list[str]:
     return [tickets.run_id_of(t).rpartition("-")[0] for t in found]
 
 
-@contextlib.contextmanager
-def starting() -> Iterator[None]:
+def starting() -> contextlib.AbstractContextManager[None]:
     """Hold the workspace's start lock (waiting for it) for one check-then-start.
 
     Looking for the same run started a moment ago and putting a new one in line must be
     one step: two Start presses at the same instant (two tabs, two processes) would
-    otherwise both find nothing and make two runs. The kernel drops the lock with its
-    holder, however it exits, so a crash leaves nothing to clean up.
+    otherwise both find nothing and make two runs.
     """
-    fd = os.open(_dir("slots").parent / "start.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if os.name == "nt":  # pragma: no cover - Windows has no flock
-            import msvcrt
-
-            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock too
+    return locks.held(_dir("slots").parent / "start.lock")
 
 
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[bool]:
-    """Try to hold an exclusive lock on ``path`` without waiting; yields whether it did.
-
-    The kernel drops the lock when the holder exits, however it exits.
-    """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if not _try_lock(fd):
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)  # releases the lock too
+def _slot_paths() -> list[Path]:
+    return [_dir("slots") / f"slot-{i}.lock" for i in range(max_runs())]
 
 
-def _try_lock(fd: int) -> bool:
-    """Lock ``fd`` exclusively if no other process holds it (never waits)."""
-    try:
-        if os.name == "nt":  # pragma: no cover - Windows has no flock
-            import msvcrt
-
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _free_slot() -> int | None:
-    for i in range(max_runs()):
-        with _lock(_dir("slots") / f"slot-{i}.lock") as got:
+def _free_slot() -> bool:
+    for path in _slot_paths():
+        with locks.probe(path) as got:
             if got:
-                return i
-    return None
+                return True
+    return False
 
 
 def workers_busy() -> int:
     """How many worker slots are held now (workers alive, training or idle)."""
     busy = 0
-    for i in range(max_runs()):
-        with _lock(_dir("slots") / f"slot-{i}.lock") as got:
+    for path in _slot_paths():
+        with locks.probe(path) as got:
             busy += not got
     return busy
 
@@ -188,7 +146,7 @@ def ensure_worker() -> int | None:
     Raises:
         RunError: the worker process could not be started.
     """
-    if not waiting() or _free_slot() is None:
+    if not waiting() or not _free_slot():
         return None
     env = dict(os.environ)
     env[workspace.ENV_VAR] = str(workspace.home())  # the same workspace, whatever the cwd
@@ -352,13 +310,7 @@ def serve(idle_seconds: float | None = None) -> int:
 
 def _hold_slot() -> int | None:
     """Lock a free slot for as long as this process serves; its fd (None: no slot)."""
-    for i in range(max_runs()):
-        fd = os.open(_dir("slots") / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        if not _try_lock(fd):
-            os.close(fd)
-            continue
-        return fd
-    return None
+    return locks.hold_first_free(_slot_paths())
 
 
 def main() -> int:

@@ -25,6 +25,7 @@ from tlcore import fsutil, workspace
 from tlcore.config import TrainConfig
 from tlcore.errors import RunError
 from tlcore.runs import damage as checks
+from tlcore.runs import deletion
 
 STATUSES = ("queued", "running", "stopped", "finished", "failed", "interrupted", "damaged")
 ACTIVE = ("queued", "running")
@@ -399,14 +400,20 @@ def list_runs(group: str | None = None) -> list[RunInfo]:
 
 
 def delete_run(ref: str | os.PathLike) -> str:
-    """Delete a run folder, damaged or not (a link: the link only); return its id.
+    """Delete a run (id or folder), damaged or not, and return its id; a run folder that
+    is a link: the link only (see ``tlcore.runs.deletion``).
 
-    ``RunError`` if it is not a run of this workspace or its worker is still training it
-    (see ``tlcore.runs.deletion``).
+    Raises:
+        RunError: it is not a run of this workspace, or its worker is still training it.
     """
-    from tlcore.runs.deletion import delete_run as delete
-
-    return delete(ref)
+    entry = deletion.run_entry(ref)
+    if not entry.is_symlink() and is_run_folder(entry):
+        info = load_run(entry)
+        if info.active and worker_alive(info.pid):
+            raise RunError(f"Run {info.run_id} is still {info.status}: stop it before deleting.")
+    # A ticket still in line stays: the worker finds no run there and drops it.
+    deletion.remove(entry)
+    return entry.name
 
 
 def read_events(ref: str | os.PathLike, start: int = 0) -> tuple[list[dict[str, Any]], int]:
