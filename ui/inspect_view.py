@@ -145,7 +145,7 @@ def _issues(found: dict, moved: dict, root: str) -> None:
     for i, issue in enumerate(issues[:SHOW_ISSUES]):
         path = issue["path"]
         with cols[i % 4]:
-            thumb = _thumb(path)
+            thumb = _thumb(moved.get(path, path))  # a moved image, from where it is now
             if thumb is not None:
                 st.image(thumb, width=112)
             st.caption(
@@ -153,13 +153,18 @@ def _issues(found: dict, moved: dict, root: str) -> None:
                 f"**{issue['suggested']}** ({100 * issue['score']:.0f}% sure)"
             )
             if path in moved:
-                st.caption(f":material/check: {moved[path]}")
+                st.caption(f":material/check: moved to {dataset.relative(moved[path], root)}")
                 continue
-            a, b = st.columns(2)
-            if a.button(f"Move to {issue['suggested']}", key=f"inspect_move_{i}"):
+            # One under the other: side by side, a class name does not fit a quarter row.
+            if st.button(f"Move to {issue['suggested']}", key=f"inspect_move_{i}", width="stretch"):
                 st.session_state["inspect_pending"] = {"path": path, "to": issue["suggested"]}
                 st.rerun()
-            if b.button("Exclude", key=f"inspect_exclude_{i}"):
+            if st.button(
+                "Exclude",
+                key=f"inspect_exclude_{i}",
+                width="stretch",
+                help="Take it out of the dataset (into a hidden folder; nothing is deleted).",
+            ):
                 st.session_state["inspect_pending"] = {"path": path, "to": None}
                 st.rerun()
 
@@ -191,7 +196,7 @@ def _pending_box(root: str) -> None:
                 return
             st.session_state["inspect_pending"] = None
             saved = st.session_state["inspect"]
-            saved["moved"][pending["path"]] = f"moved to {dataset.relative(done.dest, root)}"
+            saved["moved"][pending["path"]] = done.dest
             _rescan()
             st.rerun()
         if b.button("Cancel", key="inspect_cancel"):
