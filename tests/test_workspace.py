@@ -56,15 +56,29 @@ def test_a_workspace_under_a_file_is_one_sentence_for_every_command(
 
 
 def test_a_failed_write_inside_the_workspace_is_one_sentence(
-    tiny_dataset: Path, capsys: pytest.CaptureFixture
+    tmp_path: Path, tiny_dataset: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    from tlcore.data.zips import zip_digest
+
+    # A file where the zip's folder goes: the CLI's last line of defence names the workspace.
+    z = tmp_path / "d.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for p in sorted(tiny_dataset.rglob("*.png")):
+            zf.write(p, p.relative_to(tiny_dataset).as_posix())
+    in_the_way = workspace.datasets_dir() / f"d-{zip_digest(z)}"
+    in_the_way.write_text("a file where the dataset folder goes")
+    assert main(["scan", str(z)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        _sentence(workspace.location(), f"not a directory: '{in_the_way}'")
+    ]
+    # Export says it in its own words: one sentence that names the folder.
     info = train_tiny(tiny_dataset, epochs=1)
     blocked = info.path / "export"
     shutil.rmtree(blocked, ignore_errors=True)
     blocked.write_text("a file where the export folder goes")
     assert main(["export", info.run_id]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [_sentence(workspace.location(), f"file exists: '{blocked}'")]
+    [err] = capsys.readouterr().err.strip().splitlines()
+    assert err.startswith("error: ") and f"'{blocked}" in err
 
 
 def test_the_app_says_so_in_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
