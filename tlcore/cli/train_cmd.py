@@ -121,12 +121,17 @@ def _split_first(config: TrainConfig) -> tuple[TrainConfig, Any, Any, Any]:
     config.validate()
     split = make_split(report, config.split)
     if config.cross_validate:
-        _check_cross_validation(config, report, split)
+        check_cross_validation(config, split)
     return config, split, report, defaults
 
 
-def _check_cross_validation(config: TrainConfig, report: Any, split: Any) -> None:
-    """Refuse cross-validation this dataset cannot give, before a run folder exists."""
+def check_cross_validation(config: TrainConfig, split: Any) -> None:
+    """Refuse cross-validation this split cannot give, before a run folder exists.
+
+    Raises:
+        ConfigError: the dataset keeps its own val/ or test/ folders.
+        DataError: fewer images than folds.
+    """
     from tlcore.training.crossval import check_folds
 
     if split.val or split.test:
