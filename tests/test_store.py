@@ -181,3 +181,17 @@ def test_runs_delete_cli_deletes_a_damaged_run_and_says_why_it_cannot(
     assert main(["runs", "delete", good.run_id, "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"deleted": good.run_id}
     assert store.list_runs() == []
+
+
+def test_a_run_linked_in_under_another_name_lists_and_deletes_by_that_name(tmp_path) -> None:
+    real = store.create_run(_config(name="moved"))
+    outside = tmp_path / "disk2" / "old-name"
+    outside.parent.mkdir()
+    real.path.rename(outside)
+    (outside / "status.json").write_text("[1]")  # damaged: the Delete button's case
+    link = workspace.runs_dir() / "my-linked-run"
+    link.symlink_to(outside, target_is_directory=True)
+    [info] = store.list_runs()
+    assert (info.run_id, info.status, info.path) == ("my-linked-run", "damaged", link)
+    assert main(["runs", "delete", info.run_id]) == 0
+    assert not link.is_symlink() and (outside / "spec.json").is_file()

@@ -227,9 +227,12 @@ def is_run_folder(path: Path) -> bool:
 def run_path(ref: str | os.PathLike) -> Path:
     """Return the folder of a run given its id or folder; ``RunError`` if there is none."""
     ref_path = Path(ref)
-    for candidate in (ref_path, workspace.runs_dir() / str(ref)):
+    root = workspace.runs_dir()
+    for candidate in (ref_path, root / str(ref)):
         if is_run_folder(candidate):
-            return candidate.resolve()
+            # An entry of runs/ that links elsewhere keeps its own name (its run id).
+            whole = candidate.absolute()
+            return whole if whole.parent == root else candidate.resolve()
     if ref_path.name == "spec.json" and ref_path.is_file():
         return ref_path.parent.resolve()
     raise RunError(f"No run '{ref}' in {workspace.runs_dir()} (see `python -m tlcore runs`).")
