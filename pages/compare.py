@@ -20,15 +20,27 @@ st.markdown(
 )
 
 
+def _comparison_config(budget_seconds: float) -> tuple:
+    """The comparison's shared config (small data: the same folds for every strategy),
+    the dataset's report and a sentence on how the strategies are scored."""
+    config = model_config.build_config().replace(budget_seconds=budget_seconds)
+    report = dataset.current_report() if st.session_state.get("data_path") else None
+    if report is None:
+        return config, None, ""
+    config, scoring = comparison_plan.paired_scoring(config, report)
+    return config, report, scoring
+
+
 def _budget_preview(choices: dict[str, FreezeConfig], budget_seconds: float) -> bool:
     """Show the total and each strategy's epochs under the budget; True if it fits none."""
-    report = dataset.current_report() if st.session_state.get("data_path") else None
-    if report is None or not choices:
+    if not choices:
         return False
-    config = model_config.build_config().replace(budget_seconds=budget_seconds)
     try:
+        config, report, scoring = _comparison_config(budget_seconds)
+        if report is None:
+            return False
         plans = comparison_plan.preview(config, list(choices.values()), list(choices), report)
-        st.caption(comparison_plan.total_sentence(config, plans))
+        st.caption(comparison_plan.total_sentence(config, plans) + " " + scoring)
         for plan in plans:
             st.caption(plan.sentence)
         comparison_plan.check_fits(plans)
@@ -109,7 +121,7 @@ with st.container(border=True):
             try:
                 with st.spinner("Preparing the runs (same split for all)…"):
                     s["compare_group"] = worker.start_comparison(
-                        model_config.build_config().replace(budget_seconds=budget_minutes * 60),
+                        _comparison_config(budget_minutes * 60)[0],
                         list(choices.values()),
                         list(choices),
                     )

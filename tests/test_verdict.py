@@ -3,7 +3,6 @@
 import pytest
 
 from tlcore.results.verdict import (
-    fold_interval,
     mcnemar_p,
     paired_p,
     sort_by_verdict,
@@ -20,14 +19,6 @@ def test_wilson_interval_matches_the_textbook_values() -> None:
     assert (round(low, 3), round(high, 3)) == (0.615, 0.790)
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
     assert wilson_interval(0, 0) == (0.0, 1.0)
-
-
-def test_fold_interval_is_the_t_interval_of_the_fold_mean() -> None:
-    low, high = fold_interval([0.6, 0.7, 0.8])
-    # mean 0.7, sd 0.1, t(2) = 4.303: 0.7 +- 0.248
-    assert (round(low, 3), round(high, 3)) == (0.452, 0.948)
-    assert fold_interval([0.5, 0.5]) == (0.5, 0.5)
-    assert fold_interval([1.0, 0.0]) == (0.0, 1.0)  # clipped to [0, 1]
 
 
 def test_mcnemar_exact_p_values() -> None:

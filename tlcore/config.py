@@ -242,15 +242,6 @@ class TrainConfig:
             )
         if self.cross_validate and self.cv_folds < 2:
             raise ConfigError(f"Cross-validation needs at least 2 folds (got {self.cv_folds}).")
-        if self.cross_validate and not (
-            self.solve_head
-            and self.freeze.strategy == "feature-extraction"
-            and not self.augment.enabled
-        ):
-            raise ConfigError(
-                "Cross-validation needs feature extraction with the solved head and no "
-                "augmentation (every other fold would retrain the network); use a test split."
-            )
         if self.budget_seconds is not None and not 0 < self.budget_seconds < math.inf:
             raise ConfigError(
                 f"The time budget must be a positive number of seconds (got {self.budget_seconds})."

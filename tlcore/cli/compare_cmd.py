@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from typing import Any
 
 from tlcore.cli.output import emit_json, say, table
 from tlcore.cli.train_cmd import config_from_args, echo_event
@@ -28,7 +29,7 @@ def _pct(x: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Train each strategy in turn (foreground) and print the comparison table."""
-    from tlcore.results.comparison import report
+    from tlcore.results import comparison
     from tlcore.runs.compare import compare
     from tlcore.runs.store import load_run
 
@@ -49,7 +50,14 @@ def run(args: argparse.Namespace) -> int:
         )
         for n in names
     ]
-    _check_budget(config, freezes, names, quiet=args.json)
+    from tlcore.data.scan import scan
+    from tlcore.runs.comparison_plan import paired_scoring
+
+    report = scan(config.data)
+    config, scoring = paired_scoring(config, report)
+    if not args.json:
+        say(scoring)
+    _check_budget(config, freezes, names, report, quiet=args.json)
     rows = compare(
         config,
         freezes,
@@ -58,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         echo=None if args.json else echo_event,
     )
     failed = [r for r in rows if r["status"] == "failed"]
-    result = report([load_run(r["run_id"]) for r in rows])
+    result = comparison.report([load_run(r["run_id"]) for r in rows])
     if args.json:
         emit_json(result)
     else:
@@ -74,13 +82,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_budget(
-    config: TrainConfig, freezes: list[FreezeConfig], names: list[str], quiet: bool
+    config: TrainConfig, freezes: list[FreezeConfig], names: list[str], report: Any, quiet: bool
 ) -> None:
     """Say what the budget allows before anything starts; refuse one that fits no epoch."""
-    from tlcore.data.scan import scan
     from tlcore.runs.comparison_plan import check_fits, preview, total_sentence
 
-    plans = preview(config, freezes, names, scan(config.data))
+    plans = preview(config, freezes, names, report)
     check_fits(plans)
     if not quiet:
         say(total_sentence(config, plans))

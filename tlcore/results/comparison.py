@@ -10,7 +10,7 @@ from typing import Any
 
 from tlcore import fsutil
 from tlcore.models.freezing import STRATEGIES
-from tlcore.results.verdict import fold_interval, sort_by_verdict, verdict, wilson_interval
+from tlcore.results.verdict import sort_by_verdict, verdict, wilson_interval
 from tlcore.runs import store
 from tlcore.runs.compare import row as base_row
 from tlcore.training.run_metrics import PREDICTIONS_FILE
@@ -73,10 +73,10 @@ def scored_row(info: store.RunInfo) -> dict[str, Any]:
     if accuracy is None or info.status != "finished":
         return row
     images = _images(metrics)
-    if metrics.get("split") == "cross-validation" and metrics.get("fold_accuracies"):
-        interval = fold_interval(metrics["fold_accuracies"])
-    else:
-        interval = wilson_interval(round(float(accuracy) * images), images)
+    # Cross-validated: every image was answered once by a model that did not train on it,
+    # so the out-of-fold answers are scored like test images (one interval for all rows).
+    right = metrics.get("pooled_accuracy", accuracy)
+    interval = wilson_interval(round(float(right) * images), images)
     row.update(
         accuracy=float(accuracy),
         interval=[round(interval[0], 4), round(interval[1], 4)],

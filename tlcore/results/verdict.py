@@ -1,11 +1,12 @@
 """Which strategy is best, and is the difference real? Pure functions, no TensorFlow.
 
 Accuracy measured on a few dozen images is uncertain by several points, so every score
-comes with an interval: a Wilson binomial interval on held-out test images, or the spread
-of the fold accuracies when the score is cross-validated. The verdict compares the best
-strategy with the runner-up *paired* when both answered the same images (an exact
-McNemar test on the images only one of them got right), otherwise by whether their
-intervals overlap, and says in one sentence whether the gap is real or within the noise.
+comes with an interval: a Wilson binomial interval on the images it was measured on
+(held-out test images, or every image's out-of-fold answer when cross-validated). The
+verdict compares the best strategy with the runner-up *paired* when both answered the
+same images (an exact McNemar test on the images only one of them got right), otherwise
+by whether their intervals overlap, and says in one sentence whether the gap is real or
+within the noise.
 """
 
 import math
@@ -14,8 +15,6 @@ from typing import Any
 
 Z95 = 1.959964
 SIGNIFICANT = 0.05
-# Two-sided 95% Student t quantiles for 1..10 degrees of freedom (folds - 1).
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 
 
 def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -33,20 +32,6 @@ def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]
     low = 0.0 if correct <= 0 else max(0.0, centre - half)
     high = 1.0 if correct >= n else min(1.0, centre + half)
     return low, high
-
-
-def fold_interval(fold_accuracies: Sequence[float]) -> tuple[float, float]:
-    """95% interval of a cross-validated mean accuracy from the spread over its folds."""
-    k = len(fold_accuracies)
-    if k == 0:
-        return 0.0, 1.0
-    mean = sum(fold_accuracies) / k
-    if k == 1:
-        return mean, mean
-    sd = math.sqrt(sum((a - mean) ** 2 for a in fold_accuracies) / (k - 1))
-    t = _T95[min(k - 1, len(_T95)) - 1] if k - 1 <= len(_T95) else Z95
-    half = t * sd / math.sqrt(k)
-    return max(0.0, mean - half), min(1.0, mean + half)
 
 
 def mcnemar_p(only_first: int, only_second: int) -> float:

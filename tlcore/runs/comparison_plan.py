@@ -6,12 +6,13 @@ epoch cost (``tlcore.training.budget``). A budget that cannot fit one epoch of a
 is refused here, with the smallest budget that does.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from tlcore.config import FreezeConfig, TrainConfig
 from tlcore.errors import ConfigError
-from tlcore.training import budget
+from tlcore.training import budget, fold_training
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,42 @@ class StrategyPlan:
         if self.plan is None:
             return f"{self.name}: the head is solved on the frozen features, no epochs to fit."
         return f"{self.name}: {self.plan.sentence}"
+
+
+def paired_scoring(config: TrainConfig, report: Any) -> tuple[TrainConfig, str]:
+    """Score every strategy of a small dataset by the same k folds (a paired comparison).
+
+    Below the size where a held-out test split says little
+    (``crossval.should_cross_validate``), each strategy is cross-validated over the same
+    folds, each image answered by a model that did not train on it, and the final models
+    train on every image. A split the person chose, or a dataset with its own test
+    images, is kept. Returns the config and one sentence saying which and why.
+    """
+    from tlcore.training.crossval import fold_count, should_cross_validate
+
+    counts = [int(c) for c in report.classes.values()]
+    given = config.split.split_file is not None or any(
+        getattr(item, "split", None) == "test" for item in report.items
+    )
+    chosen = {"split.val_fraction", "split.test_fraction", "cross_validate"} & set(config.chosen)
+    cv, reason = should_cross_validate(counts, given)
+    if not cv or chosen:
+        return config, reason if not chosen else "The split you chose is kept for every strategy."
+    folds = fold_count(counts, 3)
+    split = dataclasses.replace(config.split, val_fraction=0.0, test_fraction=0.0)
+    keep = ("cross_validate", "cv_folds", "split.val_fraction", "split.test_fraction")
+    config = config.replace(
+        cross_validate=True,
+        cv_folds=folds,
+        split=split,
+        chosen=tuple(dict.fromkeys((*config.chosen, *keep))),
+    )
+    return config, (
+        f"{sum(counts)} images are too few for a held-out test set: every strategy is "
+        f"cross-validated over the same {folds} folds (the final models train on every "
+        "image), so the fold models of the networks trained by gradient share each "
+        "strategy's budget and may train fewer epochs."
+    )
 
 
 def _resolved(config: TrainConfig, report: Any) -> TrainConfig:
@@ -58,7 +95,15 @@ def preview(
         n_train = max(1, round(total * (1 - c.split.val_fraction - c.split.test_fraction)))
         already = 1 if phases[0].solve else 0
         cost = budget.stored_cost(budget.cost_key(c, phases[-1].name))
-        plan = budget.plan_epochs(c.epochs, c.budget_seconds, cost, n_train, already)
+        n = fold_training.trainings(c)
+        plan = budget.plan_epochs(c.epochs, c.budget_seconds / n, cost, n_train, already)
+        if n > 1:  # the fold models and the final model share the budget
+            plan = dataclasses.replace(
+                plan,
+                smallest_budget=None if plan.smallest_budget is None else plan.smallest_budget * n,
+                sentence=f"{n} trainings (the final model and {n - 1} fold models), each with "
+                f"a share of the budget. {plan.sentence}",
+            )
         plans.append(StrategyPlan(name, c, plan))
     return plans
 

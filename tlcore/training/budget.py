@@ -91,7 +91,7 @@ class BudgetPlan:
 
 def duration_text(seconds: float) -> str:
     """``45 s``, ``3 min``, ``1 h 20 min``."""
-    if seconds < 90:
+    if seconds < 120:
         return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

@@ -20,7 +20,7 @@ import numpy as np
 from tlcore import fsutil
 from tlcore.config import TrainConfig
 from tlcore.errors import TransferLabError
-from tlcore.training import budget, features, multilayer_solve
+from tlcore.training import budget, features, fold_training, multilayer_solve
 from tlcore.training.batches import array_dataset, class_weights, optimizer
 from tlcore.training.checkpoint import BestKeeper
 from tlcore.training.events import EventLog, TrainingEvents, keras_callback
@@ -63,6 +63,7 @@ class Session:
     head_choice: Any = None  # which features the head reads, and why (``FeatureChoice``)
     head_oof: Any = None  # the chosen head's out-of-fold predictions, when CV chose it
     phases: int = 1
+    oof: Any = None  # out-of-fold predictions of the fold models (``crossval.OutOfFold``)
 
     @property
     def model_path(self) -> Path:
@@ -121,30 +122,55 @@ def fit_phases(
         config, run_dir, log, should_stop, status, fast_path,
         classes=list(split.classes), size=size, data=data,
     )  # fmt: skip
-    _build(session)
-    _plan_budget(session)
-    stopped = False
-    session.phases = len(plan_phases(session.config))
-    for phase in plan_phases(session.config):
-        try:
-            stopped = _run_phase(session, phase)
-        except StopRequested:  # while this phase's features were computed
-            session.cut = session.feats = None  # half made: evaluate on the images
-            stopped = True
-        if stopped or (session.budget is not None and session.budget.reached):
-            break
+    stopped = train_session(session)
+    if not stopped and fold_training.wanted(session.config):
+        session.oof, stopped = fold_training.out_of_fold(session, _fold_trainer(session))
     return _finish(session, stopped)
+
+
+def _fold_trainer(s: Session) -> Callable[[dict[str, Any], Path], Any]:
+    """``train(data, folder)``: a fold model trained like the run's own, None if stopped."""
+
+    def train(data: dict[str, Any], folder: Path) -> Any:
+        fold = Session(
+            s.config, folder, EventLog(None), s.should_stop, lambda **_: None, s.fast_path,
+            classes=s.classes, size=s.size, data=data,
+        )  # fmt: skip
+        return None if train_session(fold) else fold.model
+
+    return train
+
+
+def train_session(s: Session) -> bool:
+    """Build the model and train every phase; return True when a stop was asked for."""
+    _build(s)
+    _plan_budget(s)
+    stopped = False
+    s.phases = len(plan_phases(s.config))
+    for phase in plan_phases(s.config):
+        try:
+            stopped = _run_phase(s, phase)
+        except StopRequested:  # while this phase's features were computed
+            s.cut = s.feats = None  # half made: evaluate on the images
+            stopped = True
+        if stopped or (s.budget is not None and s.budget.reached):
+            break
+    return stopped
 
 
 def _plan_budget(s: Session) -> None:
     """Cut the epochs to what fits the run's time budget; watch the budget as it trains."""
-    if not s.config.budget_seconds:
-        return
     phases = plan_phases(s.config)
+    if not s.config.budget_seconds or all(p.solve for p in phases):
+        return  # nothing trains by gradient: a solved head takes seconds
     already = 1 if phases[0].solve else 0
     n_train = len(s.data["train"][1])
-    s.config, plan = budget.fit_to_budget(s.config, n_train, phases[-1].name, already)
-    s.budget = budget.BudgetStop(s.config.budget_seconds, started=s.log.t0)
+    # Cross-validated by gradient: the final model and each fold model share the budget.
+    share = s.config.budget_seconds / fold_training.trainings(s.config)
+    wanted = s.config.replace(budget_seconds=share)
+    fitted, plan = budget.fit_to_budget(wanted, n_train, phases[-1].name, already)
+    s.config = fitted.replace(budget_seconds=s.config.budget_seconds)
+    s.budget = budget.BudgetStop(share, started=s.log.t0)
     s.log.emit(
         "budget",
         budget_seconds=s.config.budget_seconds,

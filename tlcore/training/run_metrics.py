@@ -34,7 +34,12 @@ def write_metrics(s: Any) -> None:
 
     name = "test" if len(data["test"][1]) else ("val" if len(data["val"][1]) else "train")
     images, labels, paths = data[name]
-    if s.config.cross_validate and s.head_fit is not None:
+    if s.config.cross_validate and getattr(s, "oof", None) is not None:
+        from tlcore.training.fold_training import scored  # fold models trained by gradient
+
+        name = "cross-validation"
+        result, probs = scored(s)
+    elif s.config.cross_validate and s.head_fit is not None:
         name = "cross-validation"
         result, probs = cross_validated(s)
     else:
