@@ -17,7 +17,7 @@ from pathlib import Path
 from tlcore.errors import DataError
 
 MAX_DEPTH = 32  # folders below the dataset root
-MAX_ENTRIES = 1_000_000  # files and folders looked at, in all
+MAX_ENTRIES = 500_000  # files and folders looked at, in all (a zip may hold as many members)
 
 LINK_OUT_OF_CLASS = "link to outside its class folder (not followed)"
 LINK_INTO_DATASET = "link to another folder of this dataset (not followed)"
