@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-from run_helpers import train_tiny
+from run_helpers import tiny_config, train_tiny
 
 from tlcore.config import FreezeConfig, SplitConfig, TrainConfig
 from tlcore.training.checkpoint import BestKeeper
@@ -105,3 +105,28 @@ def test_a_real_run_that_cannot_improve_stops_after_its_patience(tiny_dataset: P
     metrics = json.loads((info.path / "metrics.json").read_text())
     assert info.status == "finished"
     assert (metrics["best_epoch"], metrics["epochs_run"]) == (1, 3)
+
+
+def test_without_validation_images_the_last_epoch_is_kept() -> None:
+    # Nothing held out to judge by: a falling or rising training loss says nothing of new
+    # images, so no epoch is "best" but the last (and nothing stops early).
+    keeper = BestKeeper(lambda: None, monitor=None, patience=2, min_save_gap=0)
+    keeper.model = FakeModel()
+    for epoch, loss in enumerate([0.2, 0.9, 1.0, 1.1]):
+        keeper.on_epoch_end(epoch, {"loss": loss})
+    assert keeper.best_epoch == 4 and not keeper.model.stop_training
+
+
+def test_fine_tuning_after_a_solved_head_is_kept_without_validation(tiny_dataset: Path) -> None:
+    # The solved head's training loss (no dropout) always beat the fine-tuning epochs',
+    # so the run restored epoch 1: fine-tuning answered exactly like feature extraction.
+    from tlcore.runs import store
+    from tlcore.runs.job import train
+
+    config = tiny_config(tiny_dataset, "fine-tune", epochs=3, solve_head=True).replace(
+        split=SplitConfig(val_fraction=0.0, test_fraction=0.25)
+    )
+    info = train(config, store.create_run(config).path)
+    metrics = json.loads((info.path / "metrics.json").read_text())
+    assert info.status == "finished"
+    assert (metrics["best_epoch"], metrics["epochs_run"]) == (3, 3)

@@ -21,7 +21,7 @@ class BestKeeper:
 
     Args:
         save: writes the model file from the weights now in ``model``.
-        monitor: ``val_loss`` (or ``loss`` when there is no validation split).
+        monitor: ``val_loss``; None keeps the last epoch (no validation split to judge by).
         patience: epochs without improvement before stopping (0 = never stop early).
         on_epoch: called with (epoch number, logs, improved) after each epoch.
         min_save_gap: seconds between two saves.
@@ -33,7 +33,7 @@ class BestKeeper:
     def __init__(
         self,
         save: Callable[[], None],
-        monitor: str = "val_loss",
+        monitor: str | None = "val_loss",
         patience: int = 3,
         on_epoch: Callable[[int, dict, bool], None] | None = None,
         min_save_gap: float = 5.0,
@@ -73,8 +73,8 @@ class BestKeeper:
         if not math.isfinite(logs.get("loss", 0.0)):
             return  # an epoch cut short by a NaN loss is not an epoch to keep or count
         self.history.append({"epoch": epoch + 1, **logs})
-        value = logs.get(self.monitor, math.nan)
-        improved = math.isfinite(value) and value < self._threshold()
+        value = logs.get(self.monitor, math.nan) if self.monitor else math.nan
+        improved = self.monitor is None or (math.isfinite(value) and value < self._threshold())
         if improved:
             self.best, self.best_epoch, self.best_logs = value, epoch + 1, logs
             self.best_weights = self._weights_model.get_weights()

@@ -203,7 +203,10 @@ def _build(s: Session) -> None:
 
     s.keeper = BestKeeper(
         lambda: save_model(s.model, s.model_path, s.keeper.best_epoch),
-        monitor="val_loss" if s.has_val else "loss",
+        # Without validation images nothing tells a better epoch from a worse one (the
+        # training loss of a solved head, measured without dropout, always "beat" the
+        # fine-tuning after it, which was thrown away): keep the last epoch.
+        monitor="val_loss" if s.has_val else None,
         patience=s.config.early_stopping_patience,
         on_epoch=on_epoch,
     )
