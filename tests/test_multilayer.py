@@ -94,6 +94,7 @@ def test_a_multi_layer_run_is_one_model_that_predicts_what_was_solved(
     metrics = json.loads((info.path / "metrics.json").read_text())
     assert metrics["head_solver"]["feature_set"]["features"] == "multi"
     assert metrics["trainable_params"] == 352 * 3 + 3  # the wider Dense, nothing else
+    assert store.read_status(info.path)["trainable_params"] == 352 * 3 + 3
     heat = gradcam(model, images[0].astype(np.uint8))
     assert heat.shape == (32, 32) and heat.min() >= 0.0 and heat.max() <= 1.0
 

@@ -115,6 +115,7 @@ def solve(s: Any, progress: Any) -> Any:
         s.keeper.source = model
         s.cut = _pool_cut(model)
         s.counts = param_counts(model)
+        s.status(trainable_params=s.counts[0])  # the wider Dense (announced before)
     write_into_dense(s.model.get_layer("predictions"), fit)
     s.feats = feats
     s.head_oof = oofs.get(chosen) if s.config.cross_validate else None
