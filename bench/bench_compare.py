@@ -89,6 +89,11 @@ def one_setting(root: Path, shots: int, seed: int, budget: float, env: dict) -> 
     scored = [r for r in runs if r["accuracy"] is not None]
     picked = max(scored, key=lambda r: (r["accuracy"], -(r["seconds"] or 0)))["strategy"]
     truth = max(runs, key=lambda r: r["held_out_accuracy"])
+    # What the sentence tells the person to use: the best when the gap is real (or the
+    # best is also the faster), else the faster one it names.
+    faster = re.search(r"pick the faster one, (.+?) \(", result["verdict"])
+    names = {r["name"]: r["strategy"] for r in runs}
+    advised = names.get(faster.group(1), picked) if faster else picked
     row = {
         "shots": shots,
         "seed": seed,
@@ -98,6 +103,7 @@ def one_setting(root: Path, shots: int, seed: int, budget: float, env: dict) -> 
         "runs": runs,
         "verdict": result["verdict"],
         "verdict_best": picked,
+        "advised": advised,
         "true_best": truth["strategy"],
         "verdict_says_real": "real difference" in result["verdict"],
     }
@@ -110,7 +116,7 @@ def summary(rows: list[dict]) -> str:
     accuracy of each strategy, the verdict and whether it named the truly best."""
     lines = [
         "| a class | seed | wall / budget | strategy: reported [interval] on n -> held out "
-        "| verdict's best | truly best |",
+        "| verdict's best (advised) | truly best |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -128,9 +134,11 @@ def summary(rows: list[dict]) -> str:
         lines.append(
             f"| {r['shots']} | {r['seed']} | {r['seconds']:.0f} s / {r['budget_total']:.0f} s "
             f"| {cells} | {r['verdict_best']}{' (real)' if r['verdict_says_real'] else ''} "
+            f"({r['advised']}) "
             f"| {r['true_best']} |"
         )
     hits = sum(r["verdict_best"] == r["true_best"] for r in rows)
+    advised = sum(r["advised"] == r["true_best"] for r in rows)
     inside = [
         x["interval"][0] <= x["held_out_accuracy"] <= x["interval"][1]
         for r in rows
@@ -140,7 +148,8 @@ def summary(rows: list[dict]) -> str:
     over = [r["seconds"] / r["budget_total"] for r in rows]
     lines.append("")
     lines.append(
-        f"Verdict's best = truly best in {hits} of {len(rows)} settings; held-out accuracy "
+        f"Verdict's best = truly best in {hits} of {len(rows)} settings, the strategy it "
+        f"advises in {advised}; held-out accuracy "
         f"inside the reported 95% interval for {sum(inside)} of {len(inside)} strategies; "
         f"wall time {min(over):.0%}-{max(over):.0%} of the total budget "
         f"(mean {statistics.mean(over):.0%})."
