@@ -325,7 +325,21 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path, tmp_
         page.get_by_text(re.compile("Not possible with One of my models: From scratch")).wait_for()
         _settled(page)
         sidebar.get_by_text("One of my models · feature extraction").wait_for()  # not changed
+        # The budget and what it allows, before Start.
+        page.get_by_text(re.compile(r"^Budget 3 min per strategy: at most 6 min")).wait_for()
+        # Feature extraction alone: its verdict on top, and its link opens that run.
+        page.get_by_test_id("stCheckbox").filter(has_text="Fine-tune the top").click()
+        _settled(page)
+        page.get_by_role("button", name=re.compile("Train and compare 1 strategies")).click()
+        page.get_by_text(re.compile(r"^Verdict: Only Feature extraction was scored")).wait_for(
+            timeout=300_000
+        )
+        _settled(page)
         _shot(page, "4-compare")
+        page.get_by_role("button", name="Open Feature extraction").click()
+        page.get_by_role("heading", name="3 · Train").wait_for()
+        picked = page.get_by_test_id("stSelectbox").first.locator("input").input_value()
+        assert "Feature extraction" in picked or "feature extraction" in picked
 
         # Predict: one bad file among good ones; the good ones are predicted, the bad one is
         # named by its own name in a sentence, the tiny one gets a warning.
