@@ -285,7 +285,9 @@ def test_a_solved_head_shows_what_was_measured_not_curves(tiny_dataset: Path) ->
 
     config = tiny_config(
         tiny_dataset, "feature-extraction", solve_head=True, cross_validate=True, cv_folds=3
-    ).replace(split=SplitConfig(val_fraction=0.0, test_fraction=0.0), epochs=10)
+    ).replace(
+        split=SplitConfig(val_fraction=0.0, test_fraction=0.0), epochs=10, head_features="auto"
+    )
     info = train(config, store.create_run(config).path)
     assert info.status == "finished", info.error
     metrics = store.read_metrics(info.path)
@@ -302,6 +304,8 @@ def test_a_solved_head_shows_what_was_measured_not_curves(tiny_dataset: Path) ->
     table = at.dataframe[0].value
     assert list(table["chosen"]).count("✓") == 1
     assert len(table) == len(metrics["head_solver"]["scores"])
+    reason = metrics["head_solver"]["feature_set"]["reason"]
+    assert f"**Features:** {reason} Cross-validated on the training images: " in texts(at)
     assert "Epoch" not in texts(at)
 
 

@@ -113,6 +113,17 @@ def solved_head_view(head: dict[str, Any], fold_accuracies: list[float] | None =
         )
     elif chosen is not None:
         st.markdown(f"**Regularisation:** C = {chosen:g} (too few images to cross-validate it).")
+    feature_set = head.get("feature_set")
+    if feature_set:  # which layers the head reads (tlcore.training.head_choice)
+        tried = " · ".join(
+            ("the last layer" if c["layers"] == 1 else f"{c['layers']} layers")
+            + f": {c['accuracy']:.0%} ± {c['accuracy_std']:.0%}"
+            for c in feature_set.get("scores") or []
+        )
+        st.markdown(
+            f"**Features:** {feature_set['reason']}"
+            + (f" Cross-validated on the training images: {tried}." if tried else "")
+        )
 
 
 def metrics_view(metrics: dict[str, Any], key: str, run_id: str | None = None) -> None:
