@@ -11,6 +11,9 @@ from tlcore.results.verdict import verdict
 from tlcore.runs import comparison_plan, store, worker
 from tlcore.training.budget import DEFAULT_BUDGET_SECONDS
 from ui import advice, dataset, model_config, run_links, run_status, weights_choice
+from ui.shell import page_setup
+
+page_setup()
 
 st.title("4 · Compare strategies")
 st.markdown(

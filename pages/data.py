@@ -12,7 +12,10 @@ from tlcore.errors import TransferLabError
 from tlcore.fsutil import printable
 from tlcore.results import plots
 from ui import dataset, files, inspect_view
+from ui.shell import page_setup
 from ui.state import bound
+
+page_setup()
 
 IMAGE_TYPES = sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS)
 
@@ -247,43 +250,67 @@ st.markdown(
     "**validation** images it never learns from, to see whether it generalises. The "
     "**test** images are kept aside until the end for an honest final score."
 )
-c1, c2, c3 = st.columns(3)
-c1.slider(
-    "Validation share",
-    5,
-    40,
-    step=5,
-    format="%d%%",
-    help="Part of the images used to check the model after each epoch.",
-    **bound("val_percent"),
+auto_split = st.session_state["training"].get("auto", True) and not st.session_state.get(
+    "split_by_hand"
 )
-c2.slider(
-    "Test share",
-    0,
-    40,
-    step=5,
-    format="%d%%",
-    help="Part of the images kept aside for the final score (0 = use validation).",
-    **bound("test_percent"),
-)
-c3.number_input(
-    "Shuffle seed",
-    0,
-    1_000_000,
-    step=1,
-    help="The same seed gives the same split every time.",
-    **bound("split_seed"),
-)
+with st.expander(
+    "Set the split yourself" if auto_split else "The split you set", expanded=not auto_split
+):
+    c1, c2, c3 = st.columns(3)
+    c1.slider(
+        "Validation share",
+        0,
+        40,
+        step=5,
+        format="%d%%",
+        help="Part of the images used to check the model after each epoch.",
+        **dataset.split_bound("val_percent"),
+    )
+    c2.slider(
+        "Test share",
+        0,
+        40,
+        step=5,
+        format="%d%%",
+        help="Part of the images kept aside for the final score (0 = use validation).",
+        **dataset.split_bound("test_percent"),
+    )
+    c3.number_input(
+        "Shuffle seed",
+        0,
+        1_000_000,
+        step=1,
+        help="The same seed gives the same split every time.",
+        **dataset.split_bound("split_seed"),
+    )
+    if st.session_state.get("split_by_hand") and st.button(
+        "Let TransferLab choose the split for my images", key="split_auto"
+    ):
+        dataset.split_by_data()
+        st.rerun()
 try:
-    from tlcore.data import split as split_mod
+    from ui import model_config
 
-    split = split_mod.make_split(report, dataset.split_config())
+    # The split the run will use: the one planned for Start, defaults applied.
+    run_cfg, _defaults, _unused, split = model_config.planned_run()
 except TransferLabError as e:
     st.error(str(e))
     st.stop()
 counts = dataset.split_counts(split)
 if report.layout == "split_folders":
     st.caption("Your dataset has its own train/val/test folders, so they are kept as they are.")
+elif run_cfg.cross_validate:
+    st.info(
+        f"With {len(report.items)} images, a test split would say little, so accuracy will be "
+        f"**cross-validated over {run_cfg.cv_folds} folds**: each image is predicted once by "
+        "a model that did not train on it, and the final model trains on all of them.",
+        icon=":material/shuffle:",
+    )
+elif auto_split:
+    st.caption(
+        "Chosen for your images (the same split the Train page starts with); open "
+        "*Set the split yourself* to change it."
+    )
 st.markdown(" · ".join(f"**{part}**: {sum(c.values())} images" for part, c in counts.items()))
 st.plotly_chart(plots.split_counts_figure(counts), width="stretch")
 inspect_view.render(report)

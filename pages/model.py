@@ -10,12 +10,16 @@ from ui import (
     dataset,
     layer_table,
     model_config,
+    recipe_view,
     strategy_probe,
     training_settings,
     warmup,
     weights_choice,
 )
-from ui.state import bound
+from ui.shell import page_setup
+from ui.state import bound, widget_key
+
+page_setup()
 
 st.title("2 · Your model")
 st.markdown(
@@ -39,18 +43,9 @@ if not warmup.ready():
     # What the next seconds are spent on (building the layer list needs TensorFlow).
     tf_note.info(warmup.NOTE, icon=":material/hourglass_top:")
 
-# --- One-click recipes -------------------------------------------------------------------
-with st.expander(":material/menu_book: Start from a classic recipe (optional)"):
-    from tlcore.training.recipes import RECIPES
-
-    recipe = st.selectbox(
-        "Recipe", list(RECIPES), format_func=lambda k: RECIPES[k].display_name, key="recipe_pick"
-    )
-    st.caption(RECIPES[recipe].when)
-    if st.button("Use this recipe", key="recipe_apply"):
-        model_config.apply_config(RECIPES[recipe].config(st.session_state["data_path"]))
-        st.session_state["recipe"] = recipe
-        st.rerun()
+# --- Recipes: the one in use (or no longer), and the list ---------------------------------
+recipe_slot = st.container()  # filled at the end, once every setting below is read
+recipe_view.picker()
 
 # --- Backbone ----------------------------------------------------------------------------
 st.subheader("Network")
@@ -112,7 +107,9 @@ if st.session_state["strategy"] in unavailable:
 def _strategy_widget(spec) -> str:
     # A list without some strategy is another widget: a choice the browser still holds
     # from the longer list (e.g. "From scratch") must not come back as a choice in this one.
-    return "_w_strategy" + "".join(f"_no_{k}" for k in STRATEGIES if unavailable_reason(k, spec))
+    return widget_key("strategy") + "".join(
+        f"_no_{k}" for k in STRATEGIES if unavailable_reason(k, spec)
+    )
 
 
 def _preset_changed(widget: str) -> None:
@@ -171,3 +168,5 @@ left, right = st.columns(2)
 left.page_link("pages/train.py", label="Next: train it", icon=":material/arrow_forward:")
 right.page_link("pages/compare.py", label="…or compare strategies", icon=":material/balance:")
 _ = plots  # the parameter chart is drawn by layer_table
+with recipe_slot:
+    recipe_view.header(model_config.build_config())

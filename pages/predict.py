@@ -6,6 +6,9 @@ from tlcore.errors import TransferLabError
 from tlcore.results import plots
 from tlcore.runs import store
 from ui import prediction, run_status, weights_choice
+from ui.shell import page_setup
+
+page_setup()
 
 
 def _plain(text: str) -> str:

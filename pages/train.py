@@ -16,6 +16,9 @@ from ui import (
     run_status,
     weights_choice,
 )
+from ui.shell import page_setup
+
+page_setup()
 
 st.title("3 · Train")
 st.markdown(
@@ -35,26 +38,24 @@ with st.container(border=True):
         st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     else:
         try:
-            cfg, defaults = model_config.resolved_config()
+            cfg, defaults, unused, split = model_config.planned_run()
             cfg.validate()
             from tlcore.models.backbones import get_backbone
-            from tlcore.models.freezing import get_strategy
+            from tlcore.training.recipes import get_recipe
+            from tlcore.training.run_summary import will_do
 
             spec = get_backbone(cfg.backbone)
             kind = weights_choice.kind_of(cfg.weights)
             start_label = weights_choice.LABELS.get(kind, cfg.weights)
             if kind == weights_choice.RUN:
                 start_label = run_status.title(store.load_run(cfg.weights[4:]))
-            solved_only = cfg.solve_head and cfg.freeze.strategy == "feature-extraction"
-            work = "the head solved, no epochs" if solved_only else f"{cfg.epochs} epochs"
-            if cfg.cross_validate:
-                work += f" · accuracy over {cfg.cv_folds} folds"
+            counts = {part: len(getattr(split, part)) for part in ("train", "val", "test")}
+            lines = will_do(cfg, counts, sum(counts.values()), unused)
+            recipe = f" — the recipe “{get_recipe(cfg.recipe).display_name}”" if cfg.recipe else ""
             st.markdown(
                 f"**{len(dataset.current_report().classes)} classes** from "
-                f"**{printable(Path(cfg.data).name)}** · **{spec.display_name}** · start from "
-                f"**{start_label}** · "
-                f"**{get_strategy(cfg.freeze.strategy).display_name.lower()}** · "
-                f"{work} · {model_config.image_size()} px"
+                f"**{printable(Path(cfg.data).name)}** · start from **{start_label}**\n\n"
+                f"**This run will…**{recipe}\n" + "\n".join(f"- {line}" for line in lines)
             )
             missing_weights = (
                 cfg.weights == "imagenet"
@@ -91,10 +92,7 @@ if start:
         )
         st.stop()
     try:
-        from tlcore.data.split import make_split
-
-        with st.spinner("Starting: splitting the images and handing the run to the trainer…"):
-            split = make_split(dataset.current_report(), cfg.split)
+        with st.spinner("Starting: handing the run to the trainer…"):
             st.session_state["run_id"] = worker.start_run(
                 cfg.replace(name=name.strip()), split=split, defaults=defaults
             )
@@ -160,6 +158,7 @@ else:
         st.session_state["data_path"] = run.config.data
         st.session_state["val_percent"] = round(run.config.split.val_fraction * 100)
         st.session_state["test_percent"] = round(run.config.split.test_fraction * 100)
+        st.session_state["split_by_hand"] = True  # the run's split, as it was
         st.session_state["split_seed"] = run.config.split.seed
         st.switch_page("pages/model.py")
     if metrics:

@@ -65,3 +65,13 @@ def finished_run(data: Path, status: str = "finished", error: str | None = None)
         best_val_accuracy=0.5,
     )
     return info.run_id
+
+
+def wk(at: AppTest, base: str) -> str:
+    """A widget's key now: choices' widgets get new keys when code changes the choice
+    (``ui.state.renew_widgets``), e.g. ``_w_backbone`` becomes ``_w_backbone_2``."""
+    gen = at.session_state["_widget_gen"] if "_widget_gen" in at.session_state else 0  # noqa: SIM401 - no .get on AppTest state
+    if not gen:
+        return base
+    head, sep, tail = base.partition("_no_")
+    return f"{head}_{gen}{sep}{tail}"

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from app_helpers import app, errors, texts
+from app_helpers import app, errors, texts, wk
 from conftest import write_class_images
 
 
@@ -54,10 +54,15 @@ def test_a_good_folder_gives_the_report_and_the_split(tiny_dataset: Path) -> Non
     assert at.session_state["data_path"] == str(tiny_dataset)
     page = texts(at)
     assert "**36 images** in **3 classes**." in page
-    assert "**train**: 27 images · **val**: 6 images · **test**: 3 images" in page
-    # moving the validation slider changes the counts
-    at.slider(key="_w_val_percent").set_value(30).run()
+    # The split a run would use: with 36 images the data's defaults cross-validate (the
+    # page used to show the sliders' 27/6/3 while the run did something else).
+    assert "cross-validated over 5 folds" in page
+    assert "**train**: 36 images · **val**: 0 images · **test**: 0 images" in page
+    # moving the validation slider makes the split the person's and changes the counts
+    at.slider(key=wk(at, "_w_val_percent")).set_value(30).run()
     assert "**train**: 21 images · **val**: 12 images · **test**: 3 images" in texts(at)
+    assert at.session_state["split_by_hand"] is True
+    assert "cross-validated" not in texts(at)
 
 
 def test_the_sidebar_shows_the_dataset(tiny_dataset: Path) -> None:
@@ -69,10 +74,10 @@ def test_the_sidebar_shows_the_dataset(tiny_dataset: Path) -> None:
 
 def test_the_split_survives_switching_pages(tiny_dataset: Path) -> None:
     at = app(data_path=str(tiny_dataset))
-    at.slider(key="_w_test_percent").set_value(20).run()
+    at.slider(key=wk(at, "_w_test_percent")).set_value(20).run()
     at.switch_page("pages/compare.py").run()
     at.switch_page("pages/data.py").run()
-    assert at.slider(key="_w_test_percent").value == 20
+    assert at.slider(key=wk(at, "_w_test_percent")).value == 20
 
 
 def test_folder_browser_lists_and_enters_subfolders(tiny_dataset: Path) -> None:

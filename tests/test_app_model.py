@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from app_helpers import app, ended_config, errors, texts
+from app_helpers import app, ended_config, errors, texts, wk
 
 from tlcore.models.backbones import BACKBONES
 
@@ -28,10 +28,10 @@ def test_without_a_dataset_it_says_where_to_go() -> None:
 def test_lists_every_backbone_from_the_registry(tiny_dataset: Path) -> None:
     at = app("model", data_path=str(tiny_dataset), **SMALL)
     assert not at.exception and errors(at) == []
-    assert at.selectbox(key="_w_backbone").options == [
+    assert at.selectbox(key=wk(at, "_w_backbone")).options == [
         spec.display_name for spec in BACKBONES.values()
     ]
-    assert at.radio(key="_w_strategy").options == [
+    assert at.radio(key=wk(at, "_w_strategy")).options == [
         "Feature extraction",
         "Fine-tune the top",
         "Full fine-tune",
@@ -42,12 +42,12 @@ def test_lists_every_backbone_from_the_registry(tiny_dataset: Path) -> None:
 def test_strategy_changes_the_trainable_counts(tiny_dataset: Path) -> None:
     at = app("model", data_path=str(tiny_dataset), **SMALL)
     assert _metric(at, "Layers that train") == "16 of 16"
-    at.radio(key="_w_strategy").set_value("feature-extraction").run()
+    at.radio(key=wk(at, "_w_strategy")).set_value("feature-extraction").run()
     assert not at.exception
     assert _metric(at, "Layers that train") == "0 of 16"
     # the head of 3 classes on 128 features: 128*3+3 weights
     assert _metric(at, "Parameters that train") == "387"
-    at.radio(key="_w_strategy").set_value("fine-tune").run()
+    at.radio(key=wk(at, "_w_strategy")).set_value("fine-tune").run()
     layers_training = int(_metric(at, "Layers that train").split()[0])
     assert 0 < layers_training < 16
 
@@ -59,9 +59,9 @@ def test_freeze_up_to_a_block_makes_it_custom(tiny_dataset: Path) -> None:
     assert not at.exception
     frozen = at.session_state["frozen_layers"]
     assert frozen[-1] == "block2_pool" and "block3_conv" not in frozen
-    assert at.radio(key="_w_strategy").value == "custom"
+    assert at.radio(key=wk(at, "_w_strategy")).value == "custom"
     # picking a preset again drops the custom selection
-    at.radio(key="_w_strategy").set_value("full").run()
+    at.radio(key=wk(at, "_w_strategy")).set_value("full").run()
     assert at.session_state["frozen_layers"] is None
     assert _metric(at, "Layers that train") == "16 of 16"  # no BatchNorm to keep frozen
 
@@ -108,17 +108,25 @@ def test_offline_the_first_alternative_is_the_network_installed_with_transferlab
 
 def test_a_recipe_fills_in_the_choices(tiny_dataset: Path) -> None:
     at = app("model", data_path=str(tiny_dataset), **SMALL)
-    at.selectbox(key="recipe_pick").set_value("vgg16_feature_extraction")
-    at.button(key="recipe_apply").click().run()
-    assert at.session_state["backbone"] == "vgg16"
+    at.selectbox(key="recipe_pick").set_value("vgg16_feature_extraction").run()
+    # VGG16's weights are not on this computer: said on picking, with the offline twin.
+    assert "downloads its ImageNet weights first" in texts(at)
+    at.button(key="recipe_offline").click().run()
+    assert at.session_state["backbone"] == "efficientnet_lite0"
     assert at.session_state["strategy"] == "feature-extraction"
-    assert at.session_state["training"]["image_size"] == 180
+    training = at.session_state["training"]
+    assert (training["pooling"], training["head_units"], training["optimizer"]) == (
+        "flatten",
+        [256],
+        "rmsprop",
+    )
+    assert training["auto"] is False  # nothing chosen automatically over the recipe
 
 
 def test_choosing_the_small_cnn_switches_to_from_scratch(tiny_dataset: Path) -> None:
     at = app("model", data_path=str(tiny_dataset), training={"image_size": 32})
     assert at.session_state["backbone"] == "efficientnet_lite0"  # works offline
-    at.selectbox(key="_w_backbone").set_value("small_cnn").run()
+    at.selectbox(key=wk(at, "_w_backbone")).set_value("small_cnn").run()
     assert not at.exception and errors(at) == []
     assert (at.session_state["weights"], at.session_state["strategy"]) == ("none", "scratch")
     assert _metric(at, "Layers that train") == "16 of 16"
@@ -127,23 +135,23 @@ def test_choosing_the_small_cnn_switches_to_from_scratch(tiny_dataset: Path) -> 
 def test_augmentation_toggles_show_a_preview(tiny_dataset: Path) -> None:
     at = app("model", data_path=str(tiny_dataset), **SMALL)
     images_before = len(at.image)
-    at.toggle(key="aug_on_flip_horizontal").set_value(True).run()
-    at.toggle(key="aug_on_rotation").set_value(True).run()
+    at.toggle(key=wk(at, "aug_on_flip_horizontal")).set_value(True).run()
+    at.toggle(key=wk(at, "aug_on_rotation")).set_value(True).run()
     assert not at.exception and errors(at) == []
     assert at.session_state["augment"] == {"flip_horizontal": 1.0, "rotation": 0.1}
     assert len(at.image) == images_before + 3  # one row per sample image
     # Rotation in degrees (the strength is a fraction of a turn); the others in percent.
-    assert at.slider(key="aug_deg_rotation").value == 36
-    at.slider(key="aug_deg_rotation").set_value(90).run()
+    assert at.slider(key=wk(at, "aug_deg_rotation")).value == 36
+    at.slider(key=wk(at, "aug_deg_rotation")).set_value(90).run()
     assert at.session_state["augment"]["rotation"] == 0.25
-    at.toggle(key="aug_on_zoom").set_value(True).run()
-    assert at.slider(key="aug_pct_zoom").value == 10
+    at.toggle(key=wk(at, "aug_on_zoom")).set_value(True).run()
+    assert at.slider(key=wk(at, "aug_pct_zoom")).value == 10
     assert at.session_state["augment"]["zoom"] == 0.1
 
 
 def test_one_of_my_models_without_any_run_says_what_to_do(tiny_dataset: Path) -> None:
     at = app("model", data_path=str(tiny_dataset), training={"image_size": 32})
-    at.selectbox(key="_w_backbone").set_value("my_model").run()
+    at.selectbox(key=wk(at, "_w_backbone")).set_value("my_model").run()
     assert not at.exception and errors(at) == []
     assert "You have no finished model yet" in texts(at)
     assert "The layer list appears once" in texts(at)
@@ -156,9 +164,9 @@ def test_settings_are_chosen_from_the_images_and_each_says_why(tiny_dataset: Pat
     assert "Chosen for your images:" in shown
     assert "No epochs: the head is solved exactly on the cached features." in shown
     assert "The smallest class has 12 images" in shown
-    at.toggle(key="set_auto").set_value(False).run()
+    at.toggle(key=wk(at, "set_auto")).set_value(False).run()
     assert "Chosen for your images:" not in texts(at)
-    assert at.number_input(key="set_epochs").value == 10
+    assert at.number_input(key=wk(at, "set_epochs")).value == 10
 
 
 def _model_run(data: Path, name: str, status: str, accuracy: float, size: int) -> str:
@@ -182,7 +190,7 @@ def test_one_of_my_models_starts_from_the_best_run_at_its_own_size(tiny_dataset:
     _model_run(tiny_dataset, "weaker", "finished", 0.5, 32)
     latest = _model_run(tiny_dataset, "cut short", "stopped", 0.9, 32)  # newest, not finished
     at = app("model", data_path=str(tiny_dataset), **SMALL)
-    at.selectbox(key="_w_backbone").set_value("my_model").run()
+    at.selectbox(key=wk(at, "_w_backbone")).set_value("my_model").run()
     assert not at.exception and errors(at) == []
     assert at.session_state["weights"] == f"run:{best}"
     pick = at.selectbox(key=f"weights_run_{best}")
@@ -193,7 +201,7 @@ def test_one_of_my_models_starts_from_the_best_run_at_its_own_size(tiny_dataset:
     # The size comes from the model (40 px), in the header and in the config.
     assert _metric(at, "Image size") == "40 px"
     # From scratch is not offered (it would throw the model's weights away), and says why.
-    strategy = at.radio(key="_w_strategy_no_scratch")
+    strategy = at.radio(key=wk(at, "_w_strategy_no_scratch"))
     assert "From scratch" not in strategy.options and "Full fine-tune" in strategy.options
     assert at.session_state["strategy"] == "feature-extraction"
     assert "Not possible with One of my models" in texts(at)

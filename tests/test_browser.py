@@ -256,7 +256,9 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path, tmp_
 
         # Train: start, watch the live chart reach 2 epochs, see the result.
         _go(page, "3 · Train", "3 · Train")
-        page.get_by_text(re.compile(rf"· from scratch · {EPOCHS} epochs · 96 px$")).wait_for()
+        # "This run will…": what the Model page set, nothing else.
+        page.get_by_text("every layer trains, from random weights").first.wait_for()
+        page.get_by_text(re.compile(rf"^train for {EPOCHS} epochs with Adam")).wait_for()
         page.get_by_role("button", name=re.compile("Start training")).click()
         page.get_by_role("button", name=re.compile(r"\bStop$")).wait_for()
         _only_our_controls(page)

@@ -307,12 +307,6 @@ def test_a_page_on_another_site_resolving_to_this_computer_is_refused(
 
 @pytest.mark.browser
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    strict=True,
-    reason="With a pages/ folder, Streamlit runs pages/data.py by itself (without app.py) "
-    "until some session has called st.navigation; each page must call "
-    "network.refuse_foreign_host() itself (the shared page set-up). Remove this mark then.",
-)
 def test_a_deep_link_first_thing_after_a_start_is_refused_too(workspace: Path) -> None:
     """The hostile page's first request to a freshly started app is a deep link."""
     from playwright.sync_api import sync_playwright

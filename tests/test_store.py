@@ -28,6 +28,7 @@ def test_create_run_writes_spec_and_queued_status() -> None:
         "split": None,
         "group": "g1",
         "defaults": None,  # a config that does not ask for the data's defaults
+        "unused": [],  # every setting of this fine-tuning run takes part
     }
     assert TrainConfig.from_dict(spec["config"]) == cfg
     assert (info.status, info.name, info.group, info.pid, info.epochs_run) == (

@@ -19,6 +19,9 @@ RESIZE_MODES = ("pad", "crop", "stretch")
 nothing), ``crop`` takes the largest centred square, ``stretch`` distorts to fit."""
 
 CLASS_WEIGHTING = ("auto", "on", "off")
+POOLINGS = ("avg", "flatten")
+"""How the backbone's feature map becomes one vector: ``avg`` global average pooling (the
+default), ``flatten`` every position kept (the VGG16 tutorials' ``Flatten``)."""
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "none", "cosine")
 HEAD_FEATURES = ("last", "multi", "auto")
@@ -84,7 +87,10 @@ class FreezeConfig:
     ``strategy`` is a key of ``tlcore.models.freezing.STRATEGIES``: ``feature-extraction``,
     ``fine-tune`` (with ``unfreeze_top`` or ``unfreeze_from``), ``full``, ``scratch``,
     ``custom`` (with ``frozen_layers``). BatchNorm layers stay frozen and in inference
-    mode unless ``train_batchnorm``.
+    mode unless ``train_batchnorm``. ``batchnorm_scale_trains`` lets the scale and offset of
+    BatchNorm layers in retrained layers train while their statistics stay frozen (the
+    layers run in inference mode): what ``base_model.trainable = True`` with
+    ``base_model(x, training=False)`` does in the TensorFlow and Keras tutorials.
     """
 
     strategy: str = "feature-extraction"
@@ -92,6 +98,7 @@ class FreezeConfig:
     unfreeze_from: str | None = None
     frozen_layers: tuple[str, ...] = ()
     train_batchnorm: bool = False
+    batchnorm_scale_trains: bool = False
 
     def validate(self) -> None:
         """Raise ``ConfigError`` for contradictory arguments."""
@@ -152,12 +159,16 @@ class TrainConfig:
     ``solve_head`` fits the head on the frozen backbone's cached features exactly
     (``tlcore.training.head_solver``) instead of by gradient, and before any fine-tuning.
     ``schedule`` ``cosine`` warms the learning rate up for ``warmup_epochs``, then decays
-    it. ``cross_validate`` reports accuracy over ``cv_folds`` folds and trains the final
-    model on every image. With ``auto_defaults`` the run's settings are chosen from the
-    dataset (``tlcore.training.defaults``) when the run is created, except the names in
-    ``chosen`` (what the person set). ``head_features`` says what a solved head reads when
-    it is the run's only phase: ``last`` (the last layer), ``multi`` (several layers) or
-    ``auto`` (the one that cross-validates better; ``HEAD_FEATURES``).
+    it. ``pooling`` and ``head_units`` shape the new head: pooling, then one
+    ``Dense(units, relu)`` per entry, dropout, the softmax layer. ``fine_tune_optimizer``
+    (None: ``optimizer``) trains the second phase. ``recipe`` names the recipe this config
+    is, unchanged (``tlcore.training.recipes``). ``cross_validate`` reports accuracy over
+    ``cv_folds`` folds and trains the final model on every image. With ``auto_defaults``
+    the run's settings are chosen from the dataset (``tlcore.training.defaults``) when the
+    run is created, except the names in ``chosen`` (what the person set). ``head_features``
+    says what a solved head reads when it is the run's only phase: ``last`` (the last
+    layer), ``multi`` (several layers) or ``auto`` (the one that cross-validates better;
+    ``HEAD_FEATURES``).
     """
 
     data: str
@@ -174,6 +185,9 @@ class TrainConfig:
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 1e-5
+    fine_tune_optimizer: str | None = None
+    pooling: str = "avg"
+    head_units: tuple[int, ...] = ()
     dropout: float = 0.2
     early_stopping_patience: int = 3
     class_weighting: str = "auto"
@@ -191,6 +205,7 @@ class TrainConfig:
     chosen: tuple[str, ...] = ()
     budget_seconds: float | None = None  # a time budget for the run (tlcore.training.budget)
     head_features: str = "last"
+    recipe: str = ""
 
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first setting that cannot work."""
@@ -202,10 +217,6 @@ class TrainConfig:
             )
         if self.class_weighting not in CLASS_WEIGHTING:
             raise ConfigError(f"Class weighting must be one of {', '.join(CLASS_WEIGHTING)}.")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(
-                f"Optimizer must be one of {', '.join(OPTIMIZERS)} (got '{self.optimizer}')."
-            )
         check_image_size(self.image_size)
         if self.epochs < 1:
             raise ConfigError(f"Train for at least 1 epoch (got {self.epochs}).")
@@ -221,6 +232,28 @@ class TrainConfig:
                 raise ConfigError(
                     f"{name} must be a small positive number (got {getattr(self, name)})."
                 )
+        for name, label in (
+            ("optimizer", "Optimizer"),
+            ("fine_tune_optimizer", "Fine-tune optimizer"),
+        ):
+            value = getattr(self, name)
+            if value is not None and value not in OPTIMIZERS:
+                raise ConfigError(
+                    f"{label} must be one of {', '.join(OPTIMIZERS)} (got '{value}')."
+                )
+        if self.pooling not in POOLINGS:
+            raise ConfigError(
+                f"Pooling must be one of {', '.join(POOLINGS)} (got '{self.pooling}')."
+            )
+        if any(not isinstance(u, int) or not 1 <= u <= 4096 for u in self.head_units):
+            raise ConfigError(
+                f"Hidden head layers need 1 to 4096 units each (got {list(self.head_units)})."
+            )
+        if self.solve_head and (self.head_units or self.pooling != "avg"):
+            raise ConfigError(
+                "The solved head is one Dense layer on average-pooled features: turn off "
+                "solving the head to train hidden layers or a Flatten head by gradient."
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"Dropout must be between 0 and 1 (got {self.dropout}).")
         if self.early_stopping_patience < 0:
@@ -260,6 +293,7 @@ class TrainConfig:
         d["augment"] = self.augment.as_dict()
         d["freeze"]["frozen_layers"] = list(self.freeze.frozen_layers)
         d["chosen"] = list(self.chosen)
+        d["head_units"] = list(self.head_units)
         return d
 
     def to_json(self) -> str:
@@ -279,8 +313,9 @@ class TrainConfig:
         augment = d.pop("augment", None) or {}
         if not isinstance(augment, dict):
             raise ConfigError("'augment' must map operation names to strengths.")
-        if "chosen" in d:
-            d["chosen"] = tuple(d["chosen"] or ())
+        for key in ("chosen", "head_units"):
+            if key in d:
+                d[key] = tuple(d[key] or ())
         return cls(
             freeze=FreezeConfig(**freeze),
             split=SplitConfig(**split),

@@ -9,6 +9,7 @@ from tlcore.config import AugmentConfig
 from tlcore.errors import TransferLabError
 from tlcore.models.augment import AUGMENTATIONS
 from ui import warmup
+from ui.state import wkey
 
 PREVIEW_SIZE = 128
 PER_ROW = 4
@@ -34,7 +35,7 @@ def render(report: Any) -> None:
                 on = st.toggle(
                     aug.display_name,
                     value=key in current,
-                    key=f"aug_on_{key}",
+                    key=wkey(f"aug_on_{key}"),
                     help=aug.description,
                 )
                 if on and aug.uses_strength:
@@ -55,7 +56,7 @@ def _strength(key: str, value: float) -> float:
             180,
             value=min(max(round(value * 360), 1), 180),
             format="± %d°",
-            key="aug_deg_rotation",
+            key=wkey("aug_deg_rotation"),
             help="The largest turn, either way.",
         )
         return round(degrees / 360, 4)
@@ -66,7 +67,7 @@ def _strength(key: str, value: float) -> float:
         step=5,
         value=min(max(round(value * 100 / 5) * 5, 5), 50),
         format="± %d%%",
-        key=f"aug_pct_{key}",
+        key=wkey(f"aug_pct_{key}"),
         help="The largest change, either way.",
     )
     return percent / 100

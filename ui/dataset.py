@@ -130,6 +130,33 @@ def split_counts(split: Any) -> dict[str, dict[str, int]]:
     return out
 
 
+def split_bound(name: str) -> dict[str, Any]:
+    """Like ``ui.state.bound``, and moving the widget makes the split the person's."""
+    from ui.state import bound
+
+    return {**bound(name), "on_change": _split_moved}
+
+
+def _split_moved(name: str, key: str) -> None:
+    from ui.state import current
+
+    if not current(name, key):
+        return
+    st.session_state[name] = st.session_state[key]
+    st.session_state["split_by_hand"] = True
+
+
+def split_by_data() -> None:
+    """Let the data's defaults choose the split again (the sliders back to their start)."""
+    from ui.state import DEFAULTS, renew_widgets
+
+    s = st.session_state
+    s["split_by_hand"] = False
+    for key in ("val_percent", "test_percent"):
+        s[key] = DEFAULTS[key]
+    renew_widgets()
+
+
 def split_config() -> config.SplitConfig:
     """The split settings chosen on the Data page."""
     s = st.session_state

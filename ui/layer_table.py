@@ -15,6 +15,7 @@ from tlcore.config import FreezeConfig
 from tlcore.errors import TransferLabError
 from tlcore.results import plots
 from ui import model_config, warmup
+from ui.state import wkey
 
 # Keras' BatchNormalization: gamma and beta train, the moving mean and variance never do.
 _BN_TYPES = ("BatchNormalization", "SyncBatchNormalization")
@@ -50,7 +51,7 @@ def plan(key: str, size: int, weights: str, freeze: FreezeConfig) -> list[bool]:
 
     rows = layer_rows(key, size, weights)
     trains = trainable_plan(backbone(key, size, weights), freeze)
-    bn_trains = batchnorm_trains(freeze)
+    bn_trains = batchnorm_trains(freeze) or freeze.batchnorm_scale_trains
     return [
         t and (bn_trains or r["type"] not in _BN_TYPES) for t, r in zip(trains, rows, strict=True)
     ]
@@ -183,23 +184,50 @@ def render(key: str, size: int, weights: str, num_classes: int) -> int | None:
     return sum(int(r["params"]) for r in rows)
 
 
+def start_options(rows: list[dict], unfreeze_from: str | None, unfreeze_top: int | None) -> dict:
+    """Where fine-tuning can start -> its label: the blocks, plus the exact point a recipe
+    or an earlier run set (a layer index such as "100", a layer name, or the last N
+    layers), which must be shown as it is, never rounded to a block."""
+    blocks = [b for b in block_names(rows) if b != "stem"]
+    options: dict = {}
+    if unfreeze_top is not None:
+        first = max(0, len(rows) - unfreeze_top)
+        options[f"top:{unfreeze_top}"] = (
+            f"the last {unfreeze_top} layers (from layer {first}, {rows[first]['name']})"
+        )
+    elif unfreeze_from is not None and unfreeze_from not in blocks:
+        target = unfreeze_from.strip()
+        index = (
+            int(target)
+            if target.isdigit() and int(target) < len(rows)
+            else next((r["index"] for r in rows if r["name"] == target), None)
+        )
+        if index is not None:
+            options[unfreeze_from] = f"layer {index} ({rows[index]['name']}) and up"
+    options.update({b: b for b in blocks})
+    return options
+
+
 def _fine_tune_options(rows: list[dict]) -> None:
     s = st.session_state
-    blocks = [b for b in block_names(rows) if b != "stem"]
-    default = (
-        s["unfreeze_from"]
-        if s["unfreeze_from"] in blocks
-        else (blocks[-2] if len(blocks) > 1 else blocks[-1])
-    )
+    options = start_options(rows, s["unfreeze_from"], s["unfreeze_top"])
+    keys = list(options)
+    current = f"top:{s['unfreeze_top']}" if s["unfreeze_top"] is not None else s["unfreeze_from"]
+    if current not in options:
+        current = keys[-2] if len(keys) > 1 else keys[-1]
     pick = st.selectbox(
-        "Retrain from this block up (everything before it stays frozen)",
-        blocks,
-        index=blocks.index(default),
-        key="unfreeze_block",
+        "Retrain from this point up (everything before it stays frozen)",
+        keys,
+        index=keys.index(current),
+        format_func=options.get,
+        key=wkey("unfreeze_block"),
         help="Blocks near the end hold the most specific features; "
         "retraining fewer blocks is faster and safer with few images.",
     )
-    s["unfreeze_from"], s["unfreeze_top"] = pick, None
+    if pick.startswith("top:"):
+        s["unfreeze_from"], s["unfreeze_top"] = None, int(pick[4:])
+    else:
+        s["unfreeze_from"], s["unfreeze_top"] = pick, None
 
 
 def _block_picker(rows: list[dict]) -> None:

@@ -29,6 +29,17 @@ DEFAULT_TRAINING = {
     "dropout": 0.2,
     "image_size": None,
     "resize_mode": "pad",
+    # Set by a recipe (or a run used again); the pages' own widgets leave them as they are.
+    "optimizer": "adam",
+    "fine_tune_optimizer": None,
+    "pooling": "avg",
+    "head_units": [],
+    "class_weighting": "auto",
+    "schedule": "constant",
+    "warmup_epochs": 0,
+    "solve_head": False,
+    "cross_validate": False,
+    "cv_folds": 5,
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -38,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "val_percent": 20,
     "test_percent": 10,
     "split_seed": 42,
+    "split_by_hand": False,  # the person set the split (else the data's defaults choose it)
     "builder_name": "my-dataset",
     # Model page
     "backbone": DEFAULT_BACKBONE,
@@ -48,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "unfreeze_from": None,
     "frozen_layers": None,  # list[str] when the person edited the layer table (custom)
     "train_batchnorm": False,
+    "batchnorm_scale_trains": False,
     "augment": {},  # name -> strength
     "training": dict(DEFAULT_TRAINING),
     # Train / Compare / Predict
@@ -74,7 +87,9 @@ def init() -> None:
         st.session_state["_choices_restored"] = True
         for key, value in restored_choices().items():
             if key not in st.session_state:  # what a caller set explicitly wins
-                st.session_state[key] = value
+                st.session_state[key] = (
+                    {**DEFAULT_TRAINING, **value} if key == "training" else value
+                )
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
             # Copy containers so sessions never share one mutable default.
@@ -87,20 +102,50 @@ def init() -> None:
             )
 
 
+def wkey(base: str) -> str:
+    """A widget's key in the current generation of widgets (see ``renew_widgets``)."""
+    gen = st.session_state.get("_widget_gen", 0)
+    return base + (f"_{gen}" if gen else "")
+
+
+def widget_key(name: str) -> str:
+    """The key of the widget that shows choice ``name`` (see ``renew_widgets``)."""
+    return wkey(f"_w_{name}")
+
+
+def renew_widgets() -> None:
+    """Give the choices' widgets new keys, after code (not the widget) changed a choice.
+
+    The browser still holds the old widget's value and sends it back with the next click;
+    for the same key Streamlit would take that stale value as a change and run the
+    widget's ``on_change`` (a recipe's strategy undone by the radio it replaced). A new
+    key is a new widget, which starts from the choice as it is now.
+    """
+    st.session_state["_widget_gen"] = st.session_state.get("_widget_gen", 0) + 1
+
+
 def bound(name: str) -> dict[str, Any]:
     """Widget keyword arguments that restore the widget from, and save it to, ``name``.
 
     Use as ``st.slider("...", **bound("val_fraction"))``: the widget starts from the
     stored value even after a page switch, and a change is copied back (in the
-    ``on_change`` callback, which runs before the script, so the new value wins).
+    ``on_change`` callback, which runs before the script, so the new value wins). The
+    callback gets ``(name, widget key)``.
     """
-    widget_key = f"_w_{name}"
-    st.session_state[widget_key] = st.session_state[name]
-    return {"key": widget_key, "on_change": _sync, "args": (name,)}
+    key = widget_key(name)
+    st.session_state[key] = st.session_state[name]
+    return {"key": key, "on_change": _sync, "args": (name, key)}
 
 
-def _sync(name: str) -> None:
-    st.session_state[name] = st.session_state[f"_w_{name}"]
+def current(name: str, key: str) -> bool:
+    """True when ``key`` is the widget of ``name`` now, not one of an earlier generation
+    whose callback the browser's stale value still triggers."""
+    return key == widget_key(name)
+
+
+def _sync(name: str, key: str) -> None:
+    if current(name, key):
+        st.session_state[name] = st.session_state[key]
 
 
 def training_setting(name: str) -> Any:
@@ -145,12 +190,47 @@ def restored_choices() -> dict[str, Any]:
         choices = saved["choices"] if saved.get("version") == _VERSION else {}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         choices = _from_active_run()
+    except RecursionError:  # nested too deep to read: nothing in it can be used
+        choices, st.session_state[DROPPED] = {}, ["the whole file (nested too deep)"]
     if not isinstance(choices, dict):
         return {}
-    out = {k: v for k, v in choices.items() if k in PERSISTED and _still_valid(k, v)}
+    from ui.choice_checks import clean_training, problem
+
+    out: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, value in choices.items():
+        if key not in PERSISTED:
+            continue
+        why = problem(key, value)
+        if why is not None:
+            dropped.append(f"{key} ({why})")
+        elif key == "training":
+            out[key], bad = clean_training(value)
+            dropped += bad
+        elif _still_valid(key, value):
+            out[key] = value
+    if dropped:
+        st.session_state[DROPPED] = dropped
     if "weights" in choices and "weights" not in out:
         out.pop("backbone", None)  # its weights are gone: start that choice over
     return out
+
+
+DROPPED = "_choices_dropped"
+"""Session key: saved choices that could not be used (said once, then the file is rewritten)."""
+
+
+def say_dropped() -> None:
+    """Tell the person which saved choices were reset, and why: in the session that found
+    them (the file is then rewritten, so the next session has nothing to say)."""
+    dropped = st.session_state.get(DROPPED)
+    if dropped:
+        st.warning(
+            "Some of your saved choices could not be used and were reset to the defaults: "
+            + "; ".join(dropped)
+            + ". Everything else is as you left it.",
+            icon=":material/restart_alt:",
+        )
 
 
 def _from_active_run() -> dict[str, Any]:

@@ -4,10 +4,10 @@ from typing import Any
 
 import streamlit as st
 
-from tlcore.config import RESIZE_MODES
+from tlcore.config import OPTIMIZERS, RESIZE_MODES
 from tlcore.errors import TransferLabError
 from ui import model_config
-from ui.state import DEFAULT_TRAINING
+from ui.state import DEFAULT_TRAINING, wkey
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 
@@ -21,7 +21,7 @@ def render(spec: Any) -> None:
         t["auto"] = st.toggle(
             "Choose the training settings from my images (recommended)",
             bool(t["auto"]),
-            key="set_auto",
+            key=wkey("set_auto"),
             help="Epochs, batch size, learning rates, early stopping, how the head is "
             "trained and how accuracy is measured, picked for how many images you have. "
             "Turn off to set them yourself.",
@@ -58,7 +58,7 @@ def _optimizer_settings(t: dict[str, Any]) -> None:
         1,
         500,
         int(t["epochs"]),
-        key="set_epochs",
+        key=wkey("set_epochs"),
         help="One epoch = the model sees every training image once. More epochs learn "
         "more, until the model starts memorising (early stopping watches for that).",
     )
@@ -66,24 +66,44 @@ def _optimizer_settings(t: dict[str, Any]) -> None:
         "Batch size",
         sorted({4, 8, 16, 32, 64, 128, int(t["batch_size"])}),
         int(t["batch_size"]),
-        key="set_batch",
+        key=wkey("set_batch"),
         help="Images looked at together before each small update. Smaller uses less memory.",
     )
     t["learning_rate"] = c3.select_slider(
         "Learning rate",
-        LEARNING_RATES,
-        _nearest(t["learning_rate"]),
-        key="set_lr",
+        _with(t["learning_rate"]),
+        float(t["learning_rate"]),
+        key=wkey("set_lr"),
         format_func=lambda v: f"{v:g}",
         help="How big each update step is. Too high: training jumps around; too low: "
         "slow. Retraining pretrained layers needs a low one (1e-4 or less).",
+    )
+    c4, c5 = st.columns(2)
+    t["optimizer"] = c4.selectbox(
+        "Optimizer",
+        OPTIMIZERS,
+        OPTIMIZERS.index(t["optimizer"]),
+        key=wkey("set_optimizer"),
+        format_func={"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}.get,
+        help="How each update is computed from the gradients. Adam suits most runs.",
+    )
+    from tlcore.training.run_summary import setting_text
+
+    c5.markdown(f"**Head:** {setting_text(model_config.build_config(), 'pooling')}")
+    t["solve_head"] = st.checkbox(
+        "Solve the head exactly on the frozen network's features (no epochs for the head)",
+        bool(t["solve_head"]),
+        key=wkey("set_solve_head"),
+        disabled=bool(t["head_units"]) or t["pooling"] != "avg",
+        help="Multinomial logistic regression with its regularisation chosen by "
+        "cross-validation; only with augmentation off and a one-layer head.",
     )
     t["early_stopping_patience"] = st.number_input(
         "Early stopping patience",
         0,
         50,
         int(t["early_stopping_patience"]),
-        key="set_patience",
+        key=wkey("set_patience"),
         help="Stop when the validation loss has not improved for "
         "this many epochs, and keep the best epoch (0 = never stop early).",
     )
@@ -106,7 +126,7 @@ def _image_settings(spec: Any, t: dict[str, Any]) -> None:
             "Image size (px)",
             sizes,
             size,
-            key=f"set_size_{spec.key}",
+            key=wkey(f"set_size_{spec.key}"),
             help="Bigger sees more detail but trains slower.",
         )
         if t["image_size"] == spec.default_size:
@@ -115,7 +135,7 @@ def _image_settings(spec: Any, t: dict[str, Any]) -> None:
         "Make images square by",
         RESIZE_MODES,
         RESIZE_MODES.index(t["resize_mode"]),
-        key="set_resize",
+        key=wkey("set_resize"),
         format_func={
             "pad": "padding (keeps everything)",
             "crop": "cropping the centre",
@@ -128,39 +148,49 @@ def _phase_settings(t: dict[str, Any]) -> None:
     t["two_phase"] = st.checkbox(
         "Two phases: train the head first, then retrain the chosen layers gently",
         bool(t["two_phase"]),
-        key="set_two_phase",
+        key=wkey("set_two_phase"),
         help="The Keras guide's recipe: a new, random head would send large, noisy "
         "updates into the pretrained layers, so it learns alone first.",
     )
     if t["two_phase"]:
         c1, c2 = st.columns(2)
         t["head_epochs"] = c1.number_input(
-            "Head-only epochs", 1, 100, int(t["head_epochs"]), key="set_head_epochs"
+            "Head-only epochs", 1, 100, int(t["head_epochs"]), key=wkey("set_head_epochs")
         )
         t["fine_tune_learning_rate"] = c2.select_slider(
             "Second-phase learning rate",
-            LEARNING_RATES,
-            _nearest(t["fine_tune_learning_rate"]),
-            key="set_ft_lr",
+            _with(t["fine_tune_learning_rate"]),
+            float(t["fine_tune_learning_rate"]),
+            key=wkey("set_ft_lr"),
             format_func=lambda v: f"{v:g}",
         )
+        names = ("same as the first phase", *OPTIMIZERS)
+        picked = st.selectbox(
+            "Second-phase optimizer",
+            names,
+            names.index(t["fine_tune_optimizer"] or names[0]),
+            key=wkey("set_ft_optimizer"),
+        )
+        t["fine_tune_optimizer"] = None if picked == names[0] else picked
     t["dropout"] = st.slider(
         "Dropout before the head",
         0.0,
         0.7,
         float(t["dropout"]),
         0.05,
-        key="set_dropout",
+        key=wkey("set_dropout"),
         help="Randomly ignores some features while training, "
         "which makes the model rely on many clues, not one.",
     )
     st.checkbox(
         "Let BatchNorm layers train too (rarely helps)",
-        key="_w_train_batchnorm",
+        key=wkey("_w_train_batchnorm"),
         value=bool(st.session_state["train_batchnorm"]),
     )
-    st.session_state["train_batchnorm"] = st.session_state["_w_train_batchnorm"]
+    st.session_state["train_batchnorm"] = st.session_state[wkey("_w_train_batchnorm")]
 
 
-def _nearest(value: float) -> float:
-    return min(LEARNING_RATES, key=lambda v: abs(v - float(value)))
+def _with(value: float) -> list[float]:
+    """The learning-rate choices including ``value`` itself: a recipe's 1e-5 or a run's
+    0.00071 is shown as it is, never moved to the nearest choice."""
+    return sorted({*LEARNING_RATES, float(value)})

@@ -10,6 +10,7 @@ from tlcore.models import weights as weights_mod
 from tlcore.models.backbones import BACKBONES
 from tlcore.models.efficientnet_lite import LITE_VARIANTS
 from ui import files, run_status
+from ui.state import renew_widgets
 
 IMAGENET, RANDOM, FILE, RUN = "imagenet", "none", "file", "run"
 LABELS = {
@@ -84,8 +85,13 @@ def _set(value: str) -> None:
 
 
 def _use_bundled(key: str) -> None:
+    from tlcore.models.backbones import get_backbone
+    from ui.model_config import leave_recipe
+
     s = st.session_state
-    s["backbone"] = s["_w_backbone"] = key
+    leave_recipe(f"You chose {get_backbone(key).display_name}")
+    s["backbone"] = key
+    renew_widgets()
     s["weights"], s["strategy"] = IMAGENET, "feature-extraction"
     s["frozen_layers"] = None
     s["unfreeze_from"] = s["unfreeze_top"] = None

@@ -3,9 +3,11 @@
 Top-level layers, in order and by these exact names (training, Grad-CAM and export rely on
 them): input ``image`` (float32 0-255 RGB, (S, S, 3)) -> ``augmentation`` (only when
 enabled; identity at inference) -> ``preprocess`` -> ``backbone`` (nested model, called
-with ``training=False`` unless BatchNorm trains) -> ``pool`` -> ``dropout`` ->
-``predictions`` (softmax). Only built-in Keras layers are used, so the saved ``.keras``
-loads with ``keras.models.load_model(path, safe_mode=True)`` without TransferLab.
+with ``training=False`` unless BatchNorm trains) -> ``pool`` (global average pooling, or
+``Flatten`` with ``pooling="flatten"``) -> ``hidden_1`` ... (``Dense(units, relu)``, one per
+``head_units`` entry) -> ``dropout`` -> ``predictions`` (softmax). Only built-in Keras
+layers are used, so the saved ``.keras`` loads with
+``keras.models.load_model(path, safe_mode=True)`` without TransferLab.
 """
 
 from collections.abc import Callable
@@ -148,7 +150,17 @@ def build_classifier(
     x = preprocess(x)
     # training=False keeps BatchNorm in inference mode even where its block is unfrozen.
     x = backbone(x) if batchnorm_trains(config.freeze) else backbone(x, training=False)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if config.pooling == "flatten":
+        x = layers.Flatten(name="pool")(x)
+    else:
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
+    for i, units in enumerate(config.head_units, start=1):
+        x = layers.Dense(
+            units,
+            activation="relu",
+            name=f"hidden_{i}",
+            kernel_initializer=keras.initializers.GlorotUniform(config.seed + i),
+        )(x)
     x = layers.Dropout(config.dropout, seed=config.seed, name="dropout")(x)
     outputs = layers.Dense(
         num_classes,

@@ -274,11 +274,12 @@ def apply_freeze(backbone: Any, freeze: FreezeConfig) -> None:
     """Set every backbone layer's ``trainable`` flag by ``freeze`` (recompile afterwards).
 
     BatchNormalization layers (also inside nested models) stay frozen unless
-    ``batchnorm_trains(freeze)``. Switching phases of two-phase training = calling this
-    again with the second phase's plan.
+    ``batchnorm_trains(freeze)`` or ``freeze.batchnorm_scale_trains`` (scale and offset
+    train; the classifier still runs them in inference mode). Switching phases of
+    two-phase training = calling this again with the second phase's plan.
     """
     plan = trainable_plan(backbone, freeze)
-    keep_bn = not batchnorm_trains(freeze)
+    keep_bn = not (batchnorm_trains(freeze) or freeze.batchnorm_scale_trains)
     backbone.trainable = True  # reset nested flags, then freeze per layer
     for layer, trains in zip(backbone.layers, plan, strict=True):
         layer.trainable = trains
@@ -292,7 +293,11 @@ def apply_freeze(backbone: Any, freeze: FreezeConfig) -> None:
 
 def head_phase_freeze(freeze: FreezeConfig) -> FreezeConfig:
     """The first phase of two-phase training: backbone frozen, same BatchNorm setting."""
-    return FreezeConfig(strategy="feature-extraction", train_batchnorm=freeze.train_batchnorm)
+    return FreezeConfig(
+        strategy="feature-extraction",
+        train_batchnorm=freeze.train_batchnorm,
+        batchnorm_scale_trains=freeze.batchnorm_scale_trains,
+    )
 
 
 def param_counts(model: Any) -> tuple[int, int]:

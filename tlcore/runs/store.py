@@ -125,8 +125,11 @@ def create_run(
             their reasons); with ``config.auto_defaults`` they are chosen here.
     """
     _check_names(config)  # before the data's defaults: a scan can take a while
+    from tlcore.training.unused import settle
+
     if config.auto_defaults:
         config, defaults = _resolve_defaults(config, split, report)
+    config, unused = settle(config)
     config.validate()
     root = workspace.runs_dir()
     while True:
@@ -154,6 +157,7 @@ def create_run(
         "split": split.to_dict() if split is not None else None,
         "group": group,
         "defaults": defaults.to_dict() if defaults is not None else None,
+        "unused": unused,
     }
     try:
         _write_new_run(path, spec, group)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tlcore.config import TrainConfig
+from tlcore.data.split import held_out_counts
 from tlcore.errors import ConfigError
 from tlcore.training.crossval import fold_count, should_cross_validate
 
@@ -152,7 +153,8 @@ def choose_defaults(
         test = 0.2 if n < 1000 else 0.1
         # Below MIN_VAL_TO_STOP validation images nothing could stop on them: train instead.
         val = 0.0 if head_only or n * 0.2 < MIN_VAL_TO_STOP else (0.2 if n < 1000 else 0.1)
-        reasons["test_split"] = f"Test {test:.0%}: {round(n * test)} of {n} images held out."
+        n_test = sum(held_out_counts(c, val, test)[1] for c in counts)
+        reasons["test_split"] = f"Test {test:.0%}: {n_test} of {n} images held out."
         reasons["folds"] = "No cross-validation: the test split is large enough."
     if head_only:
         reasons["val_split"] = (
@@ -165,9 +167,14 @@ def choose_defaults(
             "on; training runs a fixed number of epochs instead."
         )
     else:
-        reasons["val_split"] = f"Validation {val:.0%}: {round(n * val)} images to stop on."
-    n_train = max(1, round(n * (1 - val - test)))
-    n_val = round(n * val)
+        reasons["val_split"] = (
+            f"Validation {val:.0%}: {sum(held_out_counts(c, val, test)[0] for c in counts)} "
+            "images to stop on."
+        )
+    # The exact counts of the split the run makes (per class, as tlcore.data.split does).
+    held = [held_out_counts(c, val, test) for c in counts]
+    n_val = sum(v for v, _ in held)
+    n_train = max(1, n - n_val - sum(t for _, t in held))
 
     if head_only:
         batch = 32

@@ -223,7 +223,7 @@ def _compile_phase(s: Session, phase: Phase) -> Any:
         s.cut = features.plan_cut(s.config, s.model) if s.fast_path else None
         fitted = s.cut.trainable if s.cut else s.model
         fitted.compile(
-            optimizer=optimizer(s.config.optimizer, phase.learning_rate),
+            optimizer=optimizer(phase.optimizer, phase.learning_rate),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )

@@ -20,6 +20,7 @@ class Phase:
     learning_rate: float
     freeze: FreezeConfig
     solve: bool = False
+    optimizer: str = "adam"
 
 
 def plan_phases(config: TrainConfig) -> list[Phase]:
@@ -27,18 +28,33 @@ def plan_phases(config: TrainConfig) -> list[Phase]:
     from tlcore.models.freezing import get_strategy, head_phase_freeze
 
     strategy = get_strategy(config.freeze.strategy)
+    first, second = config.optimizer, config.fine_tune_optimizer or config.optimizer
     if config.solve_head and not config.augment.enabled and not strategy.forces_random_weights:
-        head = Phase("head", 1, config.learning_rate, head_phase_freeze(config.freeze), True)
+        head = Phase("head", 1, config.learning_rate, head_phase_freeze(config.freeze), True, first)
         if config.freeze.strategy == "feature-extraction" or config.epochs < 2:
             return [head]
         # The solved head is epoch 1; fine-tuning takes the run to ``epochs`` in all.
-        fine_tune = Phase("fine-tune", config.epochs, config.fine_tune_learning_rate, config.freeze)
+        fine_tune = Phase(
+            "fine-tune", config.epochs, config.fine_tune_learning_rate, config.freeze, False, second
+        )
         return [head, fine_tune]
     if config.two_phase:
         return [
             Phase(
-                "head", config.head_epochs, config.learning_rate, head_phase_freeze(config.freeze)
+                "head",
+                config.head_epochs,
+                config.learning_rate,
+                head_phase_freeze(config.freeze),
+                False,
+                first,
             ),
-            Phase("fine-tune", config.epochs, config.fine_tune_learning_rate, config.freeze),
+            Phase(
+                "fine-tune",
+                config.epochs,
+                config.fine_tune_learning_rate,
+                config.freeze,
+                False,
+                second,
+            ),
         ]
-    return [Phase("train", config.epochs, config.learning_rate, config.freeze)]
+    return [Phase("train", config.epochs, config.learning_rate, config.freeze, False, first)]
