@@ -9,7 +9,7 @@ be used, or None; the caller drops what fails and says so once.
 import math
 from typing import Any
 
-from tlcore.config import OPTIMIZERS, POOLINGS, RESIZE_MODES, SCHEDULES
+from tlcore.config import HEAD_FEATURES, OPTIMIZERS, POOLINGS, RESIZE_MODES, SCHEDULES
 
 _INT_RANGES = {
     "val_percent": (0, 40),
@@ -36,6 +36,7 @@ _TRAINING_CHOICES = {
     "pooling": POOLINGS,
     "schedule": SCHEDULES,
     "class_weighting": ("auto", "on", "off"),
+    "head_features": HEAD_FEATURES,
 }
 _TRAINING_BOOLS = ("auto", "two_phase", "solve_head", "cross_validate")
 

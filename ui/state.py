@@ -40,6 +40,7 @@ DEFAULT_TRAINING = {
     "solve_head": False,
     "cross_validate": False,
     "cv_folds": 5,
+    "head_features": "last",
 }
 
 DEFAULTS: dict[str, Any] = {

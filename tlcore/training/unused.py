@@ -53,6 +53,8 @@ def unused_settings(config: TrainConfig) -> dict[str, str]:
         out["freeze.frozen_layers"] = "no layer-by-layer selection"
     if not _backbone_trains(config):
         out["freeze.batchnorm_scale_trains"] = "no BatchNorm layer trains"
+    if not _head_solved_only(config):
+        out["head_features"] = "only a head solved as the run's one phase reads them"
     if _head_solved_only(config):
         why = "the head is solved exactly, not trained by gradient"
         for name in ("epochs", "optimizer", "learning_rate", "schedule", "warmup_epochs"):
