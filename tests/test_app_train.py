@@ -124,7 +124,7 @@ def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
     import sys
 
     from tlcore import fsutil
-    from tlcore.config import TrainConfig
+    from tlcore.config import FreezeConfig, TrainConfig
 
     # A stand-in worker: any live process whose command line mentions tlcore.
     fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "tlcore"])
@@ -134,6 +134,7 @@ def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
                 data=str(tiny_dataset),
                 backbone="small_cnn",
                 weights="none",
+                freeze=FreezeConfig(strategy="fine-tune"),  # two phases need layers to retrain
                 two_phase=True,
                 head_epochs=2,
                 epochs=10,
