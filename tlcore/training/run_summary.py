@@ -69,7 +69,13 @@ def setting_text(config: TrainConfig, name: str) -> str:
     if name in ("optimizer", "fine_tune_optimizer"):
         return _OPTIMIZERS.get(v or config.optimizer, str(v))
     if name == "image_size":
-        return f"{v} px" if v else "the network's own size"
+        if v:
+            return f"{v} px"
+        from tlcore.models.backbones import get_backbone
+
+        spec = get_backbone(config.backbone)
+        own = spec.key in ("my_model", "keras_file")
+        return "the model's own size" if own else f"{spec.default_size} px (the network's own)"
     if name == "resize_mode":
         return {"pad": "padded", "crop": "centre-cropped", "stretch": "stretched"}[v] + " square"
     if name == "backbone":
