@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from tlcore.errors import TransferLabError
-from ui import dataset
+from ui import dataset, progress_box
 
 SHOW_ISSUES = 12
 SHOW_PAIRS = 10
@@ -87,13 +87,7 @@ def _inspect(key: tuple, backbone: str, size: int, report: Any) -> None:
 
     config = TrainConfig(data=report.root, backbone=backbone, weights="imagenet", image_size=size)
     with st.status("Looking at your images through the network…") as box:
-        bar = st.progress(0.0)
-
-        def progress(event: dict) -> None:
-            done, total = event.get("done"), event.get("total")
-            box.update(label=event["message"])
-            if done is not None and total:
-                bar.progress(min(1.0, done / total))
+        progress = progress_box.follower(box)
 
         try:
             found = inspect_dataset(config, report, progress)

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from tlcore.errors import TransferLabError
-from ui import model_config
+from ui import model_config, progress_box
 
 SECONDS_PER_IMAGE = 0.02
 """Measured: EfficientNet-Lite0 at 224 px on 2 CPU cores, per image (reading it, both
@@ -91,13 +91,7 @@ def _measure(key: tuple, report: Any) -> None:
     from tlcore.training.strategy_advice import advise
 
     with st.status("Measuring how well the network's features fit your images…") as box:
-        bar = st.progress(0.0)
-
-        def progress(event: dict) -> None:
-            done, total = event.get("done"), event.get("total")
-            box.update(label=event["message"])
-            if done is not None and total:
-                bar.progress(min(1.0, done / total))
+        progress = progress_box.follower(box)
 
         try:
             result = run_probe(model_config.build_config(), report, progress)

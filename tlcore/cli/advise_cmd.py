@@ -6,10 +6,9 @@ name and prints what it measured and the strategy it points to
 """
 
 import argparse
-import sys
 
 from tlcore.cli import model_config
-from tlcore.cli.output import emit_json, say
+from tlcore.cli.output import emit_json, say, stage_printer
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,13 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from tlcore.training.strategy_advice import advise
 
     report = scan(args.data)
-    shown: set[str] = set()
-
-    def progress(event: dict) -> None:
-        if args.json or event["stage"] in shown:
-            return
-        shown.add(event["stage"])
-        print(event["message"], file=sys.stderr, flush=True)
+    progress = stage_printer(quiet=args.json)
 
     result = run_probe(model_config(args, args.data), report, progress)
     advice = advise(result)

@@ -7,11 +7,10 @@ JSON object (see ``InspectReport``).
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 from tlcore.cli import model_config
-from tlcore.cli.output import emit_json, say, table
+from tlcore.cli.output import emit_json, say, stage_printer, table
 from tlcore.errors import ConfigError
 
 SHOWN = 20  # rows of each list in the readable report
@@ -27,13 +26,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < similarity <= 1.0:
         raise ConfigError(f"--similarity must be above 0 and at most 1 (got {similarity}).")
     report = scan(args.data)
-    shown: set[str] = set()
-
-    def progress(event: dict) -> None:
-        if args.json or event["stage"] in shown:
-            return
-        shown.add(event["stage"])
-        print(event["message"], file=sys.stderr, flush=True)
+    progress = stage_printer(quiet=args.json)
 
     found = inspect_dataset(model_config(args, args.data), report, progress, similarity)
     if args.json:

@@ -1,6 +1,7 @@
 """How commands print: readable text for people, one JSON line last for scripts."""
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from tlcore.fsutil import json_text, printable
@@ -25,3 +26,17 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(lines)
+
+
+def stage_printer(quiet: bool) -> Callable[[dict], None]:
+    """A progress callback that prints each stage's message once on stderr (none when
+    ``quiet``, e.g. with ``--json``), for the engine's ``{"stage", "message"}`` events."""
+    shown: set[str] = set()
+
+    def progress(event: dict) -> None:
+        if quiet or event["stage"] in shown:
+            return
+        shown.add(event["stage"])
+        print(event["message"], file=sys.stderr, flush=True)
+
+    return progress
