@@ -51,7 +51,6 @@ def test_a_bookmark_then_a_recipe_left_then_a_run(
 
         # 2. A recipe whose network would download: said on picking, the offline twin used.
         page.get_by_text("Layers that train").wait_for()
-        page.get_by_text(re.compile("Start from a classic recipe")).click()
         _pick(page, "Recipe", "Xception two-phase")
         page.get_by_text(re.compile("downloads its ImageNet weights first")).wait_for()
         _settled(page)

@@ -100,15 +100,27 @@ def header(config: TrainConfig) -> None:
 
 
 def picker() -> None:
-    """The recipe list: what each is, whether it downloads, and the buttons to use it."""
-    with st.expander(":material/menu_book: Start from a classic recipe (optional)"):
-        key = st.selectbox(
-            "Recipe",
-            list(RECIPES),
-            format_func=lambda k: RECIPES[k].display_name,
-            key="recipe_pick",
-        )
-        recipe = RECIPES[key]
+    """The recipe list: what each is, whether it downloads, and the buttons to use it.
+
+    A plain list, not an expander: an expander can close by itself on a rerun, hiding the
+    buttons of the recipe just picked.
+    """
+    key = st.selectbox(
+        ":material/menu_book: Start from a classic recipe (optional)",
+        [None, *RECIPES],
+        format_func=lambda k: (
+            "— no recipe: choose below —" if k is None else RECIPES[k].display_name
+        ),
+        key="recipe_pick",
+    )
+    custom = st.session_state.get("recipe") or not st.session_state["training"].get("auto")
+    if key is None:
+        if custom and st.button("Back to the defaults", key="defaults_reset"):
+            model_config.reset_to_defaults()
+            st.rerun()
+        return
+    recipe = RECIPES[key]
+    with st.container(border=True):
         st.caption(f"{recipe.when} From {recipe.tutorial}.")
         offline = recipe.offline_variant()
         if offline is not None and _needs_download(recipe):
@@ -131,7 +143,6 @@ def picker() -> None:
         elif st.button("Use this recipe", key="recipe_apply"):
             _use(recipe)
             st.rerun()
-        custom = st.session_state.get("recipe") or not st.session_state["training"].get("auto")
         if custom and st.button("Back to the defaults", key="defaults_reset"):
             model_config.reset_to_defaults()
             st.rerun()
