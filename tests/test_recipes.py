@@ -115,6 +115,10 @@ def test_downloading_recipes_have_an_offline_twin_on_lite0() -> None:
     assert twin.backbone == "efficientnet_lite0" and twin.image_size is None
     same = [n for n in PINNED if n not in ("backbone", "image_size", "freeze")]
     assert all(getattr(twin, n) == getattr(original, n) for n in same)
+    # The table says which values are not the tutorial's.
+    steps = get_recipe("mobilenet_v2_fine_tune_100_lite0").steps
+    assert steps["freeze"].startswith("Not the tutorial's: the same place")
+    assert steps["backbone"].startswith("Not the tutorial's")
 
 
 @pytest.mark.slow

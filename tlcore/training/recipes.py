@@ -91,6 +91,14 @@ class Recipe:
                 **self.steps,
                 "backbone": "Not the tutorial's: EfficientNet-Lite0 works offline.",
                 "image_size": "EfficientNet-Lite0's own input size.",
+                **(
+                    {
+                        "freeze": "Not the tutorial's: the same place in EfficientNet-Lite0's "
+                        f"stages (the tutorial: {self.steps.get('freeze', '—')})."
+                    }
+                    if "freeze" in self.offline
+                    else {}
+                ),
             },
         )
 
