@@ -113,13 +113,16 @@ def picker() -> None:
         ),
         key="recipe_pick",
     )
+    if key is not None:
+        _details(RECIPES[key])
     custom = st.session_state.get("recipe") or not st.session_state["training"].get("auto")
-    if key is None:
-        if custom and st.button("Back to the defaults", key="defaults_reset"):
-            model_config.reset_to_defaults()
-            st.rerun()
-        return
-    recipe = RECIPES[key]
+    if custom and st.button("Back to the defaults", key="defaults_reset"):
+        model_config.reset_to_defaults()
+        st.rerun()
+
+
+def _details(recipe: Recipe) -> None:
+    """What the picked recipe is, whether it downloads, and the buttons to use it."""
     with st.container(border=True):
         st.caption(f"{recipe.when} From {recipe.tutorial}.")
         offline = recipe.offline_variant()
@@ -142,7 +145,4 @@ def picker() -> None:
                 st.rerun()
         elif st.button("Use this recipe", key="recipe_apply"):
             _use(recipe)
-            st.rerun()
-        if custom and st.button("Back to the defaults", key="defaults_reset"):
-            model_config.reset_to_defaults()
             st.rerun()

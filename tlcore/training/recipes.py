@@ -133,6 +133,7 @@ def _pinned(**settings: Any) -> TrainConfig:
 
 
 _BOOK_AUGMENT = AugmentConfig.of(flip_horizontal=1.0, rotation=0.1, zoom=0.2)
+_BOOK_AUGMENT_STEP = "RandomFlip('horizontal'), RandomRotation(0.1), RandomZoom(0.2)"
 _VGG_HEAD_STEPS = {
     "pooling": "layers.Flatten()",
     "head_units": "layers.Dense(256)",
@@ -189,7 +190,7 @@ _RECIPES = (
         {
             **_VGG_HEAD_STEPS,
             "freeze": "conv_base.trainable = False",
-            "augment": "RandomFlip('horizontal'), RandomRotation(0.1), RandomZoom(0.2)",
+            "augment": _BOOK_AUGMENT_STEP,
             "epochs": "model.fit(..., epochs=50)",
         },
         {},
@@ -218,7 +219,7 @@ _RECIPES = (
         {
             **_VGG_HEAD_STEPS,
             "freeze": "for layer in conv_base.layers[:-4]: layer.trainable = False",
-            "augment": "RandomFlip('horizontal'), RandomRotation(0.1), RandomZoom(0.2)",
+            "augment": _BOOK_AUGMENT_STEP,
             "two_phase": "first the augmented feature-extraction model, then fine-tuning",
             "head_epochs": "the feature-extraction model: epochs=50",
             "epochs": "then model.fit(..., epochs=30): 50 + 30",
@@ -247,7 +248,7 @@ _RECIPES = (
         {
             "backbone": "Conv2D / MaxPooling2D blocks (TransferLab's Small CNN)",
             "image_size": "image_size=(180, 180)",
-            "augment": "RandomFlip('horizontal'), RandomRotation(0.1), RandomZoom(0.2)",
+            "augment": _BOOK_AUGMENT_STEP,
             "pooling": "layers.Flatten()",
             "dropout": "layers.Dropout(0.5)",
             "optimizer": 'optimizer="rmsprop" (learning rate 0.001)',

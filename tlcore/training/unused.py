@@ -17,49 +17,39 @@ _DEFAULT = TrainConfig(data="")
 _DEFAULT_FREEZE = FreezeConfig()
 
 
-def _backbone_trains(config: TrainConfig) -> bool:
-    return config.freeze.strategy != "feature-extraction"
-
-
-def _second_phase(config: TrainConfig) -> bool:
-    """A fine-tuning phase follows a head phase (by gradient, or the solved head)."""
-    if not _backbone_trains(config):
-        return False
-    solved_first = config.solve_head and not config.augment.enabled
-    return config.two_phase or (solved_first and config.epochs >= 2)
-
-
-def _head_solved_only(config: TrainConfig) -> bool:
-    return (
-        config.solve_head
-        and not config.augment.enabled
-        and config.freeze.strategy == "feature-extraction"
-    )
-
-
 def unused_settings(config: TrainConfig) -> dict[str, str]:
-    """Settings of ``config`` that do not take part in training it -> why not."""
+    """Settings of ``config`` that do not take part in training it -> why not.
+
+    Read off the phases the run will train (``plan_phases``), so what is called unused
+    is exactly what the training loop does not read.
+    """
+    from tlcore.training.phases import plan_phases
+
+    phases = plan_phases(config)
+    backbone_trains = config.freeze.strategy != "feature-extraction"
+    solved_only = len(phases) == 1 and phases[0].solve
+    fine_tunes = len(phases) == 2 and backbone_trains
     out: dict[str, str] = {}
-    if not _backbone_trains(config) and config.two_phase:
+    if config.two_phase and not backbone_trains:
         out["two_phase"] = "nothing in the network trains, so there is no second phase"
-    if not (config.two_phase and _backbone_trains(config)):
+    if not (fine_tunes and not phases[0].solve):
         out["head_epochs"] = "only a two-phase run has head-only epochs"
-    if not _second_phase(config):
+    if not fine_tunes:
         out["fine_tune_learning_rate"] = "no fine-tuning phase"
         out["fine_tune_optimizer"] = "no fine-tuning phase"
     if config.freeze.strategy != "fine-tune":
         out["freeze.unfreeze_top"] = out["freeze.unfreeze_from"] = "not fine-tuning the top"
     if config.freeze.strategy != "custom":
         out["freeze.frozen_layers"] = "no layer-by-layer selection"
-    if not _backbone_trains(config):
+    if not backbone_trains:
         out["freeze.batchnorm_scale_trains"] = "no BatchNorm layer trains"
-    if not _head_solved_only(config):
-        out["head_features"] = "only a head solved as the run's one phase reads them"
-    if _head_solved_only(config):
+    if solved_only:
         why = "the head is solved exactly, not trained by gradient"
         for name in ("epochs", "optimizer", "learning_rate", "schedule", "warmup_epochs"):
             out[name] = why
         out["early_stopping_patience"] = why
+    else:
+        out["head_features"] = "only a head solved as the run's one phase reads them"
     return out
 
 
