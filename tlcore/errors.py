@@ -23,6 +23,10 @@ class ImageError(TransferLabError):
         self.reason = reason
 
 
+class TrainingError(TransferLabError):
+    """Training itself went wrong (e.g. the loss became NaN, or the disk filled up)."""
+
+
 class ConfigError(TransferLabError):
     """A training or model setting is invalid."""
 
