@@ -87,7 +87,9 @@ def run_model_path(run_id: str) -> Path:
 
 
 def run_feature_layers(run_id: str) -> tuple[Any, Any]:
-    """Load run ``run_id``'s model safely; return its ``preprocess`` and ``backbone`` layers."""
+    """Load run ``run_id``'s model safely; return copies of its ``preprocess`` layer and its
+    plain backbone (one output: the last feature map)."""
+    from tlcore.models.mirrored_views import inner_backbone
     from tlcore.models.model_files import load_image_model
 
     model = load_image_model(run_model_path(run_id), "backbone")
@@ -98,6 +100,9 @@ def run_feature_layers(run_id: str) -> tuple[Any, Any]:
             f"Run '{run_id}''s model has no 'preprocess'/'backbone' part; it "
             "was not made by TransferLab."
         ) from None
+    # A backbone seeing the image and its mirror: the plain network inside is the feature
+    # part (a new run chooses its own views).
+    backbone = inner_backbone(backbone)
     # Fresh copies: a layer's ``.output`` is that of its first call, which for the loaded
     # layers is inside the old model; Grad-CAM and the fast path need the new model's.
     copy = _fresh_copy(backbone)
