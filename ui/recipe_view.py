@@ -8,7 +8,14 @@ and offers the download or the closest offline recipe on EfficientNet-Lite0.
 import streamlit as st
 
 from tlcore.config import TrainConfig
-from tlcore.training.recipes import PINNED, RECIPES, Recipe, differences, get_recipe
+from tlcore.training.recipes import (
+    PINNED,
+    RECIPES,
+    Recipe,
+    differences,
+    get_recipe,
+    needs_download,
+)
 from tlcore.training.run_summary import setting_text
 from ui import model_config, weights_choice
 
@@ -37,16 +44,6 @@ _LABELS = {
     "schedule": "Learning-rate schedule",
     "warmup_epochs": "Warm-up epochs",
 }
-
-
-def _needs_download(recipe: Recipe) -> bool:
-    cfg = recipe.template
-    if cfg.weights != "imagenet":
-        return False
-    from tlcore.models.backbones import get_backbone
-
-    size = cfg.image_size or get_backbone(cfg.backbone).default_size
-    return not weights_choice.imagenet_ready(cfg.backbone, size)
 
 
 def _use(recipe: Recipe) -> None:
@@ -126,7 +123,7 @@ def _details(recipe: Recipe) -> None:
     with st.container(border=True):
         st.caption(f"{recipe.when} From {recipe.tutorial}.")
         offline = recipe.offline_variant()
-        if offline is not None and _needs_download(recipe):
+        if offline is not None and needs_download(recipe.template):
             st.warning(
                 f"This recipe's network, {setting_text(recipe.template, 'backbone')}, "
                 "downloads its ImageNet weights first (needs internet). Offline, use the "

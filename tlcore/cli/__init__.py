@@ -182,10 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(p)
     p.add_argument("--spec", help="run an existing spec.json instead (the app's worker)")
     p.add_argument("--name", default="", help="a label for this run")
+    p.add_argument(
+        "--recipe",
+        metavar="NAME",
+        help="start from a tutorial's pinned settings (`python -m tlcore recipes` lists them); "
+        "any other option typed changes it, and the run is then no longer the recipe",
+    )
 
     p = sub.add_parser("compare", help="train several strategies on the same split")
     _add_training_options(p)
     p.add_argument("--strategies", required=True, help="comma list, e.g. feature-extraction,full")
+
+    p = sub.add_parser("recipes", help="list the recipes train --recipe takes")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("predict", help="classify images with a trained run or model file")
     p.add_argument("model", metavar="RUN_OR_MODEL", help="run id, run folder or .keras file")
@@ -208,9 +217,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def typed_options(argv: list[str] | None) -> frozenset[str]:
+    """The options typed on the command line (argparse dests), not left at their defaults.
+
+    Parses ``argv`` again with every default suppressed, so only what was typed is set
+    (abbreviations and ``--opt=value`` included). Only for ``train``: a positional with
+    choices (``runs``) cannot take a suppressed default.
+    """
+    parser = build_parser()
+    parsers = [parser]
+    while parsers:
+        current = parsers.pop()
+        for action in current._actions:
+            action.default = argparse.SUPPRESS
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return frozenset(vars(parser.parse_args(argv)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "recipe", None):
+        # A recipe pins every setting: only what was typed may change it.
+        args.typed = typed_options(argv)
     try:
         module = import_module(f"tlcore.cli.{args.command}_cmd")
         return int(module.run(args) or 0)

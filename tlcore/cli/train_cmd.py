@@ -12,8 +12,10 @@ from typing import Any
 
 from tlcore.cli import model_config
 from tlcore.cli.output import emit_json, say
+from tlcore.cli.recipe_args import changed_line, recipe_config
 from tlcore.config import SplitConfig, TrainConfig
 from tlcore.errors import ConfigError, DataError
+from tlcore.training.recipes import differences, get_recipe
 
 POLICY_OPTIONS = {
     "epochs": "epochs",
@@ -195,6 +197,7 @@ def result_row(info: Any) -> dict[str, Any]:
         "name": info.name,
         "status": info.status,
         "strategy": info.config.freeze.strategy,
+        "recipe": info.config.recipe or None,
         "epochs_run": info.epochs_run,
         "seconds": info.seconds,
         "trainable_params": info.trainable_params,
@@ -223,20 +226,29 @@ def run(args: argparse.Namespace) -> int:
     from tlcore.runs.job import train, train_spec
 
     echo = None if args.json else echo_event
+    asked = getattr(args, "recipe", None) or ""  # the recipe named with --recipe
     if args.spec:
         info = train_spec(args.spec, echo=echo)
     else:
-        config, split, report, defaults = _split_first(config_from_args(args))
+        config = config_from_args(args)
+        if asked:
+            config = recipe_config(args, config)
+        config, split, report, defaults = _split_first(config)
         if not args.json:  # what the scan found wrong, before any work is done
             for warning in report.warnings:
                 say(f"warning: {warning}")
         created = store.create_run(config, split=split, report=report, defaults=defaults)
         if not args.json:
             say(f"run {created.run_id} -> {created.path}")
+            changed = changed_line(asked, created.config, getattr(args, "typed", frozenset()))
+            if changed:
+                say(changed)
             for line in chosen_settings(created.path):
                 say(f"  {line}")
         info = train(created.config, created.path, split=split, echo=echo)
     row = result_row(info)
+    if asked:  # what made the run leave the recipe (empty: it still is the recipe)
+        row["changed_from_recipe"] = differences(info.config, get_recipe(asked))
     if not args.json:
         metrics = _metrics(info)
         if metrics.get("split") == "cross-validation":

@@ -109,6 +109,17 @@ def _backbone_name(key: str) -> str:
     return get_backbone(key).display_name
 
 
+def needs_download(config: TrainConfig) -> bool:
+    """True when ``config`` starts from ImageNet weights that are not on this computer."""
+    if config.weights != "imagenet":
+        return False
+    from tlcore.models.backbones import get_backbone
+    from tlcore.models.weights import imagenet_ready
+
+    size = config.image_size or get_backbone(config.backbone).default_size
+    return not imagenet_ready(config.backbone, size)
+
+
 def differences(config: TrainConfig, recipe: Recipe) -> list[str]:
     """The pinned settings in which ``config`` is not ``recipe`` (empty: it is the recipe)."""
     return [name for name in PINNED if getattr(config, name) != getattr(recipe.template, name)]
