@@ -25,6 +25,9 @@ default), ``flatten`` every position kept (the VGG16 tutorials' ``Flatten``)."""
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "none", "cosine")
 HEAD_FEATURES = ("last", "multi", "auto")
+HEAD_VIEWS = ("none", "auto")
+"""``none``: the solved head never sees mirror images (orientation matters); ``auto``: the
+mirror image's features averaged in is a candidate in the head's cross-validation."""
 """What a solved head reads (``tlcore.training.multilayer_solve``): the last layer's pooled
 features, several layers' (``multi``), or whichever cross-validates better (``auto``)."""
 
@@ -168,7 +171,9 @@ class TrainConfig:
     run is created, except the names in ``chosen`` (what the person set). ``head_features``
     says what a solved head reads when it is the run's only phase: ``last`` (the last
     layer), ``multi`` (several layers) or ``auto`` (the one that cross-validates better;
-    ``HEAD_FEATURES``).
+    ``HEAD_FEATURES``). ``head_views`` (``HEAD_VIEWS``) says whether, with ``auto``
+    features, the head may also read each image's features averaged with its mirror
+    image's (``none`` when orientation matters).
     """
 
     data: str
@@ -205,6 +210,7 @@ class TrainConfig:
     chosen: tuple[str, ...] = ()
     budget_seconds: float | None = None  # a time budget for the run (tlcore.training.budget)
     head_features: str = "last"
+    head_views: str = "none"
     recipe: str = ""
 
     def validate(self) -> None:
@@ -268,6 +274,10 @@ class TrainConfig:
                 f"(got {self.warmup_epochs})."
             )
         check_seed(self.seed)
+        if self.head_views not in HEAD_VIEWS:
+            raise ConfigError(
+                f"Head views must be one of {', '.join(HEAD_VIEWS)} (got '{self.head_views}')."
+            )
         if self.head_features not in HEAD_FEATURES:
             raise ConfigError(
                 f"Head features must be one of {', '.join(HEAD_FEATURES)} "

@@ -41,6 +41,7 @@ DEFAULT_TRAINING = {
     "cross_validate": False,
     "cv_folds": 5,
     "head_features": "last",
+    "orientation_matters": False,  # the person said mirror images may be other classes
 }
 
 DEFAULTS: dict[str, Any] = {

@@ -142,6 +142,14 @@ def _image_settings(spec: Any, t: dict[str, Any]) -> None:
             "stretch": "stretching",
         }.get,
     )
+    t["orientation_matters"] = st.checkbox(
+        "A mirror image can be a different class (orientation matters)",
+        bool(t["orientation_matters"]),
+        key=wkey("set_orientation"),
+        help="Tick for arrows, letters, left vs right hands: the head then never looks at "
+        "mirror images. Otherwise a head solved on the frozen network may average each "
+        "image with its mirror image, where cross-validation says that helps.",
+    )
 
 
 def _phase_settings(t: dict[str, Any]) -> None:

@@ -93,6 +93,12 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
         "that cross-validates better; the default for feature extraction)",
     )
     p.add_argument(
+        "--orientation-matters",
+        action="store_true",
+        help="a mirror image may be another class (arrows, letters, left/right): the "
+        "solved head never tries mirror images",
+    )
+    p.add_argument(
         "--cv-folds",
         type=int,
         help="cross-validate over N folds and train the final model on every image "

@@ -8,7 +8,8 @@ except that
   several outputs: its last feature map first, then the maps of the tapped layers;
 - ``pool`` is a small nested model taking that list: global average pooling of each map,
   concatenation, then a ``Normalization`` layer holding the per-feature shift and scale
-  the head was solved with (``tlcore.training.multilayer.group_scaling``);
+  the head was solved with (``tlcore.training.multilayer.group_scaling``), and for a
+  nearest-class-mean head a ``UnitNormalization``;
 - ``predictions`` is as wide as the pooled features.
 
 Only built-in Keras layers, so it loads with ``safe_mode=True``; Grad-CAM reads the first
@@ -29,8 +30,12 @@ def multi_output_backbone(backbone: Any, taps: list[str]) -> Any:
     return keras.Model(backbone.inputs, outputs, name="backbone")
 
 
-def pooling_part(shapes: list[tuple], mean: np.ndarray, scale: np.ndarray) -> Any:
-    """Feature maps -> pooled, concatenated, shifted and scaled features (the ``pool``)."""
+def pooling_part(
+    shapes: list[tuple], mean: np.ndarray, scale: np.ndarray, unit_length: bool = False
+) -> Any:
+    """Feature maps -> pooled, concatenated, shifted and scaled features (the ``pool``);
+    with ``unit_length``, then scaled to length 1 (for a nearest-class-mean head,
+    ``tlcore.training.nearest_mean``)."""
     import keras
     from keras import layers
 
@@ -42,11 +47,19 @@ def pooling_part(shapes: list[tuple], mean: np.ndarray, scale: np.ndarray) -> An
         variance=(np.asarray(scale, np.float64) ** 2).astype(np.float32).tolist(),
         name="group_scaling",
     )
-    return keras.Model(inputs, norm(x), name="pool")
+    x = norm(x)
+    if unit_length:
+        x = layers.UnitNormalization(name="unit_length")(x)
+    return keras.Model(inputs, x, name="pool")
 
 
 def build_multilayer_classifier(
-    classifier: Any, taps: list[str], mean: np.ndarray, scale: np.ndarray, seed: int = 0
+    classifier: Any,
+    taps: list[str],
+    mean: np.ndarray,
+    scale: np.ndarray,
+    seed: int = 0,
+    unit_length: bool = False,
 ) -> Any:
     """A classifier reading the tapped layers too, sharing ``classifier``'s layers.
 
@@ -56,6 +69,7 @@ def build_multilayer_classifier(
         mean, scale: per-feature shift and scale of the pooled features (last layer's
             first, then each tap's, in ``taps`` order).
         seed: seeds the new Dense layer's initial weights (the solved head replaces them).
+        unit_length: the pooled, scaled features are then scaled to length 1.
     """
     import keras
     from keras import layers
@@ -67,7 +81,7 @@ def build_multilayer_classifier(
     for name in names[1 : names.index("backbone")]:
         x = classifier.get_layer(name)(x)
     maps = backbone(x, training=False)
-    pool = pooling_part([tuple(m.shape[1:]) for m in maps], mean, scale)
+    pool = pooling_part([tuple(m.shape[1:]) for m in maps], mean, scale, unit_length)
     x = pool(maps)
     rate = float(classifier.get_layer("dropout").rate)
     x = layers.Dropout(rate, seed=seed, name="dropout")(x)

@@ -6,7 +6,9 @@ one forward pass computes the pooled features of the last layer and of the layer
 cross-validated on each candidate, on the same folds, with the same solver, its
 regularisation chosen again inside each fold. The multi-layer features are kept unless
 the last layer alone beats them by more than the folds' luck: the mean of the fold-by-fold
-differences more than twice its standard error (``pick``). Why not simply the higher
+differences more than twice its standard error (``pick``); so is every later candidate
+(``tlcore.training.head_candidates``: the mirror image's features averaged in, a
+nearest-class-mean head for tiny sets) against the one kept before it. Why not simply the higher
 mean: at 5 images a class, 5-fold accuracies move in steps of 1/6 of a class and tie
 often; on Twemoji (``bench/bench_multilayer.py``) the higher mean kept the last layer in
 3 of 5 seeds at 5 a class although multi-layer features were better on the test images
@@ -41,6 +43,18 @@ class CandidateScore:
     accuracy_std: float
     log_loss: float
     fold_accuracies: tuple[float, ...] = ()
+    head: str = "logistic"  # or "nearest-mean" (tlcore.training.nearest_mean)
+    views: bool = False  # features averaged over the image and its mirror image
+
+    def describe(self) -> str:
+        """What this candidate is, in a few plain words."""
+        where = "the last layer alone" if self.features == "last" else f"{self.layers} layers"
+        text = f"features from {where}"
+        if self.views:
+            text += ", averaged with the mirror image's"
+        if self.head == "nearest-mean":
+            text = f"a nearest-class-mean head on {text}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,8 @@ class FeatureChoice:
     layers: tuple[str, ...]  # the backbone layers pooled (the last layer first)
     reason: str
     scores: tuple[CandidateScore, ...] = field(default=())
+    head: str = "logistic"  # or "nearest-mean"
+    views: bool = False  # the model averages the image's and its mirror image's features
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only."""
@@ -92,25 +108,50 @@ def pick(scores: list[CandidateScore]) -> CandidateScore:
 
 
 def reason(chosen: CandidateScore, scores: list[CandidateScore]) -> str:
-    """One plain sentence: which features, and what cross-validation said of them."""
-    last = next(s for s in scores if s.features == "last")
-    multi = next((s for s in scores if s.features == "multi"), None)
+    """Plain sentences: which features and head, what cross-validation said of them, and
+    what else was tried."""
+    last = next(s for s in scores if s.features == "last" and s.head == "logistic")
+    multi = next(
+        (s for s in scores if s.features == "multi" and s.head == "logistic" and not s.views),
+        None,
+    )
     if multi is None:
         return "Features from the last layer alone."
     both = f"{multi.accuracy:.0%} vs {last.accuracy:.0%} for the last layer alone"
-    if chosen.features == "last":
-        return (
+    if chosen is last:
+        text = (
             f"Features from the last layer alone: in cross-validation they beat features from "
             f"{multi.layers} layers by more than the folds' luck ({last.accuracy:.0%} vs "
             f"{multi.accuracy:.0%})."
         )
-    gain = round(100 * (multi.accuracy - last.accuracy))
-    if gain > 0:
-        return (
+    elif chosen is multi:
+        gain = round(100 * (multi.accuracy - last.accuracy))
+        text = (
             f"Features from {multi.layers} layers: {gain:+d} points in cross-validation over "
             f"the last layer alone ({both})."
+            if gain > 0
+            else f"Features from {multi.layers} layers: in cross-validation the last layer "
+            f"alone did not beat them by more than the folds' luck ({both})."
         )
-    return (
-        f"Features from {multi.layers} layers: in cross-validation the last layer alone did "
-        f"not beat them by more than the folds' luck ({both})."
-    )
+    else:
+        runner = _displaced(chosen, scores)
+        text = (
+            f"{chosen.describe().capitalize()}: in cross-validation clearly ahead of "
+            f"{runner.describe()} ({chosen.accuracy:.0%} vs {runner.accuracy:.0%})."
+        )
+    others = [s for s in scores if s is not chosen and s is not multi and s is not last]
+    if others:
+        tried = "; ".join(f"{s.describe()} ({s.accuracy:.0%})" for s in others)
+        text += f" Also tried: {tried} — not clearly better."
+    return text
+
+
+def _displaced(chosen: CandidateScore, scores: list[CandidateScore]) -> CandidateScore:
+    """The candidate ``pick`` held before it took ``chosen`` (what ``chosen`` beat)."""
+    best, before = scores[0], scores[0]
+    for s in scores[1:]:
+        if clearly_better(s, best):
+            before, best = best, s
+        if best is chosen:
+            break
+    return before

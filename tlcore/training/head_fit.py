@@ -109,7 +109,14 @@ class HeadFit:
 
 def describe(fit: HeadFit) -> str:
     """One plain sentence about a solved head, for the Train page and the CLI."""
-    if fit.cv_accuracy is None:
+    if fit.criterion == "nearest-mean":  # tlcore.training.nearest_mean: kernel = T x unit means
+        scale = float(np.linalg.norm(fit.kernel, axis=0).max()) if fit.kernel.size else 0.0
+        text = (
+            "The head is the nearest class mean of the centred, length-normalised features "
+            f"(computed in {fit.seconds:.1f} s; temperature {scale:g}, chosen by the "
+            "cross-validated log loss)."
+        )
+    elif fit.cv_accuracy is None:
         text = f"The head was solved exactly with C = {fit.C:g} in {fit.seconds:.1f} s."
     else:
         text = (

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from tlcore.training import features, multilayer
-from tlcore.training.head_choice import FeatureChoice, pick, reason, score
+from tlcore.training import features, head_candidates, multilayer, nearest_mean
+from tlcore.training.head_choice import FeatureChoice, pick, reason
 
 
 def applies(config: Any, phases: int) -> bool:
@@ -27,8 +27,11 @@ def applies(config: Any, phases: int) -> bool:
     return getattr(config, "head_features", "last") != "last" and phases == 1
 
 
-def _raw_features(s: Any, extractor: Any, taps: list[str]) -> dict[str, np.ndarray]:
-    """The pooled features of every split, from the cache when it has them.
+def _raw_features(
+    s: Any, extractor: Any, taps: list[str], data: dict, view: str = ""
+) -> dict[str, np.ndarray]:
+    """The pooled features of the splits in ``data`` (of the mirror images with ``view``
+    ``mirror``), from the cache when it has them.
 
     Raises:
         StopRequested: a stop was asked for while they were computed.
@@ -37,9 +40,9 @@ def _raw_features(s: Any, extractor: Any, taps: list[str]) -> dict[str, np.ndarr
 
     before = [layer for layer in s.model.layers[1:] if layer.name != "augmentation"]
     before = before[: [layer.name for layer in before].index("backbone") + 1]
-    digest = features.weights_digest(before, "multilayer:" + ",".join(taps))
-    cut = features.Cut("multilayer", extractor, None, digest)
-    feats = cached_features(cut, s.data, s.config, s.size, s.log, s.should_stop)
+    digest = features.weights_digest(before, f"multilayer{view}:" + ",".join(taps))
+    cut = features.Cut("multilayer" + view, extractor, None, digest)
+    feats = cached_features(cut, data, s.config, s.size, s.log, s.should_stop)
     return {name: np.asarray(v) for name, v in feats.items()}
 
 
@@ -61,56 +64,124 @@ def _pool_cut(model: Any) -> features.Cut:
     return features.Cut(features.POOL, extractor, keras.Model(inputs, y, name="head"), "")
 
 
+def _mirrored(extractor: Any) -> Any:
+    """``extractor`` applied to the mirror image (for features only; never saved)."""
+    import keras
+
+    inputs = keras.Input(extractor.inputs[0].shape[1:], name="image")
+    flipped = keras.layers.Lambda(lambda t: keras.ops.flip(t, axis=2), name="mirror")(inputs)
+    return keras.Model(inputs, extractor(flipped), name="mirrored_extractor")
+
+
+def _choose(s: Any, raw: dict, last: dict, mirror_train: Any, widths: list[int], n_layers: int):
+    """Cross-validate every candidate on the training images; the kept ``Scored`` and all
+    scores (``head_candidates``)."""
+    from tlcore.training.crossval import fold_count
+
+    labels = s.data["train"][1]
+    k = len(s.classes)
+    counts = np.bincount(labels, minlength=k)
+    smallest = int(counts[counts > 0].min())
+    folds = s.config.cv_folds if s.config.cross_validate else fold_count(counts[counts > 0])
+    cands = head_candidates.candidates(n_layers, smallest, mirror_train is not None)
+    scored = []
+    for i, cand in enumerate(cands):
+        s.log.emit(
+            "prepare", stage="choose-features", done=i, total=len(cands),
+            message=f"Cross-validating {cand_text(cand)}…",
+        )  # fmt: skip
+        x = _train_rows(cand, raw["train"], last["train"], mirror_train, widths)
+        scored.append(
+            head_candidates.cross_validate(
+                cand, x, labels, k, folds, class_weight=s.class_weight, seed=s.config.seed
+            )
+        )
+    kept = pick([c.score for c in scored])
+    return next(c for c in scored if c.score is kept), [c.score for c in scored]
+
+
+def cand_text(cand: Any) -> str:
+    """The progress line's words for a candidate."""
+    text = "the last layer alone" if cand.features == "last" else f"{cand.layers} layers"
+    text = f"the head on features from {text}"
+    if cand.views:
+        text += " averaged with the mirror image's"
+    if cand.head == "nearest-mean":
+        text = text.replace("the head", "a nearest-class-mean head", 1)
+    return text
+
+
+def _train_rows(cand: Any, raw: Any, last: Any, mirror: Any, widths: list[int]) -> np.ndarray:
+    """A candidate's training features: scaled as the final model would scale them."""
+    if cand.features == "last":
+        return last
+    x = (raw + mirror) / 2 if cand.views else raw
+    mean, scale = multilayer.group_scaling(x, widths)
+    return ((x - mean) / scale).astype(np.float32)
+
+
 def solve(s: Any, progress: Any) -> Any:
     """Solve the head on the features ``s.config.head_features`` asks for; return the
     ``HeadFit`` (already written into the session's model) and set ``s.head_choice``."""
     from tlcore.models.classifier import backbone_of
     from tlcore.models.freezing import param_counts
     from tlcore.models.multilayer_head import build_multilayer_classifier
-    from tlcore.training.crossval import fold_count
-    from tlcore.training.head_solver import out_of_fold, solve_head, write_into_dense
+    from tlcore.training.head_candidates import Candidate
+    from tlcore.training.head_solver import solve_head, write_into_dense
 
     backbone = backbone_of(s.model)
     taps = multilayer.tap_layers(backbone)
     names = (backbone.layers[-1].name, *taps)
     extractor, widths = multilayer.extractor(s.model, taps)
-    raw = _raw_features(s, extractor, taps)
+    raw = _raw_features(s, extractor, taps, s.data)
     last = {k: np.ascontiguousarray(v[:, : widths[0]]) for k, v in raw.items()}
     if s.cut is not None and s.config.use_cache:  # a last-layer run on these images: reused
         for name, (_images, _labels, paths) in s.data.items():
             if len(paths):
                 features.store_features(s.cut, paths, s.size, s.config.resize_mode, last[name])
     labels = s.data["train"][1]
-    mean, scale = multilayer.group_scaling(raw["train"], widths)
-    multi = {k: ((v - mean) / scale).astype(np.float32) for k, v in raw.items()}
     k = len(s.classes)
     wanted = s.config.head_features if taps else "last"
     counts = np.bincount(labels, minlength=k)
-    scores, oofs = [], {}
+    mirror = None
+    scores: list = []
+    kept = None
     if wanted == "auto" and counts[counts > 0].min() >= 2:
-        folds = s.config.cv_folds if s.config.cross_validate else fold_count(counts[counts > 0])
-        candidates = (("multi", multi, len(names)), ("last", last, 1))  # preferred first
-        for i, (name, feats, n_layers) in enumerate(candidates):
-            s.log.emit(
-                "prepare", stage="choose-features", done=i, total=len(candidates),
-                message=f"Cross-validating the head on features from {n_layers} layer(s)…",
-            )  # fmt: skip
-            oof = out_of_fold(
-                feats["train"], labels, k, folds, class_weight=s.class_weight, seed=s.config.seed
-            )
-            oofs[name] = oof
-            scores.append(score(name, n_layers, feats["train"], labels, oof))
-        chosen = pick(scores).features
+        if s.config.head_views == "auto":
+            train_only = {"train": s.data["train"]}
+            mirror = _raw_features(s, _mirrored(extractor), taps, train_only, "mirror")
+        kept, scores = _choose(s, raw, last, mirror and mirror["train"], widths, len(names))
+        chosen = kept.candidate
+    else:  # auto without CV: as before
+        multi_asked = wanted == "multi"
+        chosen = Candidate("multi", len(names)) if multi_asked else Candidate("last", 1)
+    if chosen.views:  # every split's mirror features, for the evaluation
+        rest = {n: v for n, v in s.data.items() if n != "train"}
+        mirror = {**mirror, **_raw_features(s, _mirrored(extractor), taps, rest, "mirror")}
+        raw = {n: (v + mirror[n]) / 2 for n, v in raw.items()}
+    mean, scale = multilayer.group_scaling(raw["train"], widths)
+    multi = {n: ((v - mean) / scale).astype(np.float32) for n, v in raw.items()}
+    feats = multi if chosen.features == "multi" else last
+    if chosen.head == "nearest-mean":
+        head, seconds = nearest_mean.solve(multi["train"], labels, k, kept.temperature)
+        fit = nearest_mean.as_head_fit(head, len(labels), seconds, kept.oof)
+        mean = mean + head.centre * scale  # the pool centres on the head's centre too
+        feats = {n: nearest_mean.unit(v - head.centre).astype(np.float32) for n, v in multi.items()}
     else:
-        chosen = "multi" if wanted == "multi" else "last"  # auto without CV: as before
-    feats = multi if chosen == "multi" else last
-    fit = solve_head(
-        feats["train"], labels, k, class_weight=s.class_weight, seed=s.config.seed,
-        progress=progress,
-    )  # fmt: skip
-    if chosen == "multi":
+        fit = solve_head(
+            feats["train"], labels, k, class_weight=s.class_weight, seed=s.config.seed,
+            progress=progress,
+        )  # fmt: skip
+    if chosen.features == "multi":
         with s.strategy.scope():
-            model = build_multilayer_classifier(s.model, list(taps), mean, scale, s.config.seed)
+            model = build_multilayer_classifier(
+                s.model, list(taps), mean, scale, s.config.seed,
+                unit_length=chosen.head == "nearest-mean",
+            )  # fmt: skip
+            if chosen.views:
+                from tlcore.models.mirrored_views import with_mirrored_views
+
+                model = with_mirrored_views(model)
         s.model = model
         s.keeper.source = model
         s.cut = _pool_cut(model)
@@ -118,16 +189,15 @@ def solve(s: Any, progress: Any) -> Any:
         s.status(trainable_params=s.counts[0])  # the wider Dense (announced before)
     write_into_dense(s.model.get_layer("predictions"), fit)
     s.feats = feats
-    s.head_oof = oofs.get(chosen) if s.config.cross_validate else None
-    by_name = next((c for c in scores if c.features == chosen), None)
-    why = (
-        reason(by_name, scores)
-        if scores
-        else f"Features from {len(names)} layers, as asked."
-        if chosen == "multi"
-        else "Features from the last layer alone."
-    )
+    s.head_oof = kept.oof if kept is not None and s.config.cross_validate else None
+    if scores:
+        why = reason(kept.score, scores)
+    elif chosen.features == "multi":
+        why = f"Features from {len(names)} layers, as asked."
+    else:
+        why = "Features from the last layer alone."
     s.head_choice = FeatureChoice(
-        chosen, names if chosen == "multi" else names[:1], why, tuple(scores)
-    )
+        chosen.features, names if chosen.features == "multi" else names[:1], why,
+        tuple(scores), chosen.head, chosen.views,
+    )  # fmt: skip
     return fit

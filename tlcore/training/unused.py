@@ -50,6 +50,8 @@ def unused_settings(config: TrainConfig) -> dict[str, str]:
         out["early_stopping_patience"] = why
     else:
         out["head_features"] = "only a head solved as the run's one phase reads them"
+    if not solved_only or config.head_features != "auto":
+        out["head_views"] = "only a solved head that chooses its features tries mirror images"
     return out
 
 
