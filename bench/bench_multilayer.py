@@ -124,6 +124,41 @@ def ncm(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, k: int) -> np.ndarray
     return np.argmin(((b[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
 
 
+def full_auto(d: dict, tr: np.ndarray, te: np.ndarray, mirror: bool) -> tuple[str, float]:
+    """What a run on defaults keeps (every candidate of ``head_candidates``, cross-validated
+    on the training images exactly as ``multilayer_solve`` does), and its test accuracy."""
+    from tlcore.training import head_candidates, multilayer, nearest_mean
+    from tlcore.training.crossval import fold_count
+    from tlcore.training.head_choice import pick
+    from tlcore.training.head_solver import solve_head
+    from tlcore.training.multilayer_solve import train_rows
+
+    y, k, w0 = d["labels"], len(d["classes"]), d["widths"][0]
+    raw, flipped, last = d["feats"], d["flipped"], d["feats"][:, :w0]
+    counts = np.bincount(y[tr], minlength=k)
+    folds = fold_count(counts)
+    cands = head_candidates.candidates(d["layers"], int(counts.min()), mirror)
+    scored = [
+        head_candidates.cross_validate(
+            c, train_rows(c, raw[tr], last[tr], flipped[tr], d["widths"]), y[tr], k, folds
+        )
+        for c in cands
+    ]
+    kept = next(c for c in scored if c.score is pick([c.score for c in scored]))
+    cand = kept.candidate
+    if cand.features == "last":
+        xtr, xte = last[tr], last[te]
+    else:
+        x = (raw + flipped) / 2 if cand.views else raw
+        mean, scale = multilayer.group_scaling(x[tr], d["widths"])
+        xtr, xte = (x[tr] - mean) / scale, (x[te] - mean) / scale
+    if cand.head == "nearest-mean":
+        probs = nearest_mean.fit_nearest_mean(xtr, y[tr], k, kept.temperature).predict_proba(xte)
+    else:
+        probs = solve_head(xtr, y[tr], k, seed=42).predict_proba(xte)
+    return cand.key, float((probs.argmax(1) == y[te]).mean())
+
+
 def one_split(d: dict, shots: int, seed: int) -> dict:
     """Every head on one split: test accuracy and fitting seconds."""
     from sklearn.linear_model import LogisticRegressionCV
@@ -170,6 +205,12 @@ def one_split(d: dict, shots: int, seed: int) -> dict:
     row["multi+flip_accuracy"] = float((p.argmax(1) == y[te]).mean())
     row["ncm-last_accuracy"] = float((ncm(last[tr], y[tr], last[te], k) == y[te]).mean())
     row["ncm-multi_accuracy"] = float((ncm(multi[tr], y[tr], multi[te], k) == y[te]).mean())
+    mirror_avg = (d["feats"] + d["flipped"]) / 2
+    m_mean, m_scale = multilayer.group_scaling(mirror_avg[tr], d["widths"])
+    solved("mirror-avg", (mirror_avg - m_mean) / m_scale)
+    for way, mirror in (("default", True), ("default-orientation", False)):
+        chosen, acc = full_auto(d, tr, te, mirror)
+        row[f"{way}_choice"], row[f"{way}_accuracy"] = chosen, acc
     cv = StratifiedKFold(min(5, shots), shuffle=True, random_state=0)
     lr = LogisticRegressionCV(Cs=10, cv=cv, max_iter=5000).fit(last[tr], y[tr])
     row["lrcv-last_accuracy"] = float((lr.predict(last[te]) == y[te]).mean())
@@ -178,6 +219,9 @@ def one_split(d: dict, shots: int, seed: int) -> dict:
 
 
 WAYS = (
+    "default",
+    "default-orientation",
+    "mirror-avg",
     "auto",
     "last",
     "multi",
@@ -192,8 +236,8 @@ WAYS = (
 def summary(rows: list[dict]) -> str:
     """A Markdown table: mean accuracy ± spread over seeds, per way and size."""
     lines = [
-        "| images a class | " + " | ".join(WAYS) + " | auto chose multi |",
-        "|---" * (len(WAYS) + 2) + "|",
+        "| images a class | " + " | ".join(WAYS) + " | auto chose multi | default kept |",
+        "|---" * (len(WAYS) + 3) + "|",
     ]
     for shots in sorted({r["shots"] for r in rows}):
         mine = [r for r in rows if r["shots"] == shots]
@@ -202,12 +246,14 @@ def summary(rows: list[dict]) -> str:
             v = [r[f"{way}_accuracy"] for r in mine]
             cells.append(f"{100 * statistics.mean(v):.1f} ± {100 * statistics.pstdev(v):.1f}")
         multi = sum(r["auto_choice"] == "multi" for r in mine)
-        lines.append(f"| {shots} | " + " | ".join(cells) + f" | {multi}/{len(mine)} |")
+        kept = ", ".join(sorted(r["default_choice"] for r in mine))
+        lines.append(f"| {shots} | " + " | ".join(cells) + f" | {multi}/{len(mine)} | {kept} |")
     return "\n".join(lines)
 
 
 def cost(dataset_name: str, shots: int, repeats: int) -> dict:
-    """End-to-end cost of the default against the last-layer probe: ``tlcore train`` in one
+    """End-to-end cost of the default against the last-layer probe (and the default without
+    mirror images, ``--orientation-matters``): ``tlcore train`` in one
     command on a ``shots``-a-class split (train and test folders), each run in a fresh
     workspace, alternated ``repeats`` times; wall and CPU seconds (user + system, the
     child's own: CPU time hardly depends on what else runs on the machine)."""
@@ -220,9 +266,14 @@ def cost(dataset_name: str, shots: int, repeats: int) -> dict:
     lite0_base(DATA)  # the converted Lite0 every fresh workspace starts with
     train, _test = realdata.fewshot_split(dataset(dataset_name), shots=shots, seed=0)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    runs: dict[str, list] = {"default": [], "last": []}
+    ways = (
+        ("default", []),
+        ("last", ["--head-features", "last"]),
+        ("no-mirror", ["--orientation-matters"]),
+    )
+    runs: dict[str, list] = {way: [] for way, _ in ways}
     for _ in range(repeats):
-        for way, extra in (("default", []), ("last", ["--head-features", "last"])):
+        for way, extra in ways:
             cmd = [sys.executable, "-m", "tlcore", "train", str(train.parent), *extra, "--json"]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()

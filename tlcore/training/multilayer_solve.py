@@ -90,7 +90,7 @@ def _choose(s: Any, raw: dict, last: dict, mirror_train: Any, widths: list[int],
             "prepare", stage="choose-features", done=i, total=len(cands),
             message=f"Cross-validating {cand_text(cand)}…",
         )  # fmt: skip
-        x = _train_rows(cand, raw["train"], last["train"], mirror_train, widths)
+        x = train_rows(cand, raw["train"], last["train"], mirror_train, widths)
         scored.append(
             head_candidates.cross_validate(
                 cand, x, labels, k, folds, class_weight=s.class_weight, seed=s.config.seed
@@ -111,7 +111,7 @@ def cand_text(cand: Any) -> str:
     return text
 
 
-def _train_rows(cand: Any, raw: Any, last: Any, mirror: Any, widths: list[int]) -> np.ndarray:
+def train_rows(cand: Any, raw: Any, last: Any, mirror: Any, widths: list[int]) -> np.ndarray:
     """A candidate's training features: scaled as the final model would scale them."""
     if cand.features == "last":
         return last
