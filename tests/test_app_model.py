@@ -321,3 +321,14 @@ def test_uploaded_files_no_run_could_start_from_are_refused_at_once(
         "saved with model.save_weights() from a MobileNetV3 Small network."
     )
     assert not at.success
+
+
+def test_mirror_images_are_tried_only_when_asked_for(tiny_dataset: Path) -> None:
+    at = app("model", data_path=str(tiny_dataset))
+    box = at.checkbox(key=wk(at, "set_try_mirror"))
+    assert box.value is False  # off by default: it costs one more pass over the images
+    box.check().run()
+    assert at.session_state["training"]["try_mirror"] is True
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert "also each image averaged with its mirror image" in texts(at)

@@ -136,3 +136,15 @@ def test_bad_numbers_are_refused_before_a_run_exists(
         assert captured.err.strip().splitlines() == [f"error: {sentence}"], argv
         assert "{" not in captured.out
         assert list(workspace.runs_dir().iterdir()) == [], argv
+
+
+def test_mirror_images_are_the_persons_choice(tiny_dataset: Path) -> None:
+    from tlcore.cli import build_parser
+    from tlcore.cli.train_cmd import config_from_args
+
+    plain = config_from_args(build_parser().parse_args(["train", str(tiny_dataset)]))
+    assert plain.head_views == "none" and "head_views" not in plain.chosen
+    asked = config_from_args(
+        build_parser().parse_args(["train", str(tiny_dataset), "--try-mirror-images"])
+    )
+    assert asked.head_views == "auto" and "head_views" in asked.chosen

@@ -71,7 +71,7 @@ def test_the_candidates_depend_on_set_size_and_orientation() -> None:
     keys = [c.key for c in head_candidates.candidates(14, 5, mirror=True)]
     assert keys == ["multi", "last", "multi+mirror", "multi/nearest-mean"]
     keys = [c.key for c in head_candidates.candidates(14, 6, mirror=False)]
-    assert keys == ["multi", "last"]  # 6 a class: not tiny; orientation matters: no mirror
+    assert keys == ["multi", "last"]  # 6 a class: not tiny; mirror images not asked for
 
 
 def score(folds: list[float], features: str = "multi", **kw) -> CandidateScore:
@@ -131,7 +131,7 @@ def test_a_tiny_set_cross_validates_every_candidate(tmp_path: Path) -> None:
         ("multi", "logistic", False), ("last", "logistic", False),
         ("multi", "logistic", True), ("multi", "nearest-mean", False),
     ]  # fmt: skip
-    info = train(data, head_views="none")  # orientation matters: never a mirror image
+    info = train(data, head_views="none")  # not asked for: never a mirror image
     choice = json.loads((info.path / "metrics.json").read_text())["head_solver"]["feature_set"]
     assert not any(s["views"] for s in choice["scores"]) and not choice["views"]
 
@@ -166,3 +166,39 @@ def test_a_nearest_mean_run_saves_one_model_that_predicts_what_was_solved(
         s for s in metrics["head_solver"]["feature_set"]["scores"] if s["head"] != "logistic"
     )
     assert metrics["accuracy"] == pytest.approx(ncm["accuracy"])
+
+
+def test_a_mirror_run_saves_one_model_that_averages_both_views(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tlcore.models.mirrored_views import is_mirrored
+
+    choose(monkeypatch, "multi+mirror")
+    data = write_class_images(tmp_path / "eight", per_class=8)
+    held_out = SplitConfig(val_fraction=0.0, test_fraction=0.25)
+    info = train(data, head_views="auto", cross_validate=False, split=held_out)
+    assert info.status == "finished", info.error
+    metrics = json.loads((info.path / "metrics.json").read_text())
+    assert metrics["head_solver"]["feature_set"]["views"] is True
+    assert "averaged with the mirror image's" in metrics["head_solver"]["message"]
+    model = load_model_safely(info.path / "model.keras")
+    assert is_mirrored(model.get_layer("backbone"))
+    # The head was solved on the mean of each image's and its mirror image's features:
+    # re-solving it on those, computed by the saved model's own parts, gives its weights.
+    images, labels = pixels_and_labels(info)
+    pooled = images
+    for name in ("preprocess", "backbone", "pool"):
+        pooled = model.get_layer(name)(pooled, training=False)
+    from tlcore.training.head_solver import solve_head
+
+    fit = solve_head(np.asarray(pooled), labels, 3, seed=42)
+    np.testing.assert_allclose(
+        model.predict(images, verbose=0), fit.predict_proba(pooled), atol=1e-4
+    )
+    # The test images were scored through the cached (averaged) features; the model agrees.
+    split = store.read_split(info.path)
+    test, _ = load_arrays(list(split.test), list(split.classes), 32, "pad")
+    probs = model.predict(np.asarray(test), verbose=0)
+    scored = json.loads((info.path / "predictions.json").read_text())["images"]
+    for p, row in zip(probs, scored, strict=True):
+        assert row["probability"] == pytest.approx(float(p.max()), abs=2e-4)

@@ -95,7 +95,12 @@ def test_this_run_will_names_every_setting_and_what_is_not_used() -> None:
         )
     )
     lines = will_do(solved, {"train": 40, "val": 0, "test": 0}, 40, unused)
-    assert lines[2].startswith("solve the head exactly on the frozen network's features")
+    assert lines[2].startswith("solve the head exactly on the frozen network's last layer")
+    auto = will_do(solved.replace(head_features="auto"), {"train": 40}, 40, unused)[2]
+    assert "between features from several layers and the last layer alone" in auto
+    assert "mirror image" not in auto  # not asked for
+    mirror = solved.replace(head_features="auto", head_views="auto")
+    assert "averaged with its mirror image" in will_do(mirror, {"train": 40}, 40, unused)[2]
     assert lines[4].startswith("measure accuracy by 5-fold cross-validation on all 40 images")
     assert lines[-1].startswith("not used by this run: early stopping patience, epochs")
     assert not any("Epoch" in line or "batches of" in line for line in lines)

@@ -26,8 +26,10 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "none", "cosine")
 HEAD_FEATURES = ("last", "multi", "auto")
 HEAD_VIEWS = ("none", "auto")
-"""``none``: the solved head never sees mirror images (orientation matters); ``auto``: the
-mirror image's features averaged in is a candidate in the head's cross-validation."""
+"""``none`` (the default): the solved head never sees mirror images; ``auto`` (the person
+asked for it, and orientation does not matter in their images): features averaged with
+the mirror image's are a candidate in the head's cross-validation. Not on by default: the
+extra pass cost 1.48x the last-layer probe's CPU time end to end (BENCHMARKS.md)."""
 """What a solved head reads (``tlcore.training.multilayer_solve``): the last layer's pooled
 features, several layers' (``multi``), or whichever cross-validates better (``auto``)."""
 
@@ -173,7 +175,7 @@ class TrainConfig:
     layer), ``multi`` (several layers) or ``auto`` (the one that cross-validates better;
     ``HEAD_FEATURES``). ``head_views`` (``HEAD_VIEWS``) says whether, with ``auto``
     features, the head may also read each image's features averaged with its mirror
-    image's (``none`` when orientation matters).
+    image's.
     """
 
     data: str

@@ -38,7 +38,7 @@ _TRAINING_CHOICES = {
     "class_weighting": ("auto", "on", "off"),
     "head_features": HEAD_FEATURES,
 }
-_TRAINING_BOOLS = ("auto", "two_phase", "solve_head", "cross_validate", "orientation_matters")
+_TRAINING_BOOLS = ("auto", "two_phase", "solve_head", "cross_validate", "try_mirror")
 
 
 def _int_in(value: Any, low: int, high: int) -> str | None:

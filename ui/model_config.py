@@ -110,13 +110,11 @@ def build_config(name: str = "") -> TrainConfig:
         cross_validate=bool(t["cross_validate"]),
         cv_folds=int(t["cv_folds"]),
         head_features=t["head_features"],
-        # "none" unless the data's defaults turn mirror images on; ticking "orientation
-        # matters" makes "none" the person's choice, which the defaults then keep.
-        head_views="none",
+        head_views="auto" if t.get("try_mirror") else "none",
         split=dataset.split_config(),
         name=name,
         auto_defaults=bool(t.get("auto", True)),
-        chosen=chosen_by_hand() + (("head_views",) if t.get("orientation_matters") else ()),
+        chosen=chosen_by_hand() + (("head_views",) if t.get("try_mirror") else ()),
         recipe=s.get("recipe") or "",
     )
     return as_recipe_or_not(config)
@@ -176,7 +174,7 @@ def apply_config(cfg: TrainConfig) -> None:
         "cross_validate": cfg.cross_validate,
         "cv_folds": cfg.cv_folds,
         "head_features": cfg.head_features,
-        "orientation_matters": "head_views" in cfg.chosen and cfg.head_views == "none",
+        "try_mirror": cfg.head_views == "auto",
         "epochs": cfg.epochs,
         "batch_size": cfg.batch_size,
         "learning_rate": cfg.learning_rate,

@@ -41,7 +41,7 @@ DEFAULT_TRAINING = {
     "cross_validate": False,
     "cv_folds": 5,
     "head_features": "last",
-    "orientation_matters": False,  # the person said mirror images may be other classes
+    "try_mirror": False,  # a solved head may average each image with its mirror image
 }
 
 DEFAULTS: dict[str, Any] = {

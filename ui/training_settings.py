@@ -142,13 +142,13 @@ def _image_settings(spec: Any, t: dict[str, Any]) -> None:
             "stretch": "stretching",
         }.get,
     )
-    t["orientation_matters"] = st.checkbox(
-        "A mirror image can be a different class (orientation matters)",
-        bool(t["orientation_matters"]),
-        key=wkey("set_orientation"),
-        help="Tick for arrows, letters, left vs right hands: the head then never looks at "
-        "mirror images. Otherwise a head solved on the frozen network may average each "
-        "image with its mirror image, where cross-validation says that helps.",
+    t["try_mirror"] = st.checkbox(
+        "Also try mirror images (a solved head averages each image with its mirror image "
+        "if cross-validation says that helps)",
+        bool(t["try_mirror"]),
+        key=wkey("set_try_mirror"),
+        help="Costs one more pass of the network over your images. Leave it off when a "
+        "mirror image can be a different class: arrows, letters, left vs right hands.",
     )
 
 

@@ -93,10 +93,11 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
         "that cross-validates better; the default for feature extraction)",
     )
     p.add_argument(
-        "--orientation-matters",
+        "--try-mirror-images",
         action="store_true",
-        help="a mirror image may be another class (arrows, letters, left/right): the "
-        "solved head never tries mirror images",
+        help="a solved head also tries each image's features averaged with its mirror "
+        "image's, kept only if cross-validation says it helps (one more pass over the "
+        "images; not for images whose orientation matters: arrows, letters, left/right)",
     )
     p.add_argument(
         "--cv-folds",

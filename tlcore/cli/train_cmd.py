@@ -48,7 +48,7 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
         chosen += ("solve_head",)
     if getattr(args, "head_features", None) is not None:
         chosen += ("head_features",)
-    if getattr(args, "orientation_matters", False):
+    if getattr(args, "try_mirror_images", False):
         chosen += ("head_views",)
     if args.cv_folds is not None:
         chosen += ("cross_validate", "cv_folds", "split.val_fraction", "split.test_fraction")
@@ -73,7 +73,7 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
         class_weighting=args.class_weights,
         solve_head=args.head == "solve",
         head_features=getattr(args, "head_features", None) or base.head_features,
-        head_views="none" if getattr(args, "orientation_matters", False) else base.head_views,
+        head_views="auto" if getattr(args, "try_mirror_images", False) else base.head_views,
         cross_validate=args.cv_folds is not None,
         cv_folds=base.cv_folds if args.cv_folds is None else args.cv_folds,
         auto_defaults=not args.no_auto,

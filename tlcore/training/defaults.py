@@ -373,9 +373,6 @@ def resolve(config: TrainConfig, report: Any) -> tuple[TrainConfig, Defaults | N
     if resolved.solve_head and "head_features" not in chosen:
         # A solved head reads the layers that cross-validate best (tlcore.training.head_choice).
         resolved = resolved.replace(head_features="auto")
-    if resolved.head_features == "auto" and "head_views" not in chosen:
-        # Mirror images are a candidate unless the person said orientation matters.
-        resolved = resolved.replace(head_views="auto")
     if resolved.warmup_epochs >= resolved.epochs:  # the person chose fewer epochs
         resolved = resolved.replace(warmup_epochs=round(WARMUP_FRACTION * resolved.epochs))
     return resolved.replace(auto_defaults=False), defaults

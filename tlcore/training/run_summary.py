@@ -91,15 +91,33 @@ def setting_text(config: TrainConfig, name: str) -> str:
     return str(v)
 
 
+def _solved_text(config: TrainConfig) -> str:
+    """What a run whose one phase is the solved head does (``multilayer_solve``)."""
+    logistic = "a multinomial logistic regression, its regularisation chosen by cross-validation"
+    if config.head_features == "last":
+        where = "the frozen network's last layer"
+    elif config.head_features == "multi":
+        where = "features pooled from several layers of the frozen network"
+    else:
+        mirror = (
+            "; also each image averaged with its mirror image"
+            if config.head_views == "auto"
+            else ""
+        )
+        return (
+            "solve the head exactly, choosing by cross-validation on the training images "
+            f"between features from several layers and the last layer alone ({logistic}; "
+            f"with 5 or fewer images in a class also a nearest-class-mean head{mirror}); "
+            "no epochs, no learning rate"
+        )
+    return f"solve the head exactly on {where} ({logistic}); no epochs, no learning rate"
+
+
 def _phases_text(config: TrainConfig) -> str:
     opt = setting_text(config, "optimizer")
     if config.solve_head and not config.augment.enabled and config.freeze.strategy != "scratch":
         if config.freeze.strategy == "feature-extraction" or config.epochs < 2:
-            return (
-                "solve the head exactly on the frozen network's features (multinomial "
-                "logistic regression, its regularisation chosen by cross-validation); no "
-                "epochs, no learning rate"
-            )
+            return _solved_text(config)
         ft = setting_text(config, "fine_tune_optimizer")
         return (
             f"solve the head exactly first (epoch 1), then fine-tune for {config.epochs - 1} "
