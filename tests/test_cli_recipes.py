@@ -111,3 +111,18 @@ def test_recipes_lists_every_name_with_its_description(capsys: pytest.CaptureFix
     by_name = {r["name"]: r for r in rows}
     assert by_name[OFFLINE]["needs_download"] is False
     assert by_name["xception_two_phase"]["needs_download"] is True
+
+
+def test_every_train_option_changes_a_recipe_or_is_not_a_setting() -> None:
+    """A new train option must be mapped, or --recipe would silently ignore it when typed."""
+    from tlcore.cli import build_parser
+    from tlcore.cli.recipe_args import OPTION_FIELDS
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    dests = {a.dest for a in train._actions} - {"help", "data", "spec", "recipe", "json"}
+    assert dests == set(OPTION_FIELDS)
+    for fields in OPTION_FIELDS.values():
+        config = TrainConfig(data="x")
+        for name in fields:  # each names a real TrainConfig field (or a nested one)
+            head, _, field = name.partition(".")
+            assert hasattr(getattr(config, head), field) if field else hasattr(config, head)

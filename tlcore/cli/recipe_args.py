@@ -29,6 +29,7 @@ OPTION_FIELDS: dict[str, tuple[str, ...]] = {
     "fine_tune_lr": ("fine_tune_learning_rate",),
     "head": ("solve_head",),
     "head_features": ("head_features",),
+    "try_mirror_images": ("head_views",),
     "cv_folds": ("cross_validate", "cv_folds", "split.val_fraction", "split.test_fraction"),
     "no_auto": ("auto_defaults",),
     "optimizer": ("optimizer",),
