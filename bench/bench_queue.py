@@ -46,12 +46,12 @@ def _config(data: Path, size: int, name: str):
 
 
 def _wait_finished(run_id: str, timeout: float = 600) -> float:
-    from tlcore.runs import store
+    from tlcore.runs import run_info
 
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        info = store.load_run(run_id)
-        if info.status not in store.ACTIVE:
+        info = run_info.load_run(run_id)
+        if info.status not in run_info.ACTIVE:
             assert info.status == "finished", (info.status, info.error)
             return time.monotonic()
         time.sleep(0.05)
@@ -65,7 +65,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def separate(data: Path, size: int, runs: int) -> list[dict]:
     """One ``python -m tlcore train --spec`` process per run."""
-    from tlcore.runs import store
+    from tlcore.runs import run_info, store
 
     out = []
     for i in range(runs):
@@ -79,13 +79,15 @@ def separate(data: Path, size: int, runs: int) -> list[dict]:
         wall = _wait_finished(info.run_id) - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        out.append({"wall": wall, "cpu": cpu, "train_seconds": store.load_run(info.run_id).seconds})
+        out.append(
+            {"wall": wall, "cpu": cpu, "train_seconds": run_info.load_run(info.run_id).seconds}
+        )
     return out
 
 
 def queued(data: Path, size: int, runs: int) -> list[dict]:
     """``start_run`` per run; one worker serves them all."""
-    from tlcore.runs import store, worker
+    from tlcore.runs import run_info, worker
 
     out = []
     for i in range(runs):
@@ -93,7 +95,7 @@ def queued(data: Path, size: int, runs: int) -> list[dict]:
         run_id = worker.start_run(_config(data, size, f"queued {i}"))
         pid = None
         while pid is None:  # the worker writes its pid when it takes the run
-            pid = store.load_run(run_id).pid
+            pid = run_info.load_run(run_id).pid
             time.sleep(0.01)
         cpu0 = _cpu_seconds(pid) if i else 0.0  # a new process starts from zero
         wall = _wait_finished(run_id) - t0
@@ -101,7 +103,7 @@ def queued(data: Path, size: int, runs: int) -> list[dict]:
             {
                 "wall": wall,
                 "cpu": _cpu_seconds(pid) - cpu0,
-                "train_seconds": store.load_run(run_id).seconds,
+                "train_seconds": run_info.load_run(run_id).seconds,
                 "pid": pid,
             }
         )

@@ -138,7 +138,7 @@ def overhead(data: Path, size: int, epochs: int, n_images: int) -> dict:
     from tlcore.data.scan import scan
     from tlcore.data.split import make_split
     from tlcore.models.classifier import build_classifier
-    from tlcore.runs import store
+    from tlcore.runs import run_files, store
     from tlcore.runs.job import train
     from tlcore.training.batches import array_dataset
 
@@ -178,7 +178,7 @@ def overhead(data: Path, size: int, epochs: int, n_images: int) -> dict:
         info = store.create_run(config, split=split)
         info = train(config, info.path, split=split)
         total = time.perf_counter() - t
-        events = store.read_events(info.run_id)[0]
+        events = run_files.read_events(info.run_id)[0]
         start = next(e["time"] for e in events if e["type"] == "phase")
         end = [e["time"] for e in events if e["type"] == "epoch"][-1]
         assert info.status == "finished", info.error

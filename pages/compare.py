@@ -8,7 +8,7 @@ from tlcore.models.backbones import get_backbone
 from tlcore.models.freezing import STRATEGIES, unavailable_reason
 from tlcore.results import comparison, plots
 from tlcore.results.verdict import verdict
-from tlcore.runs import comparison_plan, store, worker
+from tlcore.runs import comparison_plan, run_files, run_info, worker
 from tlcore.training.budget import DEFAULT_BUDGET_SECONDS
 from ui import advice, dataset, model_config, run_links, run_status, weights_choice
 from ui.shell import page_setup
@@ -165,8 +165,8 @@ s["compare_extra"] = extra
 
 def _runs_shown() -> list:
     # Oldest first: the order they were ticked, which is the order they train in.
-    shown = list(reversed(store.list_runs(group=group))) if group else []
-    return shown + [store.load_run(i) for i in extra]
+    shown = list(reversed(run_info.list_runs(group=group))) if group else []
+    return shown + [run_info.load_run(i) for i in extra]
 
 
 def _name(run) -> str:
@@ -177,7 +177,7 @@ def _name(run) -> str:
     return f"{run_status.title(run)} · {run_status.when(run)}"
 
 
-def _status(run: store.RunInfo, row: dict) -> str:
+def _status(run: run_info.RunInfo, row: dict) -> str:
     if run.status == "running":
         return "training — " + run_status.short_progress(run)
     if run.status == "queued":
@@ -268,7 +268,7 @@ def _view(polling: bool) -> None:
                 f"**{names[r.run_id]}** failed: "
                 + (r.error or "the training stopped with an error; see its log.")
             )
-    done = [(r, store.read_metrics(r.run_id)) for r in shown if not r.active]
+    done = [(r, run_files.read_metrics(r.run_id)) for r in shown if not r.active]
     done = [(r, m) for r, m in done if m and m.get("confusion_matrix")]
     if done:
         st.markdown("**Where each one goes wrong** (rows: true class, columns: predicted)")

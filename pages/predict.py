@@ -4,7 +4,7 @@ import streamlit as st
 
 from tlcore.errors import TransferLabError
 from tlcore.results import plots
-from tlcore.runs import store
+from tlcore.runs import run_info
 from ui import prediction, run_status, weights_choice
 from ui.shell import page_setup
 
@@ -147,7 +147,7 @@ else:
         st.download_button(
             ":material/download: Download these predictions (CSV)",
             prediction.predictions_csv([c.name for c in good], preds),
-            f"predictions-{run_status.file_stem(store.load_run(run_id))}.csv",
+            f"predictions-{run_status.file_stem(run_info.load_run(run_id))}.csv",
             "text/csv",
             key="download_csv",
         )

@@ -6,7 +6,7 @@ import streamlit as st
 
 from tlcore.errors import TransferLabError
 from tlcore.fsutil import printable
-from tlcore.runs import store, worker
+from tlcore.runs import run_files, run_info, worker
 from ui import (
     advice,
     dataset,
@@ -48,7 +48,7 @@ with st.container(border=True):
             kind = weights_choice.kind_of(cfg.weights)
             start_label = weights_choice.LABELS.get(kind, cfg.weights)
             if kind == weights_choice.RUN:
-                start_label = run_status.title(store.load_run(cfg.weights[4:]))
+                start_label = run_status.title(run_info.load_run(cfg.weights[4:]))
             counts = {part: len(getattr(split, part)) for part in ("train", "val", "test")}
             lines = will_do(cfg, counts, sum(counts.values()), unused)
             recipe = f" — the recipe “{get_recipe(cfg.recipe).display_name}”" if cfg.recipe else ""
@@ -112,7 +112,7 @@ if run_id not in {r.run_id for r in all_runs}:
     active = [r for r in all_runs if r.active]
     run_id = (active or all_runs)[0].run_id
 try:
-    run = store.load_run(run_id)
+    run = run_info.load_run(run_id)
 except TransferLabError as e:
     st.error(str(e))
     st.stop()
@@ -141,7 +141,7 @@ else:
     evts = run_status.events(run_id)
     from tlcore.results import plots
 
-    metrics = store.read_metrics(run_id)
+    metrics = run_files.read_metrics(run_id)
     head = (metrics or {}).get("head_solver") or run_status.last_of(evts, "head")
     if head and run_results.solved_only(evts):
         run_results.solved_head_view(head, (metrics or {}).get("fold_accuracies"))

@@ -51,16 +51,16 @@ def ended_config(data: Path, size: int = 32, name: str = "earlier"):
 
 def finished_run(data: Path, status: str = "finished", error: str | None = None) -> str:
     """A run folder that says it ended, without training (for pages that only read runs)."""
-    from tlcore.runs import store
+    from tlcore.runs import run_files, store
 
     info = store.create_run(ended_config(data))
     if status in ("finished", "stopped"):  # such a run kept a model (a stand-in file here)
         (info.path / "model.keras").write_bytes(b"")
-    store.update_status(
+    run_files.update_status(
         info.path,
         status=status,
         error=error,
-        ended=store.now_iso(),
+        ended=run_files.now_iso(),
         epochs_run=1,
         best_val_accuracy=0.5,
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tlcore.config import FreezeConfig, TrainConfig
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 
 RUN_FILES = {
     "spec.json",
@@ -45,7 +45,7 @@ def tiny_config(data: Path, strategy: str = "full", **changes: Any) -> TrainConf
 
 def train_tiny(
     data: Path, strategy: str = "full", fast_path: bool = True, split: Any = None, **changes: Any
-) -> store.RunInfo:
+) -> run_info.RunInfo:
     """Create and train a tiny run in this process; return its final info."""
     from tlcore.runs.job import train
 
@@ -54,9 +54,9 @@ def train_tiny(
     return train(config, info.path, split=split, fast_path=fast_path)
 
 
-def events_of(info: store.RunInfo) -> list[dict]:
+def events_of(info: run_info.RunInfo) -> list[dict]:
     """All events of a run."""
-    return store.read_events(info.path)[0]
+    return run_files.read_events(info.path)[0]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 120.0, every: float = 0.2) -> Any:

@@ -11,7 +11,7 @@ from app_helpers import app, errors, finished_run, texts
 
 from tlcore import workspace
 from tlcore.models.backbones import BACKBONES
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 
 
 def test_renders_one_tick_per_preset() -> None:
@@ -67,9 +67,9 @@ def test_a_comparison_trains_each_strategy_and_fills_the_table(tiny_dataset: Pat
     assert not at.exception and errors(at) == []
     group = at.session_state["compare_group"]
     deadline = time.time() + 200
-    while any(r.active for r in store.list_runs(group=group)) and time.time() < deadline:
+    while any(r.active for r in run_info.list_runs(group=group)) and time.time() < deadline:
         time.sleep(2)
-    assert [r.status for r in store.list_runs(group=group)] == ["finished"] * 3
+    assert [r.status for r in run_info.list_runs(group=group)] == ["finished"] * 3
     at.run()
     table = at.dataframe[0].value
     assert set(table["strategy"]) == {"Feature extraction", "Full fine-tune", "From scratch"}
@@ -112,7 +112,7 @@ def test_without_pretrained_weights_the_advice_names_what_works_here(tiny_datase
     else:
         assert "(e.g. **MobileNetV2**)" in warning and "needs internet" in warning
     assert "One of my models" not in warning  # there is none yet
-    (store.run_path(finished_run(tiny_dataset)) / "model.keras").write_bytes(b"")
+    (run_files.run_path(finished_run(tiny_dataset)) / "model.keras").write_bytes(b"")
     at.run()
     assert "Or choose **One of my models**" in " ".join(w.value for w in at.warning)
 
@@ -133,7 +133,7 @@ def _comparison_in_progress(data: Path, pid: int) -> tuple[str, str]:
     group = "cmp-test"
     running = store.create_run(ended_config(data, name="Full fine-tune"), group=group)
     waiting = store.create_run(ended_config(data, name="From scratch"), group=group)
-    store.update_status(running.path, status="running", pid=pid, started=store.now_iso())
+    run_files.update_status(running.path, status="running", pid=pid, started=run_files.now_iso())
     return running.run_id, waiting.run_id
 
 
@@ -149,15 +149,15 @@ def test_the_page_shows_who_trains_and_who_waits_and_stops_them(
     assert statuses["From scratch"] == "waiting"
     assert statuses["Full fine-tune"].startswith("training")
     at.button(key="cmp_stop_all").click().run()
-    assert all(store.stop_requested(store.run_path(i)) for i in (running, waiting))
+    assert all(run_files.stop_requested(run_files.run_path(i)) for i in (running, waiting))
 
 
 def test_one_run_can_be_stopped_and_its_link_opens_it(tiny_dataset: Path, stand_in: int) -> None:
     running, waiting = _comparison_in_progress(tiny_dataset, stand_in)
     at = app("compare", data_path=str(tiny_dataset), compare_group="cmp-test")
     at.button(key=f"cmp_stop_{waiting}").click().run()
-    assert store.stop_requested(store.run_path(waiting))
-    assert not store.stop_requested(store.run_path(running))
+    assert run_files.stop_requested(run_files.run_path(waiting))
+    assert not run_files.stop_requested(run_files.run_path(running))
     at.session_state["run_id"] = running  # the Train page showed another run before
     at.button(key=f"cmp_open_{waiting}").click().run()
     assert not at.exception and at.session_state["run_id"] == waiting

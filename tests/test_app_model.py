@@ -174,13 +174,13 @@ def _model_run(data: Path, name: str, status: str, accuracy: float, size: int) -
     import keras
 
     from tlcore.models.classifier import build_classifier
-    from tlcore.runs import store
+    from tlcore.runs import run_files, store
 
     config = ended_config(data, size, name)
     info = store.create_run(config)
     keras.models.Model.save(build_classifier(config, 3), info.path / "model.keras")
-    store.update_status(
-        info.path, status=status, ended=store.now_iso(), test_accuracy=accuracy, epochs_run=1
+    run_files.update_status(
+        info.path, status=status, ended=run_files.now_iso(), test_accuracy=accuracy, epochs_run=1
     )
     return info.run_id
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from app_helpers import app, errors, finished_run, texts
 
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info
 
 
 def test_without_a_trained_model_it_says_where_to_go() -> None:
@@ -16,7 +16,7 @@ def test_without_a_trained_model_it_says_where_to_go() -> None:
 
 def test_a_damaged_model_file_is_an_error_not_an_exception(tiny_dataset: Path) -> None:
     run_id = finished_run(tiny_dataset)
-    (store.run_path(run_id) / "model.keras").write_bytes(b"not a model")
+    (run_files.run_path(run_id) / "model.keras").write_bytes(b"not a model")
     at = app("predict", data_path=str(tiny_dataset))
     assert not at.exception
     assert len(errors(at)) == 1 and errors(at)[0].endswith("Pick another model.")
@@ -28,7 +28,7 @@ def _trained_run(data: Path) -> str:
     from tlcore.models.classifier import build_classifier
 
     run_id = finished_run(data)
-    info = store.load_run(run_id)
+    info = run_info.load_run(run_id)
     model = build_classifier(info.config, 3)
     keras.models.Model.save(model, info.path / "model.keras")
     (info.path / "labels.txt").write_text("blue\ngreen\nred\n")
@@ -119,12 +119,12 @@ def test_the_best_finished_model_of_this_dataset_is_preselected(
     from conftest import write_class_images
 
     best = _trained_run(tiny_dataset)
-    store.update_status(store.run_path(best), test_accuracy=0.9, evaluation="test")
+    run_files.update_status(run_files.run_path(best), test_accuracy=0.9, evaluation="test")
     # Trained later: a run stopped half-way (the one the Train page showed last) ...
     stopped = finished_run(tiny_dataset, status="stopped")
     # ... and a better one, of another dataset.
     other = finished_run(write_class_images(tmp_path / "other"))
-    store.update_status(store.run_path(other), test_accuracy=0.95, evaluation="test")
+    run_files.update_status(run_files.run_path(other), test_accuracy=0.95, evaluation="test")
     at = app("predict", data_path=str(tiny_dataset), run_id=stopped)
     assert not at.exception and errors(at) == []
     assert at.selectbox[0].value == best

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from app_helpers import app, texts, wk
 
-from tlcore.runs import store, worker
+from tlcore.runs import run_files, worker
 from tlcore.training.recipes import OFFLINE_RECIPES, RECIPES
 
 
@@ -26,7 +26,7 @@ def _start(at) -> dict:
     assert not at.exception, at.exception
     at.button(key="start_train").click().run()
     assert not at.exception, at.exception
-    spec = store.read_spec(at.session_state["run_id"])
+    spec = run_files.read_spec(at.session_state["run_id"])
     return {k: spec[k] for k in ("config", "split", "unused", "defaults")}
 
 

@@ -50,10 +50,10 @@ def test_choices_that_no_longer_exist_are_not_restored(tiny_dataset: Path, tmp_p
 
 
 def test_without_saved_choices_a_run_in_progress_gives_its_dataset(tiny_dataset: Path) -> None:
-    from tlcore.runs import store
+    from tlcore.runs import run_info
 
     run_id = finished_run(tiny_dataset, status="queued")
-    assert store.load_run(run_id).active
+    assert run_info.load_run(run_id).active
     at = app("train")
     assert not at.exception
     assert at.session_state["data_path"] == str(tiny_dataset)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from app_helpers import app, errors, finished_run, texts
 
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 
 SMALL = {
     "backbone": "small_cnn",
@@ -53,9 +53,9 @@ def test_start_a_run_and_see_it_finish(tiny_dataset: Path) -> None:
     assert not at.exception and errors(at) == []
     run_id = at.session_state["run_id"]
     deadline = time.time() + 150
-    while store.load_run(run_id).active and time.time() < deadline:
+    while run_info.load_run(run_id).active and time.time() < deadline:
         time.sleep(2)
-    assert store.load_run(run_id).status == "finished"
+    assert run_info.load_run(run_id).status == "finished"
     at.run()
     assert not at.exception
     assert next(s.value for s in at.subheader).endswith(" Finished")
@@ -77,15 +77,15 @@ def test_stop_button_stops_the_run(tiny_dataset: Path) -> None:
     at.button(key="start_train").click().run()
     run_id = at.session_state["run_id"]
     deadline = time.time() + 120
-    while store.load_run(run_id).epochs_run < 1 and time.time() < deadline:
+    while run_info.load_run(run_id).epochs_run < 1 and time.time() < deadline:
         time.sleep(1)
     at.run()
     assert at.button(key="stop_run").label == "Stop"
     at.button(key="stop_run").click().run()
     assert not at.exception
-    while store.load_run(run_id).active and time.time() < deadline:
+    while run_info.load_run(run_id).active and time.time() < deadline:
         time.sleep(1)
-    assert store.load_run(run_id).status == "stopped"
+    assert run_info.load_run(run_id).status == "stopped"
     at.run()
     assert next(s.value for s in at.subheader).endswith(
         "Stopped by you (the best model so far was kept)"
@@ -116,7 +116,7 @@ def test_offline_start_explains_and_starts_nothing(tiny_dataset: Path, monkeypat
     at.button(key="start_train").click().run()
     assert not at.exception
     assert len(errors(at)) == 1 and "could not be downloaded" in errors(at)[0]
-    assert store.list_runs() == []
+    assert run_info.list_runs() == []
 
 
 def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
@@ -141,7 +141,7 @@ def test_live_view_of_a_two_phase_run(tiny_dataset: Path) -> None:
                 image_size=32,
             )
         )
-        store.update_status(info.path, status="running", pid=fake.pid)
+        run_files.update_status(info.path, status="running", pid=fake.pid)
         now = time.time()  # a minute an epoch so far; the third is half done
         batch = {"type": "batch", "phase": "fine-tune", "epoch": 3, "epochs": 10, "batches": 4}
         for event in (
@@ -196,7 +196,7 @@ def test_metrics_measured_on_the_training_images_say_so(tiny_dataset: Path) -> N
 
     run_id = finished_run(tiny_dataset)
     fsutil.atomic_write_json(
-        store.run_path(run_id) / "metrics.json",
+        run_files.run_path(run_id) / "metrics.json",
         {
             "split": "train",
             "accuracy": 1.0,
@@ -224,13 +224,13 @@ def test_starting_while_a_run_trains_queues_it_and_says_so(tiny_dataset: Path) -
     slot = open(queue._dir("slots") / "slot-0.lock", "a")  # noqa: SIM115
     try:
         fcntl.flock(slot, fcntl.LOCK_EX)  # the worker of the current run holds the slot
-        store.update_status(busy.path, status="running", pid=fake.pid)
+        run_files.update_status(busy.path, status="running", pid=fake.pid)
         at = app("train", data_path=str(tiny_dataset), **SMALL)
         assert "A run is training now: a new one is queued and starts when it ends" in texts(at)
         at.button(key="start_train").click().run()
         assert not at.exception and errors(at) == []
         run_id = at.session_state["run_id"]
-        assert run_id != busy.run_id and store.load_run(run_id).status == "queued"
+        assert run_id != busy.run_id and run_info.load_run(run_id).status == "queued"
         assert (
             "Queued: starts when the current run ends ('the current one' first); one run "
             "trains at a time." in texts(at)
@@ -262,7 +262,7 @@ def test_a_clicked_confusion_matrix_cell_gives_its_images(tiny_dataset: Path) ->
     assert run_results.cell_images(run_id, metrics, "green", "green") is None
     answer = {"true": "green", "predicted": "green", "top": [["green", 0.9], ["red", 0.1]]}
     fsutil.atomic_write_json(
-        store.run_path(run_id) / "predictions.json",
+        run_files.run_path(run_id) / "predictions.json",
         {
             "split": "test",
             "classes": classes,
@@ -291,7 +291,7 @@ def test_a_solved_head_shows_what_was_measured_not_curves(tiny_dataset: Path) ->
     )
     info = train(config, store.create_run(config).path)
     assert info.status == "finished", info.error
-    metrics = store.read_metrics(info.path)
+    metrics = run_files.read_metrics(info.path)
     at = app("train", run_id=info.run_id)
     assert not at.exception and errors(at) == []
     assert [c for c in at.get("plotly_chart") if "curves" in str(c.proto.id)] == []
@@ -324,7 +324,7 @@ def test_a_solved_head_being_cross_validated_never_says_epoch_1_of_10(tiny_datas
             tiny_dataset, "feature-extraction", solve_head=True, cross_validate=True, epochs=10
         )
         info = store.create_run(config)
-        store.update_status(info.path, status="running", pid=fake.pid)
+        run_files.update_status(info.path, status="running", pid=fake.pid)
         now = time.time()
         message = "Cross-validating: training on 4 of 5 parts of the images (fold 2/5)."
         for event in (
@@ -380,7 +380,7 @@ def test_a_run_being_started_says_what_happens_and_is_named(tiny_dataset: Path) 
 
     fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "tlcore"])
     try:
-        store.update_status(info.path, status="running", pid=fake.pid)
+        run_files.update_status(info.path, status="running", pid=fake.pid)
         fsutil.append_jsonl(
             info.path / "events.jsonl",
             {"type": "prepare", "stage": "decode", "done": 36, "total": 36, "time": time.time()},

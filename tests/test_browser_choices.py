@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_browser import ARGS, CHROMIUM, _go, _pick, _settled, server  # noqa: F401
 
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -83,8 +83,8 @@ def test_a_bookmark_then_a_recipe_left_then_a_run(
         page.get_by_role("heading", name=re.compile("Finished")).wait_for(timeout=300_000)
         browser.close()
 
-    (run,) = store.list_runs()
-    spec = store.read_spec(run.run_id)
+    (run,) = run_info.list_runs()
+    spec = run_files.read_spec(run.run_id)
     config = spec["config"]
     assert config["recipe"] == "" and config["two_phase"] is False
     assert config["freeze"]["strategy"] == "feature-extraction"

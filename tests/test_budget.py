@@ -9,7 +9,7 @@ from run_helpers import events_of, tiny_cli_args, tiny_config, train_tiny
 from tlcore.cli import main
 from tlcore.config import TrainConfig
 from tlcore.errors import ConfigError
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info
 from tlcore.training import budget
 
 
@@ -97,7 +97,7 @@ def test_a_budget_must_be_positive() -> None:
 def test_a_real_run_ends_finished_at_budget_with_its_best_epoch(tiny_dataset: Path) -> None:
     info = train_tiny(tiny_dataset, "scratch", epochs=10_000, budget_seconds=4.0)
     metrics = json.loads((info.path / "metrics.json").read_text())
-    status = store.read_status(info.path)
+    status = run_files.read_status(info.path)
     assert info.status == "finished" and status["ended_by"] == "budget"
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] < 10_000
     messages = [e["message"] for e in events_of(info) if e["type"] == "budget"]
@@ -122,4 +122,4 @@ def test_compare_refuses_a_budget_that_fits_no_epoch_before_anything_starts(
     err = capsys.readouterr().err
     assert "cannot fit one epoch of full on this computer" in err
     assert "give at least" in err and err.count("\n") == 1
-    assert store.list_runs() == []  # nothing was created
+    assert run_info.list_runs() == []  # nothing was created

@@ -192,12 +192,12 @@ def test_plan_summary_counts_the_whole_classifier_without_downloading(monkeypatc
 
 def test_one_of_my_models_trains_at_the_size_its_run_trained_at(tmp_path) -> None:
     from tlcore.models.my_models import run_image_size
-    from tlcore.runs import store
+    from tlcore.runs import run_files, store
 
     sized_config = _config(backbone="small_cnn", image_size=40)
     sized = store.create_run(sized_config).run_id
     # A run starts only from one with a saved model (checked as the run is created).
-    build_classifier(sized_config, 2).save(store.run_path(sized) / "model.keras")
+    build_classifier(sized_config, 2).save(run_files.run_path(sized) / "model.keras")
     default = store.create_run(_config(backbone="small_cnn", image_size=None)).run_id
     again = store.create_run(
         _config(backbone="my_model", weights=f"run:{sized}", image_size=None)

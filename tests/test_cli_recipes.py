@@ -12,14 +12,14 @@ from tlcore.cli import main
 from tlcore.cli.recipe_args import recipe_config
 from tlcore.config import TrainConfig
 from tlcore.models.weights import cached_weights_path, imagenet_source
-from tlcore.runs import store
+from tlcore.runs import run_info
 from tlcore.training.recipes import OFFLINE_RECIPES, RECIPES, get_recipe
 
 OFFLINE = "xception_feature_extraction_lite0"  # weights come with TransferLab; 20 cheap epochs
 
 
 def _spec(run_id: str) -> dict:
-    return json.loads((store.load_run(run_id).path / "spec.json").read_text())
+    return json.loads((run_info.load_run(run_id).path / "spec.json").read_text())
 
 
 @pytest.mark.slow
@@ -54,7 +54,7 @@ def test_a_typed_option_leaves_the_recipe_and_says_what_changed(
         "dropout (--dropout); the run trains with your settings and its spec.json names "
         "no recipe."
     )
-    (info,) = store.list_runs()
+    (info,) = run_info.list_runs()
     spec = _spec(info.run_id)
     assert spec["config"]["recipe"] == ""
     expected = recipe.config(str(tiny_dataset)).replace(

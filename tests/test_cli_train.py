@@ -9,7 +9,7 @@ from run_helpers import tiny_cli_args
 
 from tlcore import workspace
 from tlcore.cli import main
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 
 TINY = [*tiny_cli_args(epochs=2), "--strategy", "full"]
 
@@ -28,7 +28,7 @@ def test_train_json_last_line(tiny_dataset: Path, capsys: pytest.CaptureFixture)
         "test_accuracy",
     }
     assert (got["status"], got["epochs_run"], got["test_accuracy"]) == ("finished", 2, 1.0)
-    info = store.load_run(got["run_id"])
+    info = run_info.load_run(got["run_id"])
     assert (info.name, info.config.epochs, info.config.freeze.strategy) == ("first", 2, "full")
     assert got["trainable_params"] == info.trainable_params > 0
 
@@ -39,11 +39,11 @@ def test_train_text_output_and_spec_rerun(
     assert main(["train", str(tiny_dataset), *TINY, "--augment", "flip", "--tensorboard"]) == 0
     out = capsys.readouterr().out
     assert "epoch 1/2" in out and "epoch 2/2" in out and "finished:" in out
-    info = store.list_runs()[0]
+    info = run_info.list_runs()[0]
     if importlib.util.find_spec("tensorboard"):
         assert any((info.path / "tensorboard").rglob("events.out.tfevents.*"))
     else:  # optional logs: the run still trains and says why there are none
-        warnings = [e for e in store.read_events(info.run_id)[0] if e["type"] == "warning"]
+        warnings = [e for e in run_files.read_events(info.run_id)[0] if e["type"] == "warning"]
         assert "tensorboard package is not installed" in warnings[0]["message"]
         assert not (info.path / "tensorboard").exists()
     assert info.config.augment.as_dict() == {"flip_horizontal": 1.0}
@@ -93,8 +93,8 @@ def test_with_two_images_it_says_the_accuracy_is_on_the_training_images(
     )
     assert main(["train", str(data), *TINY]) == 0
     out = capsys.readouterr().out
-    info = store.list_runs()[0]
-    assert store.read_metrics(info.run_id)["split"] == "train"
+    info = run_info.list_runs()[0]
+    assert run_files.read_metrics(info.run_id)["split"] == "train"
     # What the scan found is said before the run is created (and any work is done).
     assert out.index("warning: Class 'blue' has a single image") < out.index(f"run {info.run_id}")
     assert (

@@ -8,7 +8,7 @@ from run_helpers import tiny_cli_args
 
 from tlcore.cli import main
 from tlcore.results.comparison import CONTRACT, group_report
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info
 
 # Two epochs: with the head solved first (epoch 1), fine-tuning gets the second.
 TINY = tiny_cli_args(epochs=2)
@@ -44,16 +44,16 @@ def test_compare_three_strategies_cli_json(
         low, high = r["interval"]
         assert 0.0 <= low <= high <= 1.0 and r["accuracy"] == r["test_accuracy"]
         assert (r["images"], r["evaluation"]) == (36, "cross-validation")
-    metrics = [store.read_metrics(r["run_id"]) for r in rows]
+    metrics = [run_files.read_metrics(r["run_id"]) for r in rows]
     assert [len(m["fold_accuracies"]) for m in metrics] == [3, 3, 3]
     assert "each fold model trained up to 2 epochs" in metrics[2]["evaluation"]
-    configs = [store.load_run(r["run_id"]).config for r in rows]
+    configs = [run_info.load_run(r["run_id"]).config for r in rows]
     assert {(c.cv_folds, c.seed, c.split.test_fraction) for c in configs} == {(3, 42, 0.0)}
     assert isinstance(result["verdict"], str) and " vs " in result["verdict"]
-    infos = [store.load_run(r["run_id"]) for r in rows]
+    infos = [run_info.load_run(r["run_id"]) for r in rows]
     groups = {i.group for i in infos}
     assert len(groups) == 1 and None not in groups
-    specs = [store.read_spec(i.run_id) for i in infos]
+    specs = [run_files.read_spec(i.run_id) for i in infos]
     assert all(s["split"] == specs[0]["split"] for s in specs)
     assert {i.config.seed for i in infos} == {42}
     assert group_report(groups.pop()) == result

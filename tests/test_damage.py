@@ -8,7 +8,7 @@ from app_helpers import app, errors, finished_run
 
 from tlcore.cli import main
 from tlcore.config import TrainConfig
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 
 
 def _config() -> TrainConfig:
@@ -87,14 +87,14 @@ def test_a_damaged_file_lists_its_run_as_damaged_and_the_others_still_show(
     good = store.create_run(_config())
     bad = store.create_run(_config())
     _damage(bad.path, name, content)
-    runs = {r.run_id: r for r in store.list_runs()}
+    runs = {r.run_id: r for r in run_info.list_runs()}
     assert set(runs) == {good.run_id, bad.run_id}
     assert runs[good.run_id].status == "queued"
     damaged = runs[bad.run_id]
     assert (damaged.status, damaged.damaged_file) == ("damaged", name)
     assert damaged.error.startswith(f"This run folder is damaged: {reason}")
     assert damaged.error.endswith("Delete the run, or restore the file from a backup.")
-    assert store.load_run(bad.run_id).status == "damaged"
+    assert run_info.load_run(bad.run_id).status == "damaged"
 
     assert main(["runs"]) == 0
     out = capsys.readouterr().out
@@ -111,11 +111,11 @@ def test_a_damaged_file_lists_its_run_as_damaged_and_the_others_still_show(
 
 def test_a_finished_run_without_its_model_is_damaged_but_a_run_stopped_early_is_not() -> None:
     finished = store.create_run(_config())
-    store.update_status(finished.path, status="finished", epochs_run=2)
+    run_files.update_status(finished.path, status="finished", epochs_run=2)
     stopped = store.create_run(_config())
-    store.update_status(stopped.path, status="stopped", epochs_run=0)
-    assert store.load_run(stopped.run_id).status == "stopped"
-    info = store.load_run(finished.run_id)
+    run_files.update_status(stopped.path, status="stopped", epochs_run=0)
+    assert run_info.load_run(stopped.run_id).status == "stopped"
+    info = run_info.load_run(finished.run_id)
     assert (info.status, info.damaged_file) == ("damaged", "model.keras")
     assert "the run finished but its model.keras is missing" in info.error
 
@@ -125,15 +125,15 @@ def test_damaged_lines_are_left_out_of_the_events_pages_read() -> None:
     (info.path / "events.jsonl").write_text(
         '{"type": "start"}\n[1]\n"text"\n{"type": "epoch", "epoch": "x"}\n{"type": "end"}\n'
     )
-    assert [e["type"] for e in store.read_events(info.run_id)[0]] == ["start", "end"]
+    assert [e["type"] for e in run_files.read_events(info.run_id)[0]] == ["start", "end"]
     (info.path / "metrics.json").write_text('{"accuracy": "x"}')
-    assert store.read_metrics(info.run_id) is None
+    assert run_files.read_metrics(info.run_id) is None
 
 
 def test_writing_a_status_over_a_damaged_one_replaces_it() -> None:
     info = store.create_run(_config())
     (info.path / "status.json").write_text("[1]")
-    assert store.update_status(info.path, status="stopped") == {"status": "stopped"}
+    assert run_files.update_status(info.path, status="stopped") == {"status": "stopped"}
 
 
 @pytest.mark.parametrize("name", ["status.json", "spec.json", "metrics.json", "events.jsonl"])
@@ -142,7 +142,7 @@ def test_every_page_shows_a_damaged_run_instead_of_a_traceback(
 ) -> None:
     good = finished_run(tiny_dataset)
     bad = finished_run(tiny_dataset)
-    _damage(store.run_path(bad), name, "[1]\n")
+    _damage(run_files.run_path(bad), name, "[1]\n")
     for page in ("data", "model", "train", "compare", "predict"):
         at = app(page, data_path=str(tiny_dataset), run_id=bad)
         assert not at.exception, (page, at.exception)
@@ -154,10 +154,10 @@ def test_every_page_shows_a_damaged_run_instead_of_a_traceback(
 def test_a_damaged_run_can_be_deleted_from_the_train_page(tiny_dataset: Path) -> None:
     good = finished_run(tiny_dataset)
     bad = finished_run(tiny_dataset)
-    _damage(store.run_path(bad), "spec.json", None)  # e.g. re-created by a late writer
+    _damage(run_files.run_path(bad), "spec.json", None)  # e.g. re-created by a late writer
     at = app("train", data_path=str(tiny_dataset), run_id=bad)
     assert [e for e in errors(at) if e.startswith("This run folder is damaged:")]
     at.button(key=f"delete_{bad}").click().run()
     assert not at.exception
-    assert [r.run_id for r in store.list_runs()] == [good]
+    assert [r.run_id for r in run_info.list_runs()] == [good]
     assert not errors(at) and at.session_state["run_id"] == good

@@ -17,7 +17,7 @@ from run_helpers import tiny_cli_args, tiny_config, train_tiny
 
 from tlcore.cli import main
 from tlcore.errors import RunError
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 
 SAVE_FAILED = re.compile(
     r"The disk is full \((\d+ MB|[\d.]+ GB) free\); the best model of epoch 1 could not be "
@@ -54,9 +54,9 @@ def test_a_full_disk_when_the_model_is_saved_ends_the_run_failed(
     assert SAVE_FAILED.fullmatch(info.error), info.error
     assert attempts and attempts[0].name.startswith(".model.tmp")
     assert _leftovers(info.path) == [] and not (info.path / "model.keras").exists()
-    events = store.read_events(info.run_id)[0]
+    events = run_files.read_events(info.run_id)[0]
     assert events[-1]["type"] == "end" and events[-1]["error"] == info.error
-    assert [r.status for r in store.list_runs()] == ["failed"]
+    assert [r.status for r in run_info.list_runs()] == ["failed"]
 
 
 def test_the_cli_says_it_in_one_sentence_and_exits_2(
@@ -126,4 +126,4 @@ def test_on_a_real_tiny_filesystem_that_fills_up_at_the_save(
         assert info.status == "failed"
         assert SAVE_FAILED.fullmatch(info.error), info.error
         assert _leftovers(info.path) == [] and not (info.path / "model.keras").exists()
-        assert store.read_status(info.run_id)["status"] == "failed"  # written after the cleanup
+        assert run_files.read_status(info.run_id)["status"] == "failed"  # written after the cleanup

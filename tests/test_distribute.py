@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tlcore.runs import store
+from tlcore.runs import run_files
 from tlcore.training import distribute
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ def test_a_run_trains_with_mirrored_strategy_over_two_logical_cpus(
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert (result["status"], result["epochs_run"]) == ("finished", epochs_run)
-    events = store.read_events(result["run_id"])[0]
+    events = run_files.read_events(result["run_id"])[0]
     phase = [e for e in events if e["type"] == "phase"][-1]  # after a solved head, if any
     assert phase["strategy"] == {"name": "MirroredStrategy", "replicas": 2}
     assert phase["fast_path"] == fast_path  # feature extraction trains the head on features

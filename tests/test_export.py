@@ -12,7 +12,7 @@ from tlcore.config import FreezeConfig
 from tlcore.data.pipeline import load_arrays
 from tlcore.errors import ConfigError, RunError
 from tlcore.results.export import export_run
-from tlcore.runs import store
+from tlcore.runs import run_files
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_export_writes_the_model_and_labels_and_checks_parity(
     run_dir: Path, fmt: str, suffix: str, minimum: float
 ) -> None:
     result = export_run(run_dir, fmt)
-    n_test = len(store.read_split(run_dir).test)
+    n_test = len(run_files.read_split(run_dir).test)
     assert result.path == str(run_dir / "export" / f"{run_dir.name}{suffix}")
     assert Path(result.path).exists() and result.format == fmt
     assert (run_dir / "export" / "labels.txt").read_text() == "blue\ngreen\nred\n"
@@ -86,7 +86,9 @@ def test_a_lite0_imagenet_run_exports_with_parity_and_explains(tmp_path: Path) -
     assert result.n_images > 0 and result.agreement == 1.0
     model = load_model_safely(info.path / "model.keras")
     image = np.asarray(
-        load_arrays(list(store.read_split(info.path).test), ["blue", "green", "red"], 48, "pad")[0]
+        load_arrays(
+            list(run_files.read_split(info.path).test), ["blue", "green", "red"], 48, "pad"
+        )[0]
     )[0]
     heat = gradcam(model, image)
     assert heat.shape == (48, 48) and heat.min() >= 0.0 and heat.max() <= 1.0

@@ -12,12 +12,12 @@ from tlcore.data.pipeline import load_arrays
 from tlcore.models.backbone_models import build_backbone
 from tlcore.models.freezing import apply_freeze
 from tlcore.models.model_files import load_model_safely
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info
 from tlcore.training.features import backbone_cut_index, cache_path, plan_cut
 
 
-def _test_images(info: store.RunInfo) -> tuple[np.ndarray, list[str]]:
-    split = store.read_split(info.run_id)
+def _test_images(info: run_info.RunInfo) -> tuple[np.ndarray, list[str]]:
+    split = run_files.read_split(info.run_id)
     images, _ = load_arrays(split.test, list(split.classes), 32, "pad")
     return np.asarray(images), [i.path for i in split.test]
 
@@ -44,12 +44,12 @@ def test_fast_path_trains_the_same_model_as_the_slow_path(
     tiny_dataset: Path, strategy: str, cut: str
 ) -> None:
     fast = train_tiny(tiny_dataset, strategy, dropout=0.3)
-    split = store.read_split(fast.run_id)
+    split = run_files.read_split(fast.run_id)
     slow = train_tiny(tiny_dataset, strategy, fast_path=False, split=split, dropout=0.3)
     assert [e["fast_path"] for e in events_of(fast) if e["type"] == "phase"] == [cut]
     assert [e["fast_path"] for e in events_of(slow) if e["type"] == "phase"] == [None]
 
-    def curve(info: store.RunInfo) -> list[float]:
+    def curve(info: run_info.RunInfo) -> list[float]:
         return [e["val_loss"] for e in events_of(info) if e["type"] == "epoch"]
 
     np.testing.assert_allclose(curve(fast), curve(slow), rtol=1e-4)
@@ -70,7 +70,7 @@ def test_features_are_computed_once_and_reused_by_the_next_run(tiny_dataset: Pat
         "feature-extraction",
         epochs=1,
         dropout=0.5,
-        split=store.read_split(first.run_id),
+        split=run_files.read_split(first.run_id),
     )
     assert second.status == "finished"
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
@@ -164,7 +164,7 @@ def test_an_any_size_model_file_trains_with_every_strategy(
         two_phase=two_phase,
         head_epochs=1,
     )
-    assert info.status == "finished", store.read_status(info.path).get("error")
+    assert info.status == "finished", run_files.read_status(info.path).get("error")
 
 
 def test_files_named_with_bytes_that_are_not_utf8_have_a_cache_key(tmp_path: Path) -> None:

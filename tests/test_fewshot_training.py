@@ -13,7 +13,7 @@ from tlcore.cli import main
 from tlcore.config import SplitConfig
 from tlcore.data.pipeline import load_arrays
 from tlcore.models.model_files import load_model_safely
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 from tlcore.training.head_solver import solve_head
 
 SOLVED = {
@@ -24,7 +24,7 @@ SOLVED = {
 }
 
 
-def train_solved(data: Path) -> store.RunInfo:
+def train_solved(data: Path) -> run_info.RunInfo:
     """A tiny run with the head solved and accuracy cross-validated over 3 folds."""
     from tlcore.runs.job import train
 
@@ -40,7 +40,7 @@ def test_the_saved_model_is_the_solved_head_on_the_cached_features(tiny_dataset:
 
     info = train_solved(tiny_dataset)
     assert info.status == "finished", info.error
-    split = store.read_split(info.path)
+    split = run_files.read_split(info.path)
     images, labels = load_arrays(list(split.train), list(split.classes), 32, "pad")
     model = load_model_safely(info.path / "model.keras")
     pooled = keras.Model(model.inputs, model.get_layer("pool").output)
@@ -58,8 +58,8 @@ def test_a_tiny_set_is_cross_validated_and_the_final_model_sees_every_image(
     tiny_dataset: Path,
 ) -> None:
     info = train_solved(tiny_dataset)
-    metrics = store.read_metrics(info.path)
-    split = store.read_split(info.path)
+    metrics = run_files.read_metrics(info.path)
+    split = run_files.read_split(info.path)
     assert len(split.train) == 36 and not split.val and not split.test  # every image trains
     assert metrics["split"] == "cross-validation" and metrics["folds"] == 3
     assert len(metrics["fold_accuracies"]) == 3
@@ -71,7 +71,7 @@ def test_a_tiny_set_is_cross_validated_and_the_final_model_sees_every_image(
     assert folds == [1, 2, 3]
     from ui import run_status
 
-    listed = store.load_run(info.run_id)
+    listed = run_info.load_run(info.run_id)
     assert listed.evaluation == "cross-validation"
     assert run_status.outcome(listed).endswith(" cross-validated accuracy")
 
@@ -89,7 +89,7 @@ def test_cli_defaults_come_from_the_data_and_explicit_options_win(
              "--image-size", "32"]  # fmt: skip
     row, _ = _cli([*small, "--json"], capsys)
     assert row["evaluation"] == "cross-validation" and row["cv_accuracy"] is not None
-    spec = store.read_spec(row["path"])
+    spec = run_files.read_spec(row["path"])
     assert spec["config"]["solve_head"] and spec["config"]["cross_validate"]
     assert spec["defaults"]["reasons"]["cross_validate"].startswith("The smallest class has 12")
     assert main([*small]) == 0  # without --json: the reasons, then the sentence
@@ -97,9 +97,9 @@ def test_cli_defaults_come_from_the_data_and_explicit_options_win(
     assert "No epochs: the head is solved exactly on the cached features." in out
     assert "Accuracy is cross-validated (5 folds)" in out
     row, _ = _cli([*small, "--val-split", "0.2", "--test-split", "0.25", "--json"], capsys)
-    config = store.read_spec(row["path"])["config"]
+    config = run_files.read_spec(row["path"])["config"]
     assert row["evaluation"] == "test" and not config["cross_validate"]
     assert config["split"]["test_fraction"] == 0.25 and config["split"]["val_fraction"] == 0.2
     row, _ = _cli([*small, "--no-auto", "--json"], capsys)
-    config = store.read_spec(row["path"])["config"]
+    config = run_files.read_spec(row["path"])["config"]
     assert not config["solve_head"] and config["epochs"] == 10  # the fixed defaults

@@ -14,7 +14,7 @@ from run_helpers import tiny_config
 from tlcore.config import SplitConfig
 from tlcore.data.pipeline import load_arrays
 from tlcore.models.model_files import load_model_safely
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 from tlcore.training import head_candidates, nearest_mean
 from tlcore.training.head_choice import CandidateScore, reason
 
@@ -107,13 +107,13 @@ def choose(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
     monkeypatch.setattr(multilayer_solve, "pick", pick)
 
 
-def pixels_and_labels(info: store.RunInfo) -> tuple[np.ndarray, np.ndarray]:
-    split = store.read_split(info.path)
+def pixels_and_labels(info: run_info.RunInfo) -> tuple[np.ndarray, np.ndarray]:
+    split = run_files.read_split(info.path)
     images, labels = load_arrays(list(split.train), list(split.classes), 32, "pad")
     return np.asarray(images, dtype=np.float32), np.asarray(labels)
 
 
-def train(data: Path, **changes) -> store.RunInfo:
+def train(data: Path, **changes) -> run_info.RunInfo:
     from tlcore.runs.job import train as run
 
     config = tiny_config(data, **{**AUTO, **changes})
@@ -196,7 +196,7 @@ def test_a_mirror_run_saves_one_model_that_averages_both_views(
         model.predict(images, verbose=0), fit.predict_proba(pooled), atol=1e-4
     )
     # The test images were scored through the cached (averaged) features; the model agrees.
-    split = store.read_split(info.path)
+    split = run_files.read_split(info.path)
     test, _ = load_arrays(list(split.test), list(split.classes), 32, "pad")
     probs = model.predict(np.asarray(test), verbose=0)
     scored = json.loads((info.path / "predictions.json").read_text())["images"]

@@ -12,7 +12,7 @@ from tlcore import fsutil
 from tlcore.config import FreezeConfig
 from tlcore.errors import RunError
 from tlcore.models.model_files import load_model_safely
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 from tlcore.runs.job import require_finished_model, train
 from tlcore.training.batches import class_weights
 from tlcore.training.checkpoint import BestKeeper
@@ -54,7 +54,7 @@ def test_each_strategy_finishes_with_the_exact_run_folder(
     last_batches = [e for e in events if e["type"] == "batch" and e["batch"] == e["batches"]]
     assert [b["epoch"] for b in last_batches] == [1, 2]
     assert ("decode", 36) in {(e["stage"], e["done"]) for e in events if e["type"] == "prepare"}
-    metrics = store.read_metrics(info.run_id)
+    metrics = run_files.read_metrics(info.run_id)
     assert metrics["split"] == "test" and metrics["epochs_run"] == 2
     assert sum(map(sum, metrics["confusion_matrix"])) == n_test
     # Every test image's answer, so each confusion-matrix cell can be opened.
@@ -119,7 +119,7 @@ def test_missing_dataset_ends_failed_with_the_message(tmp_path: Path) -> None:
     assert "nowhere" in info.error
     assert {p.name for p in info.path.iterdir()} == {"spec.json", "status.json", "events.jsonl"}
     assert events_of(info)[-1]["status"] == "failed"
-    assert store.read_status(info.run_id)["ended"] is not None
+    assert run_files.read_status(info.run_id)["ended"] is not None
 
 
 def test_nan_loss_ends_failed_with_the_message(tiny_dataset: Path) -> None:
@@ -153,22 +153,22 @@ def test_stop_flag_mid_training_keeps_best_model_and_ends_stopped(tiny_dataset: 
 
     def stop_after_first_epoch(event: dict) -> None:
         if event["type"] == "epoch":
-            (info.path / store.STOP_FLAG).touch()
+            (info.path / run_files.STOP_FLAG).touch()
 
     handler = signal.getsignal(signal.SIGINT)
     final = train(config, info.path, echo=stop_after_first_epoch)
     assert signal.getsignal(signal.SIGINT) is handler  # restored after training
     assert (final.status, final.error) == ("stopped", None)
     assert 1 <= final.epochs_run <= 2  # stops after the batch under way
-    assert {p.name for p in final.path.iterdir()} == RUN_FILES | {store.STOP_FLAG}
-    assert store.read_metrics(final.run_id)["epochs_run"] == final.epochs_run
+    assert {p.name for p in final.path.iterdir()} == RUN_FILES | {run_files.STOP_FLAG}
+    assert run_files.read_metrics(final.run_id)["epochs_run"] == final.epochs_run
     assert events_of(final)[-1]["status"] == "stopped"
 
 
 def test_a_queued_run_stopped_before_its_turn_never_trains(tiny_dataset: Path) -> None:
     config = tiny_config(tiny_dataset)
     info = store.create_run(config)
-    (info.path / store.STOP_FLAG).touch()
+    (info.path / run_files.STOP_FLAG).touch()
     final = train(config, info.path)
     assert (final.status, final.epochs_run) == ("stopped", 0)
     assert [e["type"] for e in events_of(final)] == ["start", "end"]
@@ -180,7 +180,7 @@ def _stop_when(stage: str, run_dir: Path, seen: list[dict]):
     def echo(event: dict) -> None:
         if event["type"] == "prepare" and event.get("stage") == stage:
             seen.append(event)
-            (run_dir / store.STOP_FLAG).touch()
+            (run_dir / run_files.STOP_FLAG).touch()
 
     return echo
 
@@ -214,7 +214,7 @@ def test_stop_while_features_are_computed_ends_stopped_without_computing_them_al
     assert seen[-1]["done"] < seen[-1]["total"] == 300  # one batch of 64, then the stop
     assert list(store.workspace.cache_dir("features").iterdir()) == []  # no half a file
     assert "epoch" not in [e["type"] for e in events_of(final)]
-    assert store.load_run(final.run_id).status == "stopped"  # a readable run folder
+    assert run_info.load_run(final.run_id).status == "stopped"  # a readable run folder
 
 
 class FakeModel:
@@ -318,7 +318,7 @@ def test_out_of_memory_ends_failed_with_advice_a_person_can_act_on(
     status = fsutil.read_json(info.path / "status.json")
     assert (status["status"], status["error"]) == ("failed", info.error)
     assert events_of(info)[-1] == {**events_of(info)[-1], "type": "end", "error": info.error}
-    assert store.load_run(info.run_id).status == "failed"  # not left 'running'
+    assert run_info.load_run(info.run_id).status == "failed"  # not left 'running'
 
 
 def test_a_failed_run_offers_no_model_to_predict_or_export(tiny_dataset: Path) -> None:
@@ -327,7 +327,7 @@ def test_a_failed_run_offers_no_model_to_predict_or_export(tiny_dataset: Path) -
     info = train_tiny(tiny_dataset, epochs=1, name="two phases")
     assert (info.path / "model.keras").is_file()
     # What a two-phase run that failed in fine-tuning leaves: phase 1's model.keras.
-    store.update_status(info.path, status="failed", error="Training failed (NaN loss).")
+    run_files.update_status(info.path, status="failed", error="Training failed (NaN loss).")
     with pytest.raises(RunError, match=r"Run 'two phases' failed \(Training failed \(NaN loss\)\)"):
         load_predictor(info.run_id)
     with pytest.raises(RunError, match="train it again"):

@@ -10,7 +10,7 @@ from run_helpers import tiny_config
 
 from tlcore.cli import main
 from tlcore.config import FreezeConfig
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 
 pytestmark = pytest.mark.slow
 LITE = ["--backbone", "efficientnet_lite0", "--image-size", "32", "--batch-size", "8"]
@@ -29,12 +29,12 @@ def test_every_strategy_side_by_side(tiny_dataset: Path, capsys: pytest.CaptureF
     assert [r["status"] for r in rows] == ["finished"] * 4
     params = [r["trainable_params"] for r in rows]
     assert params[0] < params[1] < params[2] <= params[3]
-    infos = [store.load_run(r["run_id"]) for r in rows]
+    infos = [run_info.load_run(r["run_id"]) for r in rows]
     from tlcore.models.classifier import effective_weights
 
     # From scratch means random weights, whatever the network's weights choice says.
     assert [effective_weights(i.config) for i in infos] == ["imagenet"] * 3 + ["none"]
-    assert len({json.dumps(store.read_spec(i.run_id)["split"]) for i in infos}) == 1
+    assert len({json.dumps(run_files.read_spec(i.run_id)["split"]) for i in infos}) == 1
 
 
 def test_a_custom_selection_and_two_phases_train(tiny_dataset: Path) -> None:
@@ -53,7 +53,7 @@ def test_a_custom_selection_and_two_phases_train(tiny_dataset: Path) -> None:
         info = train(config, store.create_run(config).path)
         assert info.status == "finished", info.error
         assert (info.path / "model.keras").is_file()
-    phases = [e["phase"] for e in store.read_events(info.run_id)[0] if e["type"] == "phase"]
+    phases = [e["phase"] for e in run_files.read_events(info.run_id)[0] if e["type"] == "phase"]
     assert phases[:2] == ["head", "fine-tune"]
 
 

@@ -15,7 +15,7 @@ from tlcore.config import SplitConfig
 from tlcore.data.pipeline import load_arrays
 from tlcore.errors import ConfigError
 from tlcore.models.model_files import load_model_safely
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 from tlcore.training import multilayer
 from tlcore.training.head_choice import CandidateScore, pick, reason
 from tlcore.training.head_solver import solve_head
@@ -23,7 +23,7 @@ from tlcore.training.head_solver import solve_head
 SOLVED = {"strategy": "feature-extraction", "solve_head": True}
 
 
-def train_multi(data: Path, head_features: str = "multi", **changes) -> store.RunInfo:
+def train_multi(data: Path, head_features: str = "multi", **changes) -> run_info.RunInfo:
     """A tiny solved-head run (small CNN, 32 px, random weights) reading several layers."""
     from tlcore.runs.job import train
 
@@ -76,7 +76,7 @@ def test_a_multi_layer_run_is_one_model_that_predicts_what_was_solved(
         "block4_relu", "block1_pool", "block2_pool", "block3_pool",
     ]  # fmt: skip
     # The saved model on pixels == the head solved on the group-scaled pooled features.
-    split = store.read_split(info.path)
+    split = run_files.read_split(info.path)
     images, labels = load_arrays(list(split.train), list(split.classes), 32, "pad")
     images = np.asarray(images, dtype=np.float32)
     pooled = images
@@ -94,7 +94,7 @@ def test_a_multi_layer_run_is_one_model_that_predicts_what_was_solved(
     metrics = json.loads((info.path / "metrics.json").read_text())
     assert metrics["head_solver"]["feature_set"]["features"] == "multi"
     assert metrics["trainable_params"] == 352 * 3 + 3  # the wider Dense, nothing else
-    assert store.read_status(info.path)["trainable_params"] == 352 * 3 + 3
+    assert run_files.read_status(info.path)["trainable_params"] == 352 * 3 + 3
     heat = gradcam(model, images[0].astype(np.uint8))
     assert heat.shape == (32, 32) and heat.min() >= 0.0 and heat.max() <= 1.0
 
@@ -107,7 +107,7 @@ def test_a_multi_layer_run_exports_to_tflite_with_parity(tiny_dataset: Path) -> 
     result = export_run(info.path, "tflite")
     assert result.n_images == 9 and result.agreement == 1.0
     # The run scored its test images through the cached features; the saved model agrees.
-    split = store.read_split(info.path)
+    split = run_files.read_split(info.path)
     images, _ = load_arrays(list(split.test), list(split.classes), 32, "pad")
     probs = load_model_safely(info.path / "model.keras").predict(np.asarray(images), verbose=0)
     scored = json.loads((info.path / "predictions.json").read_text())

@@ -15,7 +15,7 @@ from tlcore.data.scan import scan
 from tlcore.errors import ConfigError, DataError
 from tlcore.models.backbone_models import build_backbone
 from tlcore.models.freezing import layer_blocks
-from tlcore.runs import store
+from tlcore.runs import run_files, store
 from tlcore.training.probe import middle_layer, run_probe
 
 LITE = {"backbone": "efficientnet_lite0", "weights": "imagenet", "image_size": 32}
@@ -42,7 +42,7 @@ def test_the_last_layer_score_is_what_the_feature_extraction_run_reports(
     )  # fmt: skip
     info = train(run, store.create_run(run).path)
     assert info.status == "finished", info.error
-    metrics = store.read_metrics(info.path)
+    metrics = run_files.read_metrics(info.path)
     assert metrics["fold_accuracies"] == pytest.approx(list(result.last.fold_accuracies))
     assert sorted(workspace.cache_dir("features").glob("*.npy")) == cached  # reused
     # The multi-layer reading is what a run whose head reads several layers reports.
@@ -50,7 +50,7 @@ def test_the_last_layer_score_is_what_the_feature_extraction_run_reports(
     multi = run.replace(head_features="multi")
     info = train(multi, store.create_run(multi).path)
     assert info.status == "finished", info.error
-    metrics = store.read_metrics(info.path)
+    metrics = run_files.read_metrics(info.path)
     assert metrics["head_solver"]["feature_set"]["features"] == "multi"
     assert metrics["fold_accuracies"] == pytest.approx(list(result.multi.fold_accuracies))
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from run_helpers import tiny_config, wait_for
 
-from tlcore.runs import queue, store, worker
+from tlcore.runs import queue, run_files, run_info, worker
 
 
-def _final(run_id: str, timeout: float = 240) -> store.RunInfo:
+def _final(run_id: str, timeout: float = 240) -> run_info.RunInfo:
     return wait_for(
-        lambda: (i := store.load_run(run_id)).status not in store.ACTIVE and i, timeout=timeout
+        lambda: (i := run_info.load_run(run_id)).status not in run_info.ACTIVE and i,
+        timeout=timeout,
     )
 
 
@@ -38,19 +39,19 @@ def test_runs_started_together_train_one_after_another_in_one_process(
     ids = [worker.start_run(tiny_config(tiny_dataset, name=f"run {i}")) for i in range(3)]
     assert len(set(ids)) == 3
     most_running, seen_busy = 0, 0
-    while any(store.load_run(i).active for i in ids):
-        statuses = [store.load_run(i).status for i in ids]
+    while any(run_info.load_run(i).active for i in ids):
+        statuses = [run_info.load_run(i).status for i in ids]
         most_running = max(most_running, statuses.count("running"))
         seen_busy = max(seen_busy, queue.workers_busy())
         time.sleep(0.1)
-    finals = [store.load_run(i) for i in ids]
+    finals = [run_info.load_run(i) for i in ids]
     assert [f.status for f in finals] == ["finished"] * 3
     assert most_running == 1 and seen_busy == 1
     assert len({f.pid for f in finals}) == 1  # one process, TensorFlow loaded once
     for before, after in itertools.pairwise(finals):
         assert after.started >= before.ended  # oldest first, never two at once
     # Each run starts from a clean Keras state: the same settings give the same curves.
-    first, *rest = [store.read_metrics(f.run_id)["history"] for f in finals]
+    first, *rest = [run_files.read_metrics(f.run_id)["history"] for f in finals]
     assert all(h == first for h in rest)
     assert all((f.path / "worker.log").is_file() for f in finals)
 
@@ -65,7 +66,7 @@ def test_a_double_click_or_a_second_tab_cannot_start_a_second_process(
     extra = [p for p in (queue.ensure_worker() for _ in range(5)) if p]  # more tabs
     runs = [_final(first), _final(second)]
     assert [r.status for r in runs] == ["finished", "finished"]
-    assert len(store.list_runs()) == 2
+    assert len(run_info.list_runs()) == 2
     trainer = runs[0].pid
     assert runs[1].pid == trainer and runs[1].started >= runs[0].ended
     # Any other process started meanwhile found the one slot taken and left at once.
@@ -99,10 +100,10 @@ def test_a_run_stopped_while_it_waits_ends_at_once_without_training(tiny_dataset
     with open(queue._dir("slots") / "slot-0.lock", "a") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX)  # as if a worker were busy with another run
         run_id = worker.start_run(tiny_config(tiny_dataset))
-        assert store.load_run(run_id).status == "queued"
+        assert run_info.load_run(run_id).status == "queued"
         assert queue.waiting_run_ids() == [run_id]
         worker.request_stop(run_id)
-        info = store.load_run(run_id)
+        info = run_info.load_run(run_id)
         assert (info.status, info.epochs_run) == ("stopped", 0)
         assert queue.waiting_run_ids() == []
 
@@ -111,12 +112,14 @@ def test_runs_left_waiting_by_a_killed_worker_are_trained_by_the_next_one(
     tiny_dataset: Path,
 ) -> None:
     long = worker.start_run(tiny_config(tiny_dataset, epochs=500, batch_size=2, name="long"))
-    pid = wait_for(lambda: store.load_run(long).status == "running" and store.load_run(long).pid)
+    pid = wait_for(
+        lambda: run_info.load_run(long).status == "running" and run_info.load_run(long).pid
+    )
     short = worker.start_run(tiny_config(tiny_dataset, name="short"))  # waits for "long"
-    assert store.load_run(short).status == "queued"
+    assert run_info.load_run(short).status == "queued"
     os.kill(pid, signal.SIGKILL)
-    assert wait_for(lambda: store.load_run(long).status == "interrupted", timeout=30)
-    assert store.load_run(short).status == "queued" and queue.waiting_run_ids() == [short]
+    assert wait_for(lambda: run_info.load_run(long).status == "interrupted", timeout=30)
+    assert run_info.load_run(short).status == "queued" and queue.waiting_run_ids() == [short]
     wait_for(lambda: queue.workers_busy() == 0, timeout=30)  # its lock goes with it
     new_pid = queue.ensure_worker()  # what the app's sidebar does every few seconds
     assert new_pid and new_pid != pid
@@ -146,7 +149,7 @@ def test_a_full_disk_when_a_run_is_put_in_line_is_a_sentence(
     monkeypatch.setattr(queue, "enqueue", full)
     with pytest.raises(RunError, match=r"^Could not put the run in line: the disk is full \("):
         worker.start_run(tiny_config(tiny_dataset))
-    assert [r.status for r in store.list_runs()] == ["failed"]
+    assert [r.status for r in run_info.list_runs()] == ["failed"]
     assert queue.waiting_run_ids() == []
 
 
@@ -246,7 +249,7 @@ def test_start_pressed_in_four_threads_at_the_same_instant_makes_one_run(
         for t in threads:
             t.join()
     assert len(ids) == 4 and len(set(ids)) == 1
-    assert [r.run_id for r in store.list_runs()] == ids[:1]
+    assert [r.run_id for r in run_info.list_runs()] == ids[:1]
     assert queue.waiting_run_ids() == ids[:1]
 
 
@@ -280,4 +283,4 @@ def test_start_pressed_in_two_processes_at_the_same_instant_makes_one_run(
         ids = [p.communicate(timeout=60)[0].strip().splitlines()[-1] for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert ids[0] == ids[1]
-    assert [r.run_id for r in store.list_runs()] == ids[:1]
+    assert [r.run_id for r in run_info.list_runs()] == ids[:1]

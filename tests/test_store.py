@@ -8,7 +8,7 @@ from tlcore import fsutil, workspace
 from tlcore.cli import main
 from tlcore.config import FreezeConfig, TrainConfig
 from tlcore.errors import RunError
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info, store
 
 
 def _config(**kw: object) -> TrainConfig:
@@ -47,47 +47,47 @@ def test_runs_created_within_one_second_list_in_creation_order() -> None:
         store.create_run(_config(freeze=FreezeConfig(strategy=s)), group="g").run_id
         for s in strategies
     ]
-    assert [r.run_id for r in reversed(store.list_runs(group="g"))] == made
+    assert [r.run_id for r in reversed(run_info.list_runs(group="g"))] == made
 
 
 def test_list_load_delete_and_missing_runs() -> None:
     a = store.create_run(_config(), group="g")
     b = store.create_run(_config())
-    store.update_status(a.path, created="2020-01-01T00:00:00+00:00")
-    assert [r.run_id for r in store.list_runs()] == [b.run_id, a.run_id]
-    assert [r.run_id for r in store.list_runs(group="g")] == [a.run_id]
-    assert store.load_run(str(a.path)).run_id == a.run_id
+    run_files.update_status(a.path, created="2020-01-01T00:00:00+00:00")
+    assert [r.run_id for r in run_info.list_runs()] == [b.run_id, a.run_id]
+    assert [r.run_id for r in run_info.list_runs(group="g")] == [a.run_id]
+    assert run_info.load_run(str(a.path)).run_id == a.run_id
     store.delete_run(a.run_id)
     assert not a.path.exists()
     with pytest.raises(RunError, match="No run 'nope'"):
-        store.load_run("nope")
+        run_info.load_run("nope")
 
 
 def test_dead_or_foreign_pid_lists_as_interrupted() -> None:
     info = store.create_run(_config())
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
-    store.update_status(info.path, status="running", pid=proc.pid)
-    assert store.load_run(info.run_id).status == "interrupted"
+    run_files.update_status(info.path, status="running", pid=proc.pid)
+    assert run_info.load_run(info.run_id).status == "interrupted"
     # A live process that is not a TransferLab worker (pid reused): interrupted too.
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        store.update_status(info.path, status="queued", pid=other.pid)
-        assert store.load_run(info.run_id).status == "interrupted"
+        run_files.update_status(info.path, status="queued", pid=other.pid)
+        assert run_info.load_run(info.run_id).status == "interrupted"
     finally:
         other.kill()
         other.wait()
     (info.path / "model.keras").write_bytes(b"")  # a finished run has its model
-    store.update_status(info.path, status="finished")
-    assert store.load_run(info.run_id).status == "finished"
+    run_files.update_status(info.path, status="finished")
+    assert run_info.load_run(info.run_id).status == "finished"
 
 
 def test_live_worker_lists_as_running_and_cannot_be_deleted() -> None:
     info = store.create_run(_config())
     fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "tlcore"])
     try:
-        store.update_status(info.path, status="running", pid=fake.pid)
-        assert store.load_run(info.run_id).status == "running"
+        run_files.update_status(info.path, status="running", pid=fake.pid)
+        assert run_info.load_run(info.run_id).status == "running"
         with pytest.raises(RunError, match="stop it before deleting"):
             store.delete_run(info.run_id)
     finally:
@@ -97,13 +97,13 @@ def test_live_worker_lists_as_running_and_cannot_be_deleted() -> None:
 
 def test_read_events_is_incremental_and_metrics_none_before_eval() -> None:
     info = store.create_run(_config())
-    assert store.read_events(info.run_id) == ([], 0)
+    assert run_files.read_events(info.run_id) == ([], 0)
     fsutil.append_jsonl(info.path / "events.jsonl", {"type": "start"})
-    events, offset = store.read_events(info.run_id)
+    events, offset = run_files.read_events(info.run_id)
     assert events == [{"type": "start"}]
     fsutil.append_jsonl(info.path / "events.jsonl", {"type": "end"})
-    assert store.read_events(info.run_id, offset)[0] == [{"type": "end"}]
-    assert store.read_metrics(info.run_id) is None
+    assert run_files.read_events(info.run_id, offset)[0] == [{"type": "end"}]
+    assert run_files.read_metrics(info.run_id) is None
 
 
 def test_runs_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -122,16 +122,16 @@ def test_changed_spec_is_read_again_and_a_damaged_spec_lists_as_damaged() -> Non
     spec = fsutil.read_json(info.path / "spec.json")
     spec["config"]["name"] = "after, a longer name"
     fsutil.atomic_write_json(info.path / "spec.json", spec)
-    assert store.load_run(info.run_id).name == "after, a longer name"
+    assert run_info.load_run(info.run_id).name == "after, a longer name"
     broken = store.create_run(_config())
     (broken.path / "spec.json").write_text("{not json")
-    assert {r.run_id: r.status for r in store.list_runs()} == {
+    assert {r.run_id: r.status for r in run_info.list_runs()} == {
         info.run_id: "queued",
         broken.run_id: "damaged",
     }
-    assert store.load_run(broken.run_id).damaged_file == "spec.json"
+    assert run_info.load_run(broken.run_id).damaged_file == "spec.json"
     with pytest.raises(RunError, match="damaged"):
-        store.read_spec(broken.run_id)
+        run_files.read_spec(broken.run_id)
 
 
 def test_deleting_a_run_that_is_a_link_removes_the_link_and_nothing_outside(tmp_path) -> None:
@@ -141,12 +141,12 @@ def test_deleting_a_run_that_is_a_link_removes_the_link_and_nothing_outside(tmp_
     (outside / "keep.txt").write_text("mine")
     link = workspace.runs_dir() / real.run_id
     link.symlink_to(outside, target_is_directory=True)
-    assert [r.name for r in store.list_runs()] == ["elsewhere"]
+    assert [r.name for r in run_info.list_runs()] == ["elsewhere"]
     store.delete_run(real.run_id)
     assert not link.is_symlink() and not link.exists()
     assert sorted(p.name for p in outside.iterdir()) == ["keep.txt", "spec.json", "status.json"]
     assert (outside / "keep.txt").read_text() == "mine"
-    assert store.list_runs() == []
+    assert run_info.list_runs() == []
 
 
 def test_only_the_workspaces_own_run_folders_can_be_deleted(tmp_path) -> None:
@@ -170,7 +170,7 @@ def test_runs_delete_cli_deletes_a_damaged_run_and_says_why_it_cannot(
     (bad.path / "spec.json").unlink()  # what a worker re-creating a deleted folder left
     (bad.path / "status.json").write_text('{"status": "running", "pid": 1}')
     good = store.create_run(_config())
-    assert store.load_run(bad.run_id).status == "damaged"
+    assert run_info.load_run(bad.run_id).status == "damaged"
     assert main(["runs", "delete", bad.run_id]) == 0
     assert capsys.readouterr().out.strip() == f"Deleted run {bad.run_id}."
     assert not bad.path.exists() and good.path.is_dir()
@@ -181,7 +181,7 @@ def test_runs_delete_cli_deletes_a_damaged_run_and_says_why_it_cannot(
     assert "Say which run to delete" in capsys.readouterr().err
     assert main(["runs", "delete", good.run_id, "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"deleted": good.run_id}
-    assert store.list_runs() == []
+    assert run_info.list_runs() == []
 
 
 def test_a_run_linked_in_under_another_name_lists_and_deletes_by_that_name(tmp_path) -> None:
@@ -192,7 +192,7 @@ def test_a_run_linked_in_under_another_name_lists_and_deletes_by_that_name(tmp_p
     (outside / "status.json").write_text("[1]")  # damaged: the Delete button's case
     link = workspace.runs_dir() / "my-linked-run"
     link.symlink_to(outside, target_is_directory=True)
-    [info] = store.list_runs()
+    [info] = run_info.list_runs()
     assert (info.run_id, info.status, info.path) == ("my-linked-run", "damaged", link)
     assert main(["runs", "delete", info.run_id]) == 0
     assert not link.is_symlink() and (outside / "spec.json").is_file()

@@ -5,7 +5,7 @@ from typing import Any
 import streamlit as st
 
 from tlcore.results import plots
-from tlcore.runs import store, worker
+from tlcore.runs import run_files, run_info, worker
 from ui import run_results, run_status
 
 NEXT = {
@@ -23,7 +23,7 @@ def follow(run_id: str) -> None:
 
 
 def _live(run_id: str) -> None:
-    run = store.load_run(run_id)
+    run = run_info.load_run(run_id)
     if not run.active:
         st.rerun()  # the whole page: it now shows the results
     evts = run_status.events(run_id)
@@ -35,7 +35,7 @@ def _live(run_id: str) -> None:
     if queued:
         st.info(run_status.queue_line(run), icon=":material/hourglass_top:")
     slot = stop.empty()
-    stopping = (run.path / store.STOP_FLAG).exists()
+    stopping = (run.path / run_files.STOP_FLAG).exists()
     if not stopping and slot.button(
         "Stop",
         icon=":material/stop_circle:",

@@ -16,7 +16,7 @@ from tlcore import workspace
 from tlcore.data import sizes
 from tlcore.data.images import IMAGE_EXTENSIONS
 from tlcore.errors import ImageError
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info
 from ui import files, run_status, warmup
 
 IMAGE_TYPES = sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS)
@@ -24,7 +24,7 @@ IMAGE_TYPES = sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS)
 
 def model_stamp(run_id: str) -> float:
     """The model file's mtime, so a retrained or re-saved model is loaded again."""
-    path = store.run_path(run_id) / "model.keras"
+    path = run_files.run_path(run_id) / "model.keras"
     return path.stat().st_mtime if path.is_file() else 0.0
 
 
@@ -196,8 +196,8 @@ def export_zip(run_id: str, fmt: str) -> tuple[bytes, str, float | None]:
                     z.write(f, f"{path.name}/{f.relative_to(path)}")
         else:
             z.write(path, path.name)
-        labels = store.run_path(run_id) / "labels.txt"
+        labels = run_files.run_path(run_id) / "labels.txt"
         if labels.is_file():
             z.write(labels, "labels.txt")
-    name = f"{run_status.file_stem(store.load_run(run_id))}-{fmt}.zip"
+    name = f"{run_status.file_stem(run_info.load_run(run_id))}-{fmt}.zip"
     return buf.getvalue(), name, info.get("agreement")

@@ -236,10 +236,10 @@ def cell_images(run_id: str, metrics: dict[str, Any], true: str, predicted: str)
     """The evaluated images that are ``true`` and were called ``predicted``, most
     confident first; None when the run did not keep every image's answer."""
     from tlcore import fsutil
-    from tlcore.runs import store
+    from tlcore.runs import run_files
     from tlcore.training.run_metrics import PREDICTIONS_FILE
 
-    path = store.run_path(run_id) / PREDICTIONS_FILE
+    path = run_files.run_path(run_id) / PREDICTIONS_FILE
     if path.is_file():
         images = fsutil.read_json(path).get("images") or []
     elif true != predicted:  # an older run: only its mistakes were kept

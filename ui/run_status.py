@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from tlcore.errors import TransferLabError
-from tlcore.runs import queue, store
+from tlcore.runs import queue, run_files, run_info
 
 ACTIVE = ("queued", "running")
 QUEUED = "Queued: starts when the current run ends"
@@ -62,14 +62,14 @@ def start_note() -> None:
 
 def list_runs(group: str | None = None) -> list[Any]:
     """All runs (optionally of one comparison group), newest first."""
-    return store.list_runs(group=group)
+    return run_info.list_runs(group=group)
 
 
 def events(run_id: str) -> list[dict[str, Any]]:
     """All events of a run so far, reading only lines added since the last call."""
     cache = st.session_state.setdefault("_events", {})
     offset, seen = cache.get(run_id, (0, []))
-    new, offset = store.read_events(run_id, start=offset)
+    new, offset = run_files.read_events(run_id, start=offset)
     if new:
         seen = seen + list(new)
     cache[run_id] = (offset, seen)

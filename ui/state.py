@@ -236,9 +236,9 @@ def say_dropped() -> None:
 
 
 def _from_active_run() -> dict[str, Any]:
-    from tlcore.runs import store
+    from tlcore.runs import run_info
 
-    active = [r for r in store.list_runs() if r.active]
+    active = [r for r in run_info.list_runs() if r.active]
     if not active:
         return {}
     run = active[0]

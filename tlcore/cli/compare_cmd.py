@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     """Train each strategy in turn (foreground) and print the comparison table."""
     from tlcore.results import comparison
     from tlcore.runs.compare import compare
-    from tlcore.runs.store import load_run
+    from tlcore.runs.run_info import load_run
 
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
     if not names:

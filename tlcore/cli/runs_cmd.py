@@ -4,7 +4,7 @@ import argparse
 
 from tlcore.cli.output import emit_json, say, table
 from tlcore.errors import RunError
-from tlcore.runs import store
+from tlcore.runs import run_info, store
 
 
 def _pct(value: float | None) -> str:
@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
         return _delete(args)
     if args.run:
         raise RunError(f"Unknown words after `runs`: '{args.run}'. Did you mean `runs delete RUN`?")
-    infos = store.list_runs()
+    infos = run_info.list_runs()
     rows = [i.summary() for i in infos]
     if not args.json:
         if not rows:

@@ -11,7 +11,7 @@ from typing import Any
 from tlcore import fsutil
 from tlcore.models.freezing import STRATEGIES
 from tlcore.results.verdict import sort_by_verdict, verdict, wilson_interval
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info
 from tlcore.runs.compare import row as base_row
 from tlcore.training.run_metrics import PREDICTIONS_FILE
 
@@ -51,20 +51,20 @@ def _correct(run_dir: Any) -> dict[str, bool] | None:
     return {str(im["path"]): im.get("true") == im.get("predicted") for im in images}
 
 
-def status_text(info: store.RunInfo) -> str:
+def status_text(info: run_info.RunInfo) -> str:
     """The run's status, ``finished at budget`` when its time budget ended it."""
-    if info.status == "finished" and store.read_status(info.path).get("ended_by") == "budget":
+    if info.status == "finished" and run_files.read_status(info.path).get("ended_by") == "budget":
         return "finished at budget"
     return info.status
 
 
-def scored_row(info: store.RunInfo) -> dict[str, Any]:
+def scored_row(info: run_info.RunInfo) -> dict[str, Any]:
     """One strategy's row: the table's columns plus accuracy, interval and images.
 
     ``correct`` (image -> right) is kept for the paired verdict; ``public_row`` drops it.
     """
     row = base_row(info)
-    metrics = store.read_metrics(info.path) or {}
+    metrics = run_files.read_metrics(info.path) or {}
     row["status"] = status_text(info)
     if not info.name or info.name == row["strategy"]:
         row["name"] = display_name(row["strategy"])
@@ -91,7 +91,7 @@ def public_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "correct"}
 
 
-def report(infos: Sequence[store.RunInfo]) -> dict[str, Any]:
+def report(infos: Sequence[run_info.RunInfo]) -> dict[str, Any]:
     """``{"runs": [...], "verdict": "..."}`` for these runs, in the order given."""
     rows = [scored_row(i) for i in infos]
     return {"runs": [public_row(r) for r in rows], "verdict": verdict(rows)}
@@ -99,7 +99,7 @@ def report(infos: Sequence[store.RunInfo]) -> dict[str, Any]:
 
 def group_report(group: str) -> dict[str, Any]:
     """The report of a comparison group, its runs in the order they were created."""
-    infos = sorted(store.list_runs(group=group), key=lambda i: (i.created or "", i.run_id))
+    infos = sorted(run_info.list_runs(group=group), key=lambda i: (i.created or "", i.run_id))
     return report(infos)
 
 

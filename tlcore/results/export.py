@@ -22,7 +22,7 @@ import numpy as np
 
 from tlcore import fsutil
 from tlcore.errors import ConfigError
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info
 
 FORMATS = ("keras", "savedmodel", "tflite", "tflite-int8")
 _SUFFIXES = {
@@ -57,8 +57,8 @@ def _split_images(run_dir: Path, which: tuple[str, ...]) -> np.ndarray:
     from tlcore.data.pipeline import load_arrays
     from tlcore.models.classifier import image_size_for
 
-    info = store.load_run(run_dir)
-    split = store.read_split(run_dir)
+    info = run_info.load_run(run_dir)
+    split = run_files.read_split(run_dir)
     if split is None:
         return np.zeros((0, 1, 1, 3), np.uint8)
     for name in which:

@@ -144,7 +144,7 @@ def load_predictor(ref: str | os.PathLike) -> Predictor:
         ModelFileError: the file cannot be loaded safely.
     """
     from tlcore.models.model_files import load_image_model
-    from tlcore.runs import store
+    from tlcore.runs import run_info
 
     path = Path(ref)
     if path.is_file():
@@ -153,7 +153,7 @@ def load_predictor(ref: str | os.PathLike) -> Predictor:
     from tlcore.runs.job import require_finished_model
 
     model_path = require_finished_model(ref)
-    info = store.load_run(model_path.parent)
+    info = run_info.load_run(model_path.parent)
     if info.damaged_file == "spec.json":  # its size and resize mode are unknown
         raise RunError(info.error or f"Run {info.run_id} is damaged.")
     model = load_image_model(model_path)

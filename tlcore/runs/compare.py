@@ -1,6 +1,6 @@
 """Compare freezing strategies: same data, same split, same seed, one after another.
 
-The runs are ordinary runs of one group (``store.list_runs(group=...)``), so the app shows
+The runs are ordinary runs of one group (``run_info.list_runs(group=...)``), so the app shows
 them like any other; ``comparison_rows`` turns them into the table the UI and the CLI
 print. ``compare`` trains in this process (the CLI); the app uses
 ``tlcore.runs.worker.start_comparison`` to do the same in the background.
@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from tlcore.config import FreezeConfig, TrainConfig
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info
 
 
-def row(info: store.RunInfo) -> dict[str, Any]:
+def row(info: run_info.RunInfo) -> dict[str, Any]:
     """One table row: strategy/name, run id, parameters, epochs, accuracies, seconds."""
-    metrics = store.read_metrics(info.path) or {}
+    metrics = run_files.read_metrics(info.path) or {}
     return {
         "strategy": info.config.freeze.strategy,
         "name": info.name or info.config.freeze.strategy,
@@ -31,7 +31,7 @@ def row(info: store.RunInfo) -> dict[str, Any]:
 
 def comparison_rows(group: str) -> list[dict[str, Any]]:
     """The table of a comparison group, in the order its runs were created."""
-    infos = sorted(store.list_runs(group=group), key=lambda i: (i.created or "", i.run_id))
+    infos = sorted(run_info.list_runs(group=group), key=lambda i: (i.created or "", i.run_id))
     return [row(i) for i in infos]
 
 
@@ -39,7 +39,7 @@ def compare(
     config: TrainConfig,
     freezes: list[FreezeConfig],
     names: list[str] | None = None,
-    on_start: Callable[[store.RunInfo], None] | None = None,
+    on_start: Callable[[run_info.RunInfo], None] | None = None,
     echo: Callable[[dict], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every strategy in turn in this process; return the table rows.
@@ -56,15 +56,15 @@ def compare(
 
 
 def _train_in_turn(
-    infos: list[store.RunInfo], on_start: Any, echo: Any, signalled: Any, train_spec: Any
-) -> list[store.RunInfo]:
+    infos: list[run_info.RunInfo], on_start: Any, echo: Any, signalled: Any, train_spec: Any
+) -> list[run_info.RunInfo]:
     done = []
     for info in infos:
         if signalled():
-            store.update_status(info.path, status="stopped", ended=store.now_iso())
+            run_files.update_status(info.path, status="stopped", ended=run_files.now_iso())
         else:
             if on_start is not None:
                 on_start(info)
             train_spec(info.path, echo=echo)
-        done.append(store.load_run(info.path))
+        done.append(run_info.load_run(info.path))
     return done

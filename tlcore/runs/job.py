@@ -26,7 +26,7 @@ from typing import Any
 from tlcore import fsutil, workspace
 from tlcore.config import TrainConfig
 from tlcore.errors import RunError, TransferLabError
-from tlcore.runs import store
+from tlcore.runs import run_files, run_info
 from tlcore.training.events import EventLog
 
 _SIGNALLED = threading.Event()
@@ -65,20 +65,22 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def train_spec(ref: str | os.PathLike, echo: Callable[[dict], None] | None = None) -> store.RunInfo:
+def train_spec(
+    ref: str | os.PathLike, echo: Callable[[dict], None] | None = None
+) -> run_info.RunInfo:
     """Train the queued run whose folder (or ``spec.json``) is ``ref``; return its final info.
 
     Raises:
         RunError: no such run, or it has already run (a run folder holds one training).
     """
-    run_dir = store.run_path(ref)
-    state = store.read_status(run_dir).get("status")
+    run_dir = run_files.run_path(ref)
+    state = run_files.read_status(run_dir).get("status")
     if state != "queued":
         raise RunError(
             f"Run {run_dir.name} has already run ({state}); start a new run "
             "with the same settings instead."
         )
-    spec = store.read_spec(run_dir)
+    spec = run_files.read_spec(run_dir)
     config = TrainConfig.from_dict(spec["config"])
     split = None
     if spec.get("split"):
@@ -94,7 +96,7 @@ def train(
     split: Any = None,
     echo: Callable[[dict], None] | None = None,
     fast_path: bool = True,
-) -> store.RunInfo:
+) -> run_info.RunInfo:
     """Train ``config`` into ``run_dir`` (created by ``store.create_run``).
 
     Args:
@@ -117,12 +119,12 @@ def _train(
     split: Any,
     echo: Callable[[dict], None] | None,
     fast_path: bool,
-) -> store.RunInfo:
+) -> run_info.RunInfo:
     t0 = time.time()
     log = EventLog(run_dir / "events.jsonl", t0=t0, echo=echo)
     try:
-        store.update_status(
-            run_dir, status="running", pid=os.getpid(), started=store.now_iso(), ended=None,
+        run_files.update_status(
+            run_dir, status="running", pid=os.getpid(), started=run_files.now_iso(), ended=None,
             error=None,
         )  # fmt: skip
         log.emit("start", run_id=run_dir.name, pid=os.getpid())
@@ -148,17 +150,17 @@ def _train(
         if not run_dir.is_dir():  # whatever failed, it failed because the folder went
             raise RunError(f"Run {run_dir.name} was deleted while it trained; it was stopped.")
         try:
-            store.update_status(
+            run_files.update_status(
                 run_dir,
                 status=status,
                 error=error,
-                ended=store.now_iso(),
+                ended=run_files.now_iso(),
                 seconds=round(time.time() - t0, 2),
             )
             log.emit("end", status=status, **({"error": error} if error else {}))
         except OSError as e:  # a full disk must not hide why the run ended
             print(f"error: could not record the end of the run ({e}): {error}", file=sys.stderr)
-    return store.load_run(run_dir)
+    return run_info.load_run(run_dir)
 
 
 def _explain(e: BaseException) -> str:
@@ -179,7 +181,7 @@ def _explain(e: BaseException) -> str:
 
 def _stop_wanted(run_dir: Path) -> bool:
     # A run folder deleted while it trains: stop, and write nothing that would re-make it.
-    return signal_received() or store.stop_requested(run_dir) or not run_dir.is_dir()
+    return signal_received() or run_files.stop_requested(run_dir) or not run_dir.is_dir()
 
 
 def _run(
@@ -199,7 +201,7 @@ def _run(
 
     from tlcore.training.loop import fit_phases
 
-    status = functools.partial(store.update_status, run_dir)
+    status = functools.partial(run_files.update_status, run_dir)
     return fit_phases(config, run_dir, split, log, lambda: _stop_wanted(run_dir), status, fast_path)
 
 
@@ -209,7 +211,7 @@ def _make_split(config: TrainConfig, run_dir: Path) -> Any:
 
     report = scan(config.data)
     split = make_split(report, config.split)
-    spec = store.read_spec(run_dir)
+    spec = run_files.read_spec(run_dir)
     spec["split"] = split.to_dict()
     spec["dataset"] = {
         "root": str(report.root),
@@ -222,9 +224,9 @@ def _make_split(config: TrainConfig, run_dir: Path) -> Any:
 
 def require_finished_model(ref: str | os.PathLike) -> Path:
     """Return the run's ``model.keras``; ``RunError`` when it has none yet."""
-    run_dir = store.run_path(ref)
+    run_dir = run_files.run_path(ref)
     path = run_dir / "model.keras"
-    status = store.read_status(run_dir)
+    status = run_files.read_status(run_dir)
     name = _run_name(run_dir)
     if status.get("status") == "failed":
         # e.g. a two-phase run that failed in fine-tuning keeps its phase-1 model.keras;
@@ -241,6 +243,6 @@ def require_finished_model(ref: str | os.PathLike) -> Path:
 
 def _run_name(run_dir: Path) -> str:
     try:
-        return store.load_run(run_dir).name or run_dir.name
+        return run_info.load_run(run_dir).name or run_dir.name
     except TransferLabError:
         return run_dir.name

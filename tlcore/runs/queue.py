@@ -36,7 +36,7 @@ from pathlib import Path
 
 from tlcore import fsutil, workspace
 from tlcore.errors import RunError, TransferLabError
-from tlcore.runs import locks, store, tickets
+from tlcore.runs import locks, run_files, run_info, tickets
 
 MAX_RUNS_ENV = "TRANSFERLAB_MAX_RUNS"
 IDLE_ENV = "TRANSFERLAB_WORKER_IDLE_SECONDS"
@@ -87,7 +87,7 @@ def _dir(name: str) -> Path:
     return path
 
 
-def enqueue(info: store.RunInfo) -> None:
+def enqueue(info: run_info.RunInfo) -> None:
     """Put a created (queued) run in line, after every run queued before it."""
     ticket = _dir("waiting") / tickets.name_for(info.run_id)
     fsutil.atomic_write_text(ticket, str(info.path) + "\n")  # a worker never reads half
@@ -211,7 +211,7 @@ def _output_to(log_path: Path) -> Iterator[None]:
         os.close(saved[1])
 
 
-def _train(ticket: Path) -> store.RunInfo | None:
+def _train(ticket: Path) -> run_info.RunInfo | None:
     from tlcore.runs.job import train_spec
 
     try:
@@ -250,8 +250,10 @@ def _stop_rest_of_group(group: str | None) -> None:
     for ticket in waiting():
         with contextlib.suppress(OSError, TransferLabError):
             run_dir = tickets.read(ticket)
-            if store.load_run(run_dir).group == group and _claim_this(ticket):
-                store.update_status(run_dir, status="stopped", ended=store.now_iso(), error=None)
+            if run_info.load_run(run_dir).group == group and _claim_this(ticket):
+                run_files.update_status(
+                    run_dir, status="stopped", ended=run_files.now_iso(), error=None
+                )
 
 
 def _claim_this(ticket: Path) -> bool:
@@ -266,7 +268,7 @@ def _forget_dead_claims() -> None:
     """Tickets claimed by workers that died (their run lists as interrupted)."""
     for taken in _dir("claimed").iterdir():
         with contextlib.suppress(ValueError, OSError):
-            if not store.worker_alive(int(taken.name.rsplit("-", 1)[1])):
+            if not run_info.worker_alive(int(taken.name.rsplit("-", 1)[1])):
                 taken.unlink()
 
 

@@ -21,12 +21,12 @@ from pathlib import Path
 from tlcore import fsutil, workspace
 from tlcore.config import FreezeConfig, TrainConfig
 from tlcore.errors import ConfigError, RunError, TransferLabError
-from tlcore.runs import queue, store
+from tlcore.runs import queue, run_files, run_info, store
 
 TWIN_SECONDS = 10.0  # the same run asked for twice this quickly is a double click
 
 
-def _queue_or_fail(infos: list[store.RunInfo]) -> None:
+def _queue_or_fail(infos: list[run_info.RunInfo]) -> None:
     try:
         for info in infos:
             queue.enqueue(info)
@@ -38,14 +38,16 @@ def _queue_or_fail(infos: list[store.RunInfo]) -> None:
         _fail(infos, RunError(f"Could not put the run in line: {text}."))
 
 
-def _fail(infos: list[store.RunInfo], error: RunError) -> None:
+def _fail(infos: list[run_info.RunInfo], error: RunError) -> None:
     """Nothing will train these runs: take them out of line, mark them failed, raise."""
     waiting = set(queue.waiting_run_ids())
     for info in infos:
         if info.run_id in waiting:
             queue.withdraw(info.run_id)
         with contextlib.suppress(OSError):
-            store.update_status(info.path, status="failed", ended=store.now_iso(), error=str(error))
+            run_files.update_status(
+                info.path, status="failed", ended=run_files.now_iso(), error=str(error)
+            )
     raise error
 
 
@@ -70,8 +72,8 @@ def _recent_twin(config: TrainConfig, split: object) -> str | None:
     wanted = {"config": config.to_dict(), "split": split.to_dict() if split else None}
     for run_id in reversed(queue.claimed_run_ids() + queue.waiting_run_ids()):
         try:
-            info = store.load_run(run_id)
-            spec = store.read_spec(run_id)
+            info = run_info.load_run(run_id)
+            spec = run_files.read_spec(run_id)
         except TransferLabError:
             continue
         age = time.time() - _created_at(info)
@@ -80,7 +82,7 @@ def _recent_twin(config: TrainConfig, split: object) -> str | None:
     return None
 
 
-def _created_at(info: store.RunInfo) -> float:
+def _created_at(info: run_info.RunInfo) -> float:
     from datetime import datetime
 
     try:
@@ -107,7 +109,7 @@ def comparison_configs(
 
 def prepare_comparison(
     config: TrainConfig, freezes: list[FreezeConfig], names: list[str] | None = None
-) -> tuple[str, list[store.RunInfo]]:
+) -> tuple[str, list[run_info.RunInfo]]:
     """Scan once, split once, and create every run of a comparison (queued, one group)."""
     from tlcore.data.scan import scan
     from tlcore.data.split import make_split
@@ -129,7 +131,7 @@ def start_comparison(
     """Create the runs of a comparison and put them in line, in order, for the worker.
 
     Returns:
-        The group id (``store.list_runs(group=...)`` lists its runs).
+        The group id (``run_info.list_runs(group=...)`` lists its runs).
     """
     group, infos = prepare_comparison(config, freezes, names)
     _queue_or_fail(infos)
@@ -141,10 +143,10 @@ def request_stop(ref: str | os.PathLike) -> None:
 
     A run still waiting in line is taken out of it and ends ``stopped`` at once.
     """
-    path = store.run_path(ref)
-    (path / store.STOP_FLAG).write_text(store.now_iso() + "\n", encoding="utf-8")
+    path = run_files.run_path(ref)
+    (path / run_files.STOP_FLAG).write_text(run_files.now_iso() + "\n", encoding="utf-8")
     if queue.withdraw(path.name):
-        store.update_status(path, status="stopped", ended=store.now_iso(), error=None)
+        run_files.update_status(path, status="stopped", ended=run_files.now_iso(), error=None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,7 +164,9 @@ def _train_all(specs: list[str]) -> None:
     for spec in specs:
         run_dir = Path(spec).resolve().parent
         if _signalled():  # a signal (not a stop flag on one run) stops the whole group
-            store.update_status(run_dir, status="stopped", ended=store.now_iso(), error=None)
+            run_files.update_status(
+                run_dir, status="stopped", ended=run_files.now_iso(), error=None
+            )
             continue
         try:
             train_spec(run_dir)
