@@ -63,6 +63,7 @@ def test_registry_modules_import_without_tensorflow() -> None:
     code = (
         "import sys, tlcore.models.backbones, tlcore.training.recipes, "
         "tlcore.models.freezing, tlcore.models.augment, tlcore.models.weights, "
+        "tlcore.models.backbone_weights, "
         "tlcore.models.my_models, tlcore.models.model_files, tlcore.models.classifier, "
         "tlcore.cli.layers_cmd; "
         "print(any(m in sys.modules for m in ('tensorflow', 'keras')))"

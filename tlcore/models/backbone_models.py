@@ -47,7 +47,7 @@ def build_backbone(key: str, image_size: int, weights: str = "none", progress: A
     Returns:
         The backbone; input (S, S, 3) preprocessed pixels, output the last feature map.
     """
-    from tlcore.models import weights as weights_mod
+    from tlcore.models.backbone_weights import load_backbone_weights
 
     spec = get_backbone(key)
     check_image_size(spec, image_size)
@@ -69,7 +69,7 @@ def build_backbone(key: str, image_size: int, weights: str = "none", progress: A
     with fresh_layer_names():
         model = _architecture(spec, image_size)
     model.name = "backbone"
-    weights_mod.load_backbone_weights(model, spec, weights, image_size, progress)
+    load_backbone_weights(model, spec, weights, image_size, progress)
     return model
 
 

@@ -6,7 +6,7 @@ files are loaded, always in Keras' safe mode, which refuses those. Legacy full-m
 ``.h5`` / ``.hdf5`` files are refused outright: they are rebuilt by Keras' legacy loader,
 whose safe mode older Keras versions did not apply (CVE-2025-9905, CVE-2026-1462), so no
 version check here could make them trustworthy. A weights-only ``.h5`` holds no model
-configuration, only arrays, and is read by ``tlcore.models.weights`` instead.
+configuration, only arrays, and is read by ``tlcore.models.backbone_weights`` instead.
 Before Keras sees a file, ``tlcore.models.model_file_checks`` refuses zip and JSON bombs
 and, for ``load_image_model``, a model whose input or output TransferLab cannot use.
 Keras' exceptions become a ``ModelFileError`` that says what to do.

@@ -30,7 +30,7 @@ def check_start(key: str, weights: str, image_size: int | None = None) -> None:
     elif key == "my_model" or weights.startswith("run:"):
         _check_run(weights)
     elif weights.lower() not in ("", "imagenet", "none", "random"):
-        from tlcore.models.weights import check_weights_file
+        from tlcore.models.backbone_weights import check_weights_file
 
         check_weights_file(weights, get_backbone(key).display_name)
 
