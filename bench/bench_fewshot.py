@@ -199,12 +199,15 @@ def one_setting(
 
 
 def _feature_set(run: dict) -> str | None:
-    """What the run's solved head read (``last`` / ``multi``), from its metrics.json."""
+    """What the run's solved head read and was (``last``, ``multi``, ``multi+mirror``,
+    ``multi/nearest-mean``), from its metrics.json."""
     path = Path(run.get("path", "")) / "metrics.json"
     if not path.is_file():
         return None
     head = json.loads(path.read_text()).get("head_solver") or {}
-    return (head.get("feature_set") or {}).get("features", "last")
+    chosen = head.get("feature_set") or {}
+    key = chosen.get("features", "last") + ("+mirror" if chosen.get("views") else "")
+    return key + ("/nearest-mean" if chosen.get("head") == "nearest-mean" else "")
 
 
 def summary(rows: list[dict]) -> str:
