@@ -252,8 +252,8 @@ def summary(rows: list[dict]) -> str:
 
 
 def cost(dataset_name: str, shots: int, repeats: int) -> dict:
-    """End-to-end cost of the default against the last-layer probe (and the default without
-    mirror images, ``--orientation-matters``): ``tlcore train`` in one
+    """End-to-end cost of the default against the last-layer probe (and of the default with
+    mirror images, ``--try-mirror-images``): ``tlcore train`` in one
     command on a ``shots``-a-class split (train and test folders), each run in a fresh
     workspace, alternated ``repeats`` times; wall and CPU seconds (user + system, the
     child's own: CPU time hardly depends on what else runs on the machine)."""
@@ -269,7 +269,7 @@ def cost(dataset_name: str, shots: int, repeats: int) -> dict:
     ways = (
         ("default", []),
         ("last", ["--head-features", "last"]),
-        ("no-mirror", ["--orientation-matters"]),
+        ("mirror", ["--try-mirror-images"]),
     )
     runs: dict[str, list] = {way: [] for way, _ in ways}
     for _ in range(repeats):

@@ -22,7 +22,10 @@ def _json(capsys: pytest.CaptureFixture) -> object:
 
 def test_every_strategy_side_by_side(tiny_dataset: Path, capsys: pytest.CaptureFixture) -> None:
     strategies = "feature-extraction,fine-tune,full,scratch"
+    # A budget far above what 2 epochs take: compare's default (180 s a strategy) cut the
+    # scratch run short on a loaded machine, and the budget is test_budget's subject.
     args = ["compare", str(tiny_dataset), *LITE, "--epochs", "2", "--strategies", strategies]
+    args += ["--budget", "3600"]
     assert main([*args, "--json"]) == 0
     by_strategy = {r["strategy"]: r for r in _json(capsys)["runs"]}  # sorted by the verdict
     rows = [by_strategy[s] for s in strategies.split(",")]

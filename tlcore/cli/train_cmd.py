@@ -94,7 +94,7 @@ def config_from_args(args: argparse.Namespace, strategy: str | None = None) -> T
 
 def chosen_settings(run_dir: Path) -> list[str]:
     """The one-line reasons of the settings chosen from the dataset (not given by hand)."""
-    from tlcore.runs.store import read_spec
+    from tlcore.runs.run_files import read_spec
     from tlcore.training.defaults import TARGETS
 
     spec = read_spec(run_dir)
@@ -218,7 +218,7 @@ def result_row(info: Any) -> dict[str, Any]:
 
 
 def _metrics(info: Any) -> dict[str, Any]:
-    from tlcore.runs.store import read_metrics
+    from tlcore.runs.run_files import read_metrics
 
     return read_metrics(info.path) or {}
 

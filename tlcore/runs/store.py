@@ -18,8 +18,6 @@ from tlcore.config import TrainConfig
 from tlcore.errors import RunError
 from tlcore.runs import deletion
 from tlcore.runs.run_files import is_run_folder, now_iso
-from tlcore.runs.run_files import read_metrics as read_metrics  # for tlcore.cli.train_cmd
-from tlcore.runs.run_files import read_spec as read_spec  # for tlcore.cli.train_cmd
 from tlcore.runs.run_info import RunInfo, load_run, worker_alive
 
 _STRATEGY_TAGS = {

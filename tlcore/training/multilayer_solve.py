@@ -1,6 +1,6 @@
 """The solved head of a run on multi-layer features: extract once, choose, wire in.
 
-Called by the loop's solve phase (``tlcore.training.loop``) when ``head_features`` is not
+Called by the solve phase (``tlcore.training.phase_fit``) when ``head_features`` is not
 ``last`` and the solved head is the run's only phase (a fine-tuning phase after it would
 retrain the backbone under a head that reads several of its layers). Steps:
 
