@@ -29,7 +29,8 @@ HEAD_VIEWS = ("none", "auto")
 """``none`` (the default): the solved head never sees mirror images; ``auto`` (the person
 asked for it, and orientation does not matter in their images): features averaged with
 the mirror image's are a candidate in the head's cross-validation. Not on by default: the
-extra pass cost 1.48x the last-layer probe's CPU time end to end (BENCHMARKS.md)."""
+extra pass cost up to 1.41x the last-layer probe's CPU time end to end, over
+the 1.3x the default may cost, and never won on the benchmark sets (BENCHMARKS.md)."""
 """What a solved head reads (``tlcore.training.multilayer_solve``): the last layer's pooled
 features, several layers' (``multi``), or whichever cross-validates better (``auto``)."""
 
