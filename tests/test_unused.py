@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tlcore.config import AugmentConfig, FreezeConfig, TrainConfig
 from tlcore.runs import store
+from tlcore.training.defaults import apply_defaults, choose_defaults
 from tlcore.training.recipes import get_recipe
 from tlcore.training.run_summary import will_do
 from tlcore.training.unused import drop_unused, settle, unused_settings
@@ -104,3 +105,32 @@ def test_this_run_will_names_every_setting_and_what_is_not_used() -> None:
     assert lines[4].startswith("measure accuracy by 5-fold cross-validation on all 40 images")
     assert lines[-1].startswith("not used by this run: early stopping patience, epochs")
     assert not any("Epoch" in line or "batches of" in line for line in lines)
+
+
+def test_a_default_solved_head_says_nothing_about_epochs_batches_or_stopping() -> None:
+    # The defaults of a small dataset: feature extraction, head solved, 5-fold CV.
+    defaults = choose_defaults([8, 8, 8], 3, None, "feature-extraction", fast_path=True)
+    config = apply_defaults(
+        TrainConfig(data="d", freeze=FreezeConfig("feature-extraction")), defaults, set()
+    )
+    config, unused = settle(config)
+    assert config.cross_validate and config.solve_head
+    lines = will_do(config, {"train": 24, "val": 0, "test": 0}, 24, unused)
+    text = "\n".join(lines)
+    assert "stop early" not in text and "batches of" not in text and "epoch(s)" not in text
+    assert "no epochs" in lines[2]
+
+
+def test_a_gradient_run_without_validation_images_does_not_promise_early_stopping() -> None:
+    config = TrainConfig(
+        data="d",
+        freeze=FreezeConfig("fine-tune", unfreeze_top=5),
+        cross_validate=True,
+        early_stopping_patience=3,
+    )
+    config, unused = settle(config)
+    lines = will_do(config, {"train": 30, "val": 0, "test": 0}, 30, unused)
+    assert "stop early after" not in "\n".join(lines)
+    assert "batches of 32; run every epoch and keep the last (no validation images" in lines[5]
+    with_val = will_do(config, {"train": 24, "val": 6, "test": 0}, 30, unused)
+    assert "stop early after 3 epochs" in with_val[5]

@@ -7,6 +7,7 @@ the exact counts of the split the run trains on. No TensorFlow is imported here.
 """
 
 from tlcore.config import TrainConfig
+from tlcore.training.unused import unused_settings
 
 _OPTIMIZERS = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}
 
@@ -175,10 +176,14 @@ def will_do(
         f"augmentation: {_augment_text(config)}",
         split_sentence(config, counts, total),
     ]
-    gradient = "epochs" not in unused
-    if gradient:
+    # ``unused`` names only the unused settings that had been set; whether anything trains
+    # by gradient is read off every unused setting (a solved head has no epochs to stop).
+    if "epochs" not in unused_settings(config):
+        no_val = counts is not None and not counts.get("val")
         stop = (
-            f"stop early after {config.early_stopping_patience} epochs without a better "
+            "run every epoch and keep the last (no validation images to stop early on)"
+            if no_val
+            else f"stop early after {config.early_stopping_patience} epochs without a better "
             "validation loss and keep the best epoch"
             if config.early_stopping_patience
             else "run every epoch (no early stopping)"
