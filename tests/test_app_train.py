@@ -302,6 +302,17 @@ def test_a_solved_head_shows_what_was_measured_not_curves(tiny_dataset: Path) ->
     )
     chosen = metrics["head_solver"]["C"]
     assert f"**Regularisation chosen:** C = {chosen:g}" in texts(at)
+    # The C / log-loss table is the honest detail, folded away under plain words.
+    (details,) = [e for e in at.expander if e.label.startswith("How the head's regular")]
+    assert details.label == "How the head's regularisation was chosen (details)"
+    assert not details.proto.expanded
+    assert len(details.dataframe) == 1
+    assert "was chosen by trying" in texts(at)
+    # No curves, so the diagnosis does not speak of them; it says what was measured.
+    diagnosis = [str(m.value) for m in [*at.success, *at.warning]]
+    assert diagnosis and not any("curve" in m for m in diagnosis)
+    if metrics["diagnosis"][0]["kind"] == "good":
+        assert "in the cross-validation" in metrics["diagnosis"][0]["message"]
     table = at.dataframe[0].value
     assert list(table["chosen"]).count("✓") == 1
     assert len(table) == len(metrics["head_solver"]["scores"])

@@ -108,3 +108,36 @@ def test_a_good_model_of_a_dominant_class_is_not_one_class() -> None:
         classes=["a", "b"],
     )
     assert [f["kind"] for f in got] == ["good"]
+
+
+def test_a_solved_head_is_not_said_to_have_curves() -> None:
+    # A solved head: one record, no validation loss; accuracy cross-validated.
+    solved = [{"epoch": 1, "loss": 0.2, "accuracy": 0.95}]
+    got = diagnose(
+        solved,
+        confusion=[[5, 0, 0], [1, 4, 0], [0, 0, 5]],
+        classes=["a", "b", "c"],
+        evaluated_on="cross-validation",
+        solved=True,
+    )
+    assert [f["kind"] for f in got] == ["good"]
+    message = got[0]["message"]
+    assert "curve" not in message
+    assert "answers every class in the cross-validation" in message
+    # A curve pair does exist after two epochs with validation images.
+    good = diagnose(
+        _h([0.5, 0.3], [0.5, 0.35], [0.85, 0.9], [0.84, 0.88]),
+        confusion=[[5, 0], [1, 4]],
+        classes=["a", "b"],
+        evaluated_on="test",
+    )
+    assert "training and validation curves agree" in good[0]["message"]
+    assert "on the test images" in good[0]["message"]
+
+
+def test_a_solved_head_that_underfits_is_not_told_to_train_more_epochs() -> None:
+    solved = [{"epoch": 1, "loss": 1.0, "accuracy": 0.4}]
+    (got,) = diagnose(solved, classes=["a", "b", "c"], solved=True)
+    assert got["kind"] == "underfitting"
+    assert "epoch" not in got["message"] and "learning rate" not in got["message"]
+    assert "fine-tune the top" in got["message"]

@@ -92,14 +92,20 @@ def solved_head_view(head: dict[str, Any], fold_accuracies: list[float] | None =
     chosen = head.get("C")
     if scores:
         by = "log loss" if head.get("criterion", "log_loss") == "log_loss" else "accuracy"
+        # The plain sentence stays in view; the numbers behind it are one click away.
         st.markdown(
+            f"**How simple the head is** was chosen by trying {len(scores)} settings on the "
+            "training images and keeping the one that predicted images it had not seen best."
+        )
+        details = st.expander("How the head's regularisation was chosen (details)")
+        details.markdown(
             f"**Regularisation chosen:** C = {chosen:g} (lowest cross-validated {by} of the "
             f"{len(scores)} values tried on the training images; smaller C = a simpler head)."
             if by == "log loss"
             else f"**Regularisation chosen:** C = {chosen:g} (highest cross-validated "
             f"accuracy of the {len(scores)} values tried on the training images)."
         )
-        st.dataframe(
+        details.dataframe(
             [
                 {
                     "C": f"{sc['C']:g}",

@@ -44,6 +44,8 @@ def diagnose(
     confusion: Sequence[Sequence[int]] | None = None,
     classes: Sequence[str] | None = None,
     all_layers_train: bool = False,
+    evaluated_on: str | None = None,
+    solved: bool = False,
 ) -> list[dict[str, str]]:
     """Return findings ``[{"kind", "message"}]`` (``good`` alone when nothing is wrong).
 
@@ -53,6 +55,10 @@ def diagnose(
         classes: class names in index order.
         all_layers_train: every layer already trains (full fine-tune, from scratch), so
             "unfreeze more layers" is no advice.
+        evaluated_on: what ``confusion`` was measured on (``test``, ``val``, ``train``,
+            ``cross-validation``), said in the message.
+        solved: the head was solved at once (no epochs): no curves to speak of, and
+            "train for more epochs" or a learning rate is no advice.
     """
     loss, val_loss = _values(history, "loss"), _values(history, "val_loss")
     acc, val_acc = _values(history, "accuracy"), _values(history, "val_accuracy")
@@ -63,23 +69,54 @@ def diagnose(
         # Underfitting comes before overfitting: its cure (train more, unfreeze more) is
         # the opposite, and a gap to validation means little before the model has
         # learned its own training images. So we report one, never both.
-        return [_not_learned(one, acc, val_acc, loss, underfit, all_layers_train)]
+        return [_not_learned(one, acc, val_acc, loss, underfit, all_layers_train, solved)]
     overfit = _overfitting(loss, val_loss, acc, val_acc)
     if overfit:
         return [overfit]
-    return [
-        {
-            "kind": "good",
-            "message": (
-                "Looks healthy: training and validation curves agree and the model uses every "
-                "class. More data or augmentation may still raise the accuracy."
-            ),
-        }
-    ]
+    return [{"kind": "good", "message": _healthy(val_loss, confusion, classes, evaluated_on)}]
 
 
-def _advice(loss: list[float], underfit: bool, all_layers_train: bool) -> str:
+_ON = {
+    "test": " on the test images",
+    "val": " on the validation images",
+    "train": " on its own training images",
+    "cross-validation": " in the cross-validation (each image predicted by a model that "
+    "did not train on it)",
+}
+
+
+def _healthy(
+    val_loss: list[float],
+    confusion: Sequence[Sequence[int]] | None,
+    classes: Sequence[str] | None,
+    evaluated_on: str | None,
+) -> str:
+    """ "Looks healthy", naming only what was seen: curves only when there are two of them
+    (a solved head or a run without validation images has none to compare)."""
+    curves = len(val_loss) >= 2
+    seen = ["training and validation curves agree"] if curves else []
+    if confusion and classes:
+        every = all(sum(row[j] for row in confusion) > 0 for j in range(len(classes)))
+        on = _ON.get(evaluated_on or "", "")
+        seen.append(
+            f"the model answers every class{on}"
+            if every
+            else f"the model does not answer one class for everything{on}"
+        )
+    what = " and ".join(seen) if seen else "no warning sign"
+    more = "More data or augmentation" if curves else "More images"
+    return f"Looks healthy: {what}. {more} may still raise the accuracy."
+
+
+def _advice(loss: list[float], underfit: bool, all_layers_train: bool, solved: bool) -> str:
     """What to try, as one sentence with one direction for the learning rate."""
+    if solved:  # no epochs, no learning rate: only the features or the images can change
+        return (
+            "Add images of each class, or fine-tune the top of the network so its features "
+            "fit your images."
+            if underfit and not all_layers_train
+            else "Add images of each class."
+        )
     steps = ["train for more epochs"]
     if loss_jumped(loss):
         steps.append("lower the learning rate (the loss jumped up between epochs)")
@@ -98,8 +135,9 @@ def _not_learned(
     loss: list[float],
     underfit: bool,
     all_layers_train: bool,
+    solved: bool = False,
 ) -> dict[str, str]:
-    advice = _advice(loss, underfit, all_layers_train)
+    advice = _advice(loss, underfit, all_layers_train, solved)
     if one is None:
         gap = (
             f" Validation is lower still ({val_acc[-1]:.0%}), but fix this first."

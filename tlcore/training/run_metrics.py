@@ -12,6 +12,7 @@ from tlcore import fsutil
 from tlcore.training import features
 from tlcore.training.diagnose import diagnose
 from tlcore.training.evaluate import evaluate, image_predictions
+from tlcore.training.phases import plan_phases
 
 PREDICTIONS_FILE = "predictions.json"  # every held-out image's answer (confusion matrix cells)
 
@@ -67,6 +68,8 @@ def write_metrics(s: Any) -> None:
             result["confusion_matrix"],
             classes,
             all_layers_train=s.config.freeze.strategy in ("full", "scratch"),
+            evaluated_on=name,
+            solved=all(p.solve for p in plan_phases(s.config)),
         ),
         "best_epoch": keeper.best_epoch,
         "epochs_run": len(keeper.history),
