@@ -123,3 +123,12 @@ def test_compare_refuses_a_budget_that_fits_no_epoch_before_anything_starts(
     assert "cannot fit one epoch of full on this computer" in err
     assert "give at least" in err and err.count("\n") == 1
     assert run_info.list_runs() == []  # nothing was created
+
+
+def test_a_tiny_estimate_says_under_a_second_not_about_0_s() -> None:
+    # 12 epochs of 20 images at 1 ms an image: 0.24 s, which read "about 0 s".
+    plan = budget.plan_epochs(12, 180.0, 0.001, 20)
+    assert plan.sentence == "Budget 3 min: all 12 epochs fit (under a second on this computer)."
+    assert "0 s" not in budget.plan_epochs(200, 1.0, 0.001, 20).sentence
+    assert budget.duration_text(0.2) == "under 1 s"
+    assert budget.about(40.0) == "about 40 s"

@@ -158,3 +158,47 @@ def test_comparison_figure_on_a_common_axis_of_seconds() -> None:
     fig = plots.comparison_figure({"run": events}, axis="seconds")
     assert list(fig.data[0].x) == [10.0, 20.0, 30.0]
     assert fig.layout.xaxis.title.text == "seconds since the run started"
+
+
+def _cross_validated(epochs: int) -> list[dict]:
+    """A cross-validated run's events: training loss/accuracy only, no validation images."""
+    return [
+        {k: v for k, v in e.items() if not k.startswith("val_")} for e in _events(epochs)
+    ]
+
+
+def test_comparison_figure_without_validation_is_titled_and_drawn_as_training() -> None:
+    # Cross-validated runs were titled "Validation loss" with a solid legend line while
+    # only their dotted training line was drawn.
+    fig = plots.comparison_figure({"frozen": _cross_validated(2), "full": _cross_validated(3)})
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:2] == ["Training loss", "Training accuracy"]
+    assert "no validation images" in fig.layout.title.text
+    assert "cross-validated" in fig.layout.title.text
+    # Only dotted training lines, and the legend shows exactly those (one per run).
+    assert {t.line.dash for t in fig.data} == {"dot"}
+    assert [t.name for t in fig.data if t.showlegend] == ["frozen (training)", "full (training)"]
+
+
+def test_comparison_figure_with_validation_says_solid_and_dotted() -> None:
+    fig = plots.comparison_figure({"frozen": _events(2)})
+    assert [a.text for a in fig.layout.annotations][:2] == ["Validation loss", "Validation accuracy"]
+    assert "solid: validation, dotted: training" in fig.layout.title.text
+    legend = [t for t in fig.data if t.showlegend]
+    assert [(t.name, t.line.dash) for t in legend] == [("frozen", None)]
+
+
+def test_comparison_figure_a_cross_validated_solved_head_is_one_training_point() -> None:
+    solved = [
+        {"type": "phase", "phase": "head", "head_solver": True},
+        {"type": "epoch", "phase": "head", "epoch": 1, "loss": 0.4, "accuracy": 0.9},
+    ]
+    fig = plots.comparison_figure(
+        {"Feature extraction": solved, "full": _cross_validated(3)},
+        levels={"Feature extraction": 0.7},
+    )
+    head = [t for t in fig.data if t.legendgroup == "Feature extraction"]
+    assert [t.mode for t in head] == ["markers", "markers"]
+    assert [list(t.y) for t in head] == [[0.4], [0.9]]  # what was measured: training images
+    assert head[0].name == "Feature extraction (solved head, on its training images)"
+    assert [a.text for a in fig.layout.annotations][:2] == ["Training loss", "Training accuracy"]

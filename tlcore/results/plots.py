@@ -163,6 +163,26 @@ def _solved_only(events: Sequence[Mapping[str, Any]]) -> bool:
     return bool(phases) and all(p.get("head_solver") for p in phases)
 
 
+def _has(points: Sequence[Mapping[str, Any]], key: str) -> bool:
+    return any(p.get(key) is not None for p in points)
+
+
+def _panel_titles(with_val: int, without_val: int) -> tuple[tuple[str, str], str]:
+    """Subplot titles and the figure title for what is drawn: validation and/or training."""
+    if without_val and not with_val:
+        return ("Training loss", "Training accuracy"), (
+            "Training curves (no validation images: accuracy is cross-validated, see the table)"
+        )
+    if with_val and not without_val:
+        return ("Validation loss", "Validation accuracy"), (
+            "Strategies compared (solid: validation, dotted: training)"
+        )
+    return ("Loss", "Accuracy"), (
+        "Strategies compared (solid: validation, dotted: training; runs without "
+        "validation images show training only, their accuracy is in the table)"
+    )
+
+
 def comparison_figure(
     runs: Mapping[str, Sequence[Mapping[str, Any]]],
     axis: str = "epoch",
@@ -170,9 +190,11 @@ def comparison_figure(
 ) -> go.Figure:
     """Several runs' validation (solid) and training (dotted) curves, one colour per run.
 
-    A run whose head was solved (no epochs to plot) is drawn as what it is: a marker on
-    the validation panels and, with its score in ``levels``, a dashed level line across
-    the accuracy panel, so it stays visible among the curves.
+    What is drawn is what the titles and legend say: a run without validation images
+    (cross-validated) has only its dotted training line, named as such in the legend, and
+    when no run has validation the panels are titled "Training". A run whose head was
+    solved (no epochs to plot) is one marker, not a curve, and with its score in
+    ``levels`` a dashed level line across the accuracy panel.
 
     Args:
         runs: ``{label: events}`` in the order the legend should list them.
@@ -180,25 +202,49 @@ def comparison_figure(
             common axis for runs that train at different speeds.
         levels: ``{label: accuracy}`` for solved heads (e.g. cross-validated).
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Validation loss", "Validation accuracy"))
+    points = {label: epoch_points(events) for label, events in runs.items()}
+    with_val = sum(1 for pts in points.values() if _has(pts, "val_loss") or _has(pts, "val_accuracy"))
+    without_val = sum(1 for pts in points.values() if pts) - with_val
+    panels, title = _panel_titles(with_val, without_val)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=panels)
     for i, (label, events) in enumerate(runs.items()):
-        pts = epoch_points(events)
+        pts = points[label]
         xs = [p["x"] if axis == "epoch" else p.get("elapsed") for p in pts]
         solved = _solved_only(events)
+        has_val = _has(pts, "val_loss") or _has(pts, "val_accuracy")
         for col, metric in ((1, "loss"), (2, "accuracy")):
-            fig.add_scatter(
-                x=xs,
-                y=[p.get(f"val_{metric}") for p in pts],
-                mode="markers" if solved else "lines+markers",
-                name=f"{label} (solved head)" if solved else label,
-                legendgroup=label,
-                showlegend=col == 1,
-                line={"color": colour(i), "width": 3},
-                marker={"size": 14 if solved else 6, "symbol": "diamond" if solved else "circle"},
-                row=1,
-                col=col,
-            )
-            if solved:
+            legend = col == 1  # one legend entry per run, on the first trace drawn
+            if has_val:
+                fig.add_scatter(
+                    x=xs,
+                    y=[p.get(f"val_{metric}") for p in pts],
+                    mode="markers" if solved else "lines+markers",
+                    name=f"{label} (solved head)" if solved else label,
+                    legendgroup=label,
+                    showlegend=legend,
+                    line={"color": colour(i), "width": 3},
+                    marker={
+                        "size": 14 if solved else 6,
+                        "symbol": "diamond" if solved else "circle",
+                    },
+                    row=1,
+                    col=col,
+                )
+                legend = False
+                if solved:
+                    continue
+            if solved:  # one point on its own training images: a hollow marker, no line
+                fig.add_scatter(
+                    x=xs,
+                    y=[p.get(metric) for p in pts],
+                    mode="markers",
+                    name=f"{label} (solved head, on its training images)",
+                    legendgroup=label,
+                    showlegend=legend,
+                    marker={"size": 14, "symbol": "diamond-open", "color": colour(i)},
+                    row=1,
+                    col=col,
+                )
                 continue
             fig.add_scatter(
                 x=xs,
@@ -206,8 +252,8 @@ def comparison_figure(
                 mode="lines",
                 name=f"{label} (training)",
                 legendgroup=label,
-                showlegend=False,
-                line={"color": colour(i), "width": 1, "dash": "dot"},
+                showlegend=legend,
+                line={"color": colour(i), "width": 1 if has_val else 2, "dash": "dot"},
                 row=1,
                 col=col,
             )
@@ -226,11 +272,7 @@ def comparison_figure(
         rangemode="tozero",
     )
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_layout(
-        title="Strategies compared (dotted: training)",
-        legend={"orientation": "h", "y": -0.2},
-        **_LAYOUT,
-    )
+    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.2}, **_LAYOUT)
     return fig
 
 

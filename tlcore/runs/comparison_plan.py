@@ -130,6 +130,6 @@ def check_fits(plans: list[StrategyPlan]) -> None:
     given = short[0].config.budget_seconds or 0.0
     raise ConfigError(
         f"A budget of {budget.duration_text(given)} cannot fit one epoch of "
-        f"{', '.join(p.name for p in short)} on this computer (about "
-        f"{budget.duration_text(epoch)} an epoch); give at least {smallest:.0f} seconds."
+        f"{', '.join(p.name for p in short)} on this computer ("
+        f"{budget.about(epoch)} an epoch); give at least {smallest:.0f} seconds."
     )

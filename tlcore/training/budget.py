@@ -90,11 +90,19 @@ class BudgetPlan:
 
 
 def duration_text(seconds: float) -> str:
-    """``45 s``, ``3 min``, ``1 h 20 min``."""
+    """``45 s``, ``3 min``, ``1 h 20 min``; ``under 1 s`` (never ``0 s`` for a time spent)."""
+    if 0 < seconds < 0.5:
+        return "under 1 s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def about(seconds: float) -> str:
+    """An estimate in words: ``about 40 s``, or ``under a second`` (a tiny measured cost
+    rounded to whole seconds read "about 0 s")."""
+    return "under a second" if seconds < 1 else f"about {duration_text(seconds)}"
 
 
 def plan_epochs(
@@ -124,19 +132,19 @@ def plan_epochs(
     epochs = already + min(gradient_wanted, max(fit, 1))
     if budget < smallest:
         sentence = (
-            f"A budget of {duration_text(budget)} cannot fit one epoch here (about "
-            f"{duration_text(epoch)} each for {n_train} images); give at least "
+            f"A budget of {duration_text(budget)} cannot fit one epoch here ("
+            f"{about(epoch)} each for {n_train} images); give at least "
             f"{duration_text(smallest)}."
         )
     elif fit < gradient_wanted:
         sentence = (
-            f"Budget {duration_text(budget)}: {fit} of {gradient_wanted} epochs fit (about "
-            f"{duration_text(epoch)} each on this computer)."
+            f"Budget {duration_text(budget)}: {fit} of {gradient_wanted} epochs fit ("
+            f"{about(epoch)} each on this computer)."
         )
     else:
         sentence = (
-            f"Budget {duration_text(budget)}: all {gradient_wanted} epochs fit (about "
-            f"{duration_text(epoch * gradient_wanted)} on this computer)."
+            f"Budget {duration_text(budget)}: all {gradient_wanted} epochs fit ("
+            f"{about(epoch * gradient_wanted)} on this computer)."
         )
     return BudgetPlan(epochs, epoch, smallest, sentence, fits=budget >= smallest)
 
