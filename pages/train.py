@@ -71,13 +71,19 @@ with st.container(border=True):
                 "The pretrained weights will be downloaded first (needs internet). Offline? "
                 + advice.pretrained_route(bool(weights_choice.finished_runs()))
             )
-        run_status.start_note()
+        runs_now = run_status.list_runs()
+        run_status.start_note(runs_now)
         c1, c2 = st.columns([3, 1])
         name = c1.text_input(
             "Name this run (optional)", key="run_name", placeholder="e.g. first try"
         )
         c2.write("")
-        start = c2.button("▶️ Start training", type="primary", key="start_train", width="stretch")
+        start = c2.button(
+            f"▶️ {run_status.start_label(runs_now)}",
+            type="primary",
+            key="start_train",
+            width="stretch",
+        )
 
 # --- Starting: below the settings, where the run will show.
 if start:
@@ -106,11 +112,8 @@ all_runs = run_status.list_runs()
 if not all_runs:
     notice.info("No training yet. Press **Start training** below.")
     st.stop()
-run_id = st.session_state.get("run_id")
-if run_id not in {r.run_id for r in all_runs}:
-    # Coming back (new tab, page reload): follow a run still going, else the newest.
-    active = [r for r in all_runs if r.active]
-    run_id = (active or all_runs)[0].run_id
+# Coming back (new tab, page reload): follow a run still going, else the newest.
+run_id = run_status.shown_run_id(all_runs, st.session_state.get("run_id"))
 try:
     run = run_info.load_run(run_id)
 except TransferLabError as e:
@@ -134,7 +137,7 @@ if picked != run_id:
 st.session_state["run_id"] = run_id
 
 if run.active:
-    live_training.follow(run_id)
+    live_training.follow(run_id, run.status)
 else:
     st.subheader(run_results.status_line(run))
     run_results.failure_help(run)

@@ -226,7 +226,8 @@ def test_starting_while_a_run_trains_queues_it_and_says_so(tiny_dataset: Path) -
         fcntl.flock(slot, fcntl.LOCK_EX)  # the worker of the current run holds the slot
         run_files.update_status(busy.path, status="running", pid=fake.pid)
         at = app("train", data_path=str(tiny_dataset), **SMALL)
-        assert "A run is training now: a new one is queued and starts when it ends" in texts(at)
+        assert "a new one waits in the queue and starts when it ends" in texts(at)
+        assert at.button(key="start_train").label == "▶️ Queue another run"
         at.button(key="start_train").click().run()
         assert not at.exception and errors(at) == []
         run_id = at.session_state["run_id"]

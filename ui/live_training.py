@@ -17,15 +17,19 @@ NEXT = {
 """What comes after a finished preparation step, said until its first event arrives."""
 
 
-def follow(run_id: str) -> None:
-    """Show the live view of ``run_id`` until it ends, then rerun the page for results."""
-    st.fragment(run_every=1.0)(_live)(run_id)
+def follow(run_id: str, drawn_status: str) -> None:
+    """Show the live view of ``run_id`` until it ends, then rerun the page for results.
+
+    ``drawn_status`` is the status the page around it was drawn with (the run picker's
+    label says it): when it changes (starting -> training) the page is drawn again.
+    """
+    st.fragment(run_every=1.0)(_live)(run_id, drawn_status)
 
 
-def _live(run_id: str) -> None:
+def _live(run_id: str, drawn_status: str) -> None:
     run = run_info.load_run(run_id)
-    if not run.active:
-        st.rerun()  # the whole page: it now shows the results
+    if not run.active or run.status != drawn_status:
+        st.rerun()  # the whole page: its results, or the picker's label, follow
     evts = run_status.events(run_id)
     head, stop = st.columns([4, 1])
     queued = run_status.waits(run)

@@ -51,13 +51,35 @@ def waits(run: Any) -> bool:
     return (queue_line(run) or "").startswith(QUEUED)
 
 
-def start_note() -> None:
-    """Under the Start button: a new run will wait if one is training now."""
-    if any(r.status == "running" for r in list_runs()):
+def new_run_waits(runs: list[Any] | None = None) -> bool:
+    """True when a run started now would wait in the queue: every training slot is taken
+    by a run that is training or about to start (``queue.max_runs``)."""
+    runs = list_runs() if runs is None else runs
+    return sum(r.status in ACTIVE for r in runs) >= queue.max_runs()
+
+
+def start_label(runs: list[Any] | None = None) -> str:
+    """The Start button's words: a run started while the slots are taken is queued."""
+    return "Queue another run" if new_run_waits(runs) else "Start training"
+
+
+def start_note(runs: list[Any] | None = None) -> None:
+    """Under the Start button: a new run will wait if the slots are taken now."""
+    if new_run_waits(runs):
         st.caption(
-            "A run is training now: a new one is queued and starts when it ends "
-            f"(at most {queue.max_runs()} at a time on this computer)."
+            "A run is training or starting now: a new one waits in the queue and starts "
+            f"when it ends (at most {queue.max_runs()} at a time on this computer)."
         )
+
+
+def shown_run_id(runs: list[Any], chosen: str | None) -> str | None:
+    """The run the Train page shows: the one chosen, else one still going, else the newest
+    (``runs`` newest first). The sidebar asks too, so it does not repeat that run's
+    progress beside the page's own, a few seconds apart."""
+    if chosen in {r.run_id for r in runs}:
+        return chosen
+    going = [r for r in runs if r.status in ACTIVE]
+    return (going or runs)[0].run_id if runs else None
 
 
 def list_runs(group: str | None = None) -> list[Any]:

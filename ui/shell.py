@@ -45,7 +45,7 @@ def main() -> None:
     page = st.navigation(pages)
     network.warn_if_shared()
     state.say_dropped()
-    sidebar.render()
+    sidebar.render(page.url_path)
     _inside.active = True
     try:
         page.run()

@@ -13,13 +13,17 @@ from ui import run_links, run_status
 _SLOT = "_sidebar_choices"  # this script run's place of the choices, for ``refresh``
 
 
-def render() -> None:
-    """Draw the shared sidebar (called by app.py before the page runs)."""
+def render(page: str = "") -> None:
+    """Draw the shared sidebar (called by app.py before the page runs).
+
+    Args:
+        page: the ``url_path`` of the page being shown (``train`` for the Train page).
+    """
     with st.sidebar:
         slot = st.empty()
         st.session_state[_SLOT] = slot
         _choices(slot)
-        _run_status()
+        _run_status(page == "train")
 
 
 def refresh() -> None:
@@ -62,13 +66,26 @@ def _model_summary() -> str:
 
 
 @st.fragment(run_every=3)
-def _run_status() -> None:
+def _run_status(on_train_page: bool = False) -> None:
     # Polled so a run started in another tab (or finishing) shows up without a click.
     active = run_status.active_runs()
     if not active:
         return
+    # The Train page shows its run's progress every second; the sidebar's, read every 3 s,
+    # would say another epoch beside it. It points to the page instead.
+    shown = (
+        run_status.shown_run_id(run_status.list_runs(), st.session_state.get("run_id"))
+        if on_train_page
+        else None
+    )
     st.markdown("### Training now")
     for run in active[:3]:
+        if run.run_id == shown:
+            st.markdown(
+                f"**{run_status.title(run)}** — {run_status.outcome(run)}: its progress is "
+                "on this page."
+            )
+            continue
         line = run_status.short_progress(run)
         st.markdown(f"**{run_status.title(run)}** — {line}")
         # Each link opens the run it names (a page link opened the Train page's last run).
