@@ -162,9 +162,7 @@ def test_comparison_figure_on_a_common_axis_of_seconds() -> None:
 
 def _cross_validated(epochs: int) -> list[dict]:
     """A cross-validated run's events: training loss/accuracy only, no validation images."""
-    return [
-        {k: v for k, v in e.items() if not k.startswith("val_")} for e in _events(epochs)
-    ]
+    return [{k: v for k, v in e.items() if not k.startswith("val_")} for e in _events(epochs)]
 
 
 def test_comparison_figure_without_validation_is_titled_and_drawn_as_training() -> None:
@@ -182,7 +180,8 @@ def test_comparison_figure_without_validation_is_titled_and_drawn_as_training() 
 
 def test_comparison_figure_with_validation_says_solid_and_dotted() -> None:
     fig = plots.comparison_figure({"frozen": _events(2)})
-    assert [a.text for a in fig.layout.annotations][:2] == ["Validation loss", "Validation accuracy"]
+    titles = [a.text for a in fig.layout.annotations][:2]
+    assert titles == ["Validation loss", "Validation accuracy"]
     assert "solid: validation, dotted: training" in fig.layout.title.text
     legend = [t for t in fig.data if t.showlegend]
     assert [(t.name, t.line.dash) for t in legend] == [("frozen", None)]

@@ -163,8 +163,9 @@ def _solved_only(events: Sequence[Mapping[str, Any]]) -> bool:
     return bool(phases) and all(p.get("head_solver") for p in phases)
 
 
-def _has(points: Sequence[Mapping[str, Any]], key: str) -> bool:
-    return any(p.get(key) is not None for p in points)
+def _has_val(points: Sequence[Mapping[str, Any]]) -> bool:
+    """The run measured validation images (a cross-validated run has none)."""
+    return any(p.get("val_loss") is not None or p.get("val_accuracy") is not None for p in points)
 
 
 def _panel_titles(with_val: int, without_val: int) -> tuple[tuple[str, str], str]:
@@ -203,7 +204,7 @@ def comparison_figure(
         levels: ``{label: accuracy}`` for solved heads (e.g. cross-validated).
     """
     points = {label: epoch_points(events) for label, events in runs.items()}
-    with_val = sum(1 for pts in points.values() if _has(pts, "val_loss") or _has(pts, "val_accuracy"))
+    with_val = sum(1 for pts in points.values() if _has_val(pts))
     without_val = sum(1 for pts in points.values() if pts) - with_val
     panels, title = _panel_titles(with_val, without_val)
     fig = make_subplots(rows=1, cols=2, subplot_titles=panels)
@@ -211,7 +212,7 @@ def comparison_figure(
         pts = points[label]
         xs = [p["x"] if axis == "epoch" else p.get("elapsed") for p in pts]
         solved = _solved_only(events)
-        has_val = _has(pts, "val_loss") or _has(pts, "val_accuracy")
+        has_val = _has_val(pts)
         for col, metric in ((1, "loss"), (2, "accuracy")):
             legend = col == 1  # one legend entry per run, on the first trace drawn
             if has_val:
