@@ -10,7 +10,7 @@ from tlcore.results import comparison, plots
 from tlcore.results.verdict import verdict
 from tlcore.runs import comparison_plan, run_files, run_info, worker
 from tlcore.training.budget import DEFAULT_BUDGET_SECONDS
-from ui import advice, dataset, model_config, run_links, run_status, weights_choice
+from ui import advice, compare_table, dataset, model_config, run_links, run_status, weights_choice
 from ui.shell import page_setup
 
 page_setup()
@@ -51,6 +51,13 @@ def _budget_preview(choices: dict[str, FreezeConfig], budget_seconds: float) -> 
         st.error(str(e))
         return True
     return False
+
+
+def _start_label(n: int) -> str:
+    """The start button says what it will do: one strategy is trained, not compared."""
+    if n == 1:
+        return "▶️ Train 1 strategy"
+    return f"▶️ Train and compare {n} strategies" if n else "▶️ Train and compare"
 
 
 # --- Choose and start ---------------------------------------------------------------------------
@@ -109,8 +116,13 @@ with st.container(border=True):
         help="Each strategy trains the epochs that fit, then ends with its best epoch.",
     )
     budget_error = _budget_preview(choices, budget_minutes * 60)
+    if len(choices) == 1:
+        st.caption(
+            ":material/info: Only one strategy is ticked: it trains on its own. Tick at "
+            "least two to see them side by side."
+        )
     if st.button(
-        f"▶️ Train and compare {len(choices)} strategies",
+        _start_label(len(choices)),
         type="primary",
         key="start_compare",
         disabled=budget_error,
@@ -234,22 +246,7 @@ def _view(polling: bool) -> None:
     by_id = {r.run_id: r for r in shown}
     ranked = comparison.ranked(list(rows.values()))
     st.dataframe(
-        [
-            {
-                "strategy": t["name"],
-                "status": _status(by_id[t["run_id"]], t),
-                "accuracy": _pct(t["accuracy"]),
-                "95% interval": ""
-                if t["interval"] is None
-                else f"{t['interval'][0]:.0%}–{t['interval'][1]:.0%}",
-                "images": t["images"] or "",
-                "trainable params": f"{t['trainable_params']:,}" if t["trainable_params"] else "",
-                "epochs": t["epochs"],
-                "best validation accuracy": _pct(t["best_val_accuracy"]),
-                "time": run_status.duration(t["seconds"]) if t["seconds"] else "",
-            }
-            for t in ranked
-        ],
+        compare_table.table(ranked, lambda t: _status(by_id[t["run_id"]], t)),
         hide_index=True,
     )
     st.caption(
@@ -284,10 +281,6 @@ def _view(polling: bool) -> None:
         "Fewer trainable parameters train faster and need fewer images; more can "
         "adapt further but may memorise a small dataset."
     )
-
-
-def _pct(v: float | None) -> str:
-    return f"{v:.1%}" if v is not None else ""
 
 
 any_active = any(r.active for r in _runs_shown())

@@ -195,3 +195,42 @@ def test_a_budget_that_fits_no_epoch_is_refused_before_start(tiny_dataset: Path)
     at.run()
     assert any("cannot fit one epoch" in e and "give at least" in e for e in errors(at))
     assert at.button(key="start_compare").disabled
+
+
+def _cross_validated_run(data: Path) -> str:
+    """A finished run scored by 3-fold cross-validation: no validation images."""
+    run_id = finished_run(data)
+    path = run_files.run_path(run_id)
+    run_files.update_status(path, best_val_accuracy=None)
+    metrics = {
+        "evaluation": "3-fold cross-validation",
+        "folds": 3,
+        "accuracy": 0.75,
+        "accuracy_std": 0.05,
+        "pooled_accuracy": 0.75,
+        "confusion_matrix": [[3, 1], [1, 3]],
+        "classes": ["a", "b"],
+    }
+    (path / "metrics.json").write_text(json.dumps(metrics))
+    return run_id
+
+
+def test_a_cross_validated_run_shows_its_accuracy_with_spread_and_no_empty_column(
+    tiny_dataset: Path,
+) -> None:
+    # The "best validation accuracy" column was empty for cross-validated runs.
+    run_id = _cross_validated_run(tiny_dataset)
+    at = app("compare", data_path=str(tiny_dataset), compare_extra=[run_id])
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert "best validation accuracy" not in table.columns
+    column = "accuracy (cross-validated: mean ± spread over folds)"
+    assert list(table[column]) == ["75.0% ± 5.0%"]
+
+
+def test_one_ticked_strategy_is_trained_not_compared(tiny_dataset: Path) -> None:
+    at = app("compare", data_path=str(tiny_dataset), backbone="small_cnn", weights="none")
+    assert at.button(key="start_compare").label == "▶️ Train and compare 2 strategies"
+    at.checkbox(key="cmp_fine-tune").uncheck().run()
+    assert at.button(key="start_compare").label == "▶️ Train 1 strategy"
+    assert "Tick at least two to see them side by side." in texts(at)

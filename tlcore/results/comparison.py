@@ -70,6 +70,9 @@ def scored_row(info: run_info.RunInfo) -> dict[str, Any]:
         row["name"] = display_name(row["strategy"])
     accuracy = metrics.get("test_accuracy", metrics.get("accuracy"))
     row.update(accuracy=None, interval=None, images=0, evaluation=metrics.get("split"))
+    # Cross-validated: the accuracy is a mean over folds, with its spread (no validation
+    # images, so no best validation accuracy either).
+    row.update(folds=metrics.get("folds"), accuracy_std=metrics.get("accuracy_std"))
     if accuracy is None or info.status != "finished":
         return row
     images = _images(metrics)
