@@ -232,6 +232,8 @@ def test_the_strategy_is_measured_on_the_images_and_can_be_used(tiny_dataset: Pa
     assert at.session_state["strategy"] == "feature-extraction"
     assert "Feature extraction is the strategy chosen below" in texts(at)
     assert at.session_state["probe"] == probe  # kept while the choices it measured stay
+    # "Measure again" was a tertiary button, drawn as plain text: it must look like a button.
+    assert at.button(key="probe_again").proto.type == "secondary"
     small = app("model", data_path=str(tiny_dataset), **SMALL)
     assert "Suggested: From scratch." in texts(small)
     assert [b for b in small.button if b.key == "probe_run"] == []  # nothing pretrained

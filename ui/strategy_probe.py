@@ -159,7 +159,7 @@ def _show(saved: dict, strategies: dict) -> None:
     elif st.button(f"Use {name}", key="probe_use", type="primary"):
         model_config.choose_strategy(suggested)
         st.rerun()
-    if st.button("Measure again", key="probe_again", type="tertiary"):
+    if st.button("Measure again", key="probe_again", type="secondary"):
         st.session_state["probe"] = None
         st.rerun()
 
