@@ -141,3 +141,22 @@ def test_a_solved_head_that_underfits_is_not_told_to_train_more_epochs() -> None
     assert got["kind"] == "underfitting"
     assert "epoch" not in got["message"] and "learning rate" not in got["message"]
     assert "fine-tune the top" in got["message"]
+
+
+def test_a_solved_head_at_chance_in_cross_validation_is_not_healthy() -> None:
+    # Measured on the demo set (small CNN, random weights): 81% on its training images,
+    # 23% cross-validated over 4 classes. That was called "Looks healthy".
+    solved = [{"epoch": 1, "loss": 0.97, "accuracy": 0.81}]
+    confusion = [[2, 6, 2, 2], [5, 2, 0, 5], [4, 2, 4, 2], [3, 5, 1, 3]]
+    (got,) = diagnose(
+        solved, confusion, ["circle", "square", "stripes", "triangle"],
+        evaluated_on="cross-validation", solved=True,
+    )  # fmt: skip
+    assert got["kind"] == "overfitting"
+    assert got["message"].startswith(
+        "Overfitting: 81% accuracy on the training images but 23% in the cross-validation"
+    )
+    assert "freeze more layers" not in got["message"]
+    # Without a training accuracy to compare, near chance is said as such.
+    (alone,) = diagnose([], confusion, ["a", "b", "c", "d"], evaluated_on="test")
+    assert alone["message"].startswith("Close to guessing: 23% on the test images")

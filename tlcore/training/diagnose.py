@@ -73,6 +73,9 @@ def diagnose(
     overfit = _overfitting(loss, val_loss, acc, val_acc)
     if overfit:
         return [overfit]
+    held = _held_out(confusion, acc, n_classes, evaluated_on, solved)
+    if held:
+        return [held]
     return [{"kind": "good", "message": _healthy(val_loss, confusion, classes, evaluated_on)}]
 
 
@@ -106,6 +109,47 @@ def _healthy(
     what = " and ".join(seen) if seen else "no warning sign"
     more = "More data or augmentation" if curves else "More images"
     return f"Looks healthy: {what}. {more} may still raise the accuracy."
+
+
+def _held_out(
+    confusion: Sequence[Sequence[int]] | None,
+    acc: list[float],
+    n_classes: int,
+    evaluated_on: str | None,
+    solved: bool,
+) -> dict[str, str] | None:
+    """A finding from the evaluation itself, for runs whose curves cannot tell (a solved
+    head, no validation images): far below the training accuracy, or close to guessing."""
+    if not confusion or evaluated_on in (None, "train"):
+        return None
+    total = sum(sum(row) for row in confusion)
+    if total == 0:
+        return None
+    held = sum(confusion[i][i] for i in range(len(confusion))) / total
+    on = _ON.get(evaluated_on, "")
+    fix = (
+        "Add images of each class, or try another network or starting point on the Model page."
+        if solved
+        else "Add augmentation or more data, or freeze more layers."
+    )
+    if acc and acc[-1] - held > OVERFIT_GAP:
+        return {
+            "kind": "overfitting",
+            "message": (
+                f"Overfitting: {acc[-1]:.0%} accuracy on the training images but {held:.0%}"
+                f"{on}: the model fits its own images but does not generalise. {fix}"
+            ),
+        }
+    chance = 1.0 / max(n_classes, 2)
+    if held < chance + 0.1:
+        return {
+            "kind": "underfitting",
+            "message": (
+                f"Close to guessing: {held:.0%}{on}, where answering at random would get "
+                f"about {chance:.0%}. {fix}"
+            ),
+        }
+    return None
 
 
 def _advice(loss: list[float], underfit: bool, all_layers_train: bool, solved: bool) -> str:
