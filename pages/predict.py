@@ -127,6 +127,9 @@ else:
             c1, c2, c3 = st.columns([1, 2, 1])
             c1.image(c.image, caption=c.name, width="stretch")
             c2.markdown(f"### {pred.label} — {pred.probability:.0%}")
+            seen = prediction.seen_note(c.path, run_id)
+            if seen:
+                c2.warning(seen, icon=":material/history:")
             tiny = prediction.tiny_note(c.size, predictor.image_size)
             if tiny:
                 c2.warning(tiny, icon=":material/photo_size_select_small:")

@@ -150,3 +150,28 @@ def test_dropped_images_are_still_there_after_visiting_another_page(tiny_dataset
     assert [c for image in at.image for c in image.captions] == shown
     at.button(key="clear_kept").click().run()
     assert "Drop some images above to see what the model says." in texts(at)
+
+
+def test_an_image_the_model_trained_on_is_said_to_be_one(tiny_dataset: Path) -> None:
+    # The page asks for new photos; a training image dropped here said nothing about it.
+    from tlcore.data.scan import scan
+    from tlcore.data.split import make_split, save_split
+
+    run_id = _trained_run(tiny_dataset)
+    save_split(make_split(scan(tiny_dataset)), run_files.run_path(run_id) / "split.json")
+    split = run_files.read_split(run_id)
+    assert split is not None and split.train
+    trained_on = Path(split.train[0].path)
+    at = app("predict", data_path=str(tiny_dataset))
+    at.file_uploader(key="predict_upload").set_value(
+        [
+            ("copy of a training image.png", trained_on.read_bytes(), "image/png"),
+            ("new.png", _png(44), "image/png"),
+        ]
+    ).run()
+    assert not at.exception and errors(at) == []
+    notes = [w.value for w in at.warning if "training images" in w.value]
+    assert notes == [
+        "This image was one of the model's training images, so this prediction says "
+        "little about new images."
+    ]

@@ -37,6 +37,28 @@ def predictor(run_id: str, stamp: float) -> tuple[Any, threading.Lock]:
     return load_predictor(run_id), threading.Lock()
 
 
+SEEN_NOTE = (
+    "This image was one of the model's training images, so this prediction says little "
+    "about new images."
+)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def training_sizes(run_id: str, stamp: float) -> dict[int, tuple[str, ...]]:
+    """The run's training files by size, kept per run (``stamp``: its model file's mtime)."""
+    from tlcore.runs.seen_images import training_sizes as sizes_of
+
+    return sizes_of(run_id)
+
+
+def seen_note(path: str, run_id: str) -> str | None:
+    """``SEEN_NOTE`` when the saved upload at ``path`` has a training image's bytes."""
+    from tlcore.runs.seen_images import seen_in_training
+
+    sizes = training_sizes(run_id, model_stamp(run_id))
+    return SEEN_NOTE if seen_in_training(path, sizes) else None
+
+
 def preselect(runs: list[Any], data_path: str | None) -> Any:
     """The model to offer first: the best finished one of the current dataset.
 

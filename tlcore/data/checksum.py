@@ -9,6 +9,7 @@ that map it (``np.memmap``, ``np.load(mmap_mode="r")``, TensorFlow's ``read_file
 fraction of the time the same bytes took to compute.
 """
 
+import hashlib
 import os
 import struct
 import zlib
@@ -78,3 +79,15 @@ def check_file(path: str | os.PathLike, start: int, length: int) -> bool:
         return expected is not None and file_crc(path, start, length) == expected
     except OSError:
         return False
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """A file's content digest (BLAKE2b, 16 bytes, hex): same bytes, same digest.
+
+    What the dataset scan keys images by; raises OSError when the file cannot be read.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tlcore import fsutil, workspace
+from tlcore.data.checksum import file_digest
 from tlcore.data.images import IMAGE_EXTENSIONS, UNSUPPORTED_EXTENSIONS, check_image
 from tlcore.errors import ImageError, WorkspaceError
 
@@ -87,11 +88,7 @@ def check_file(path: Path) -> tuple[str | None, str | None]:
         except ImageError as e:
             return None, "not an image" if e.reason.startswith("not an image") else e.reason
     try:
-        h = hashlib.blake2b(digest_size=16)
-        with open(path, "rb") as f:
-            while chunk := f.read(1024 * 1024):
-                h.update(chunk)
-        digest = h.hexdigest()
+        digest = file_digest(path)
     except OSError as e:
         return None, f"unreadable ({e.strerror or 'read error'})"
     try:
