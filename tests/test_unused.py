@@ -119,6 +119,8 @@ def test_a_default_solved_head_says_nothing_about_epochs_batches_or_stopping() -
     text = "\n".join(lines)
     assert "stop early" not in text and "batches of" not in text and "epoch(s)" not in text
     assert "no epochs" in lines[2]
+    assert "only the new head is fitted" in lines[1] and "head trains" not in text
+    assert lines[4].endswith("then solve the final head on all of them")
 
 
 def test_a_gradient_run_without_validation_images_does_not_promise_early_stopping() -> None:

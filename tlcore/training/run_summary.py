@@ -22,6 +22,8 @@ def _freeze_text(config: TrainConfig) -> str:
         else ""
     )
     if f.strategy == "feature-extraction":
+        if _solved_only(config):  # fitted at once, not trained epoch by epoch
+            return "the whole network stays frozen; only the new head is fitted"
         return "the whole network stays frozen; only the new head trains"
     if f.strategy == "full":
         return "every layer of the network trains" + bn
@@ -37,6 +39,11 @@ def _freeze_text(config: TrainConfig) -> str:
     if start.strip().isdigit():
         return f"layers {start} and up train (counted from 0), the rest stay frozen" + bn
     return f"{start} and everything after it train, the rest stays frozen" + bn
+
+
+def _solved_only(config: TrainConfig) -> bool:
+    """The run's one phase is the solved head: nothing trains by gradient."""
+    return "epochs" in unused_settings(config)
 
 
 def _head_text(config: TrainConfig) -> str:
@@ -141,7 +148,8 @@ def split_sentence(config: TrainConfig, counts: dict[str, int] | None, total: in
         return (
             f"measure accuracy by {config.cv_folds}-fold cross-validation on all {total} "
             "images (each image predicted once by a model that did not train on it), then "
-            "train the final model on all of them"
+            + ("solve the final head" if _solved_only(config) else "train the final model")
+            + " on all of them"
         )
     if counts is None:
         return "split the images when it starts"
@@ -178,7 +186,7 @@ def will_do(
     ]
     # ``unused`` names only the unused settings that had been set; whether anything trains
     # by gradient is read off every unused setting (a solved head has no epochs to stop).
-    if "epochs" not in unused_settings(config):
+    if not _solved_only(config):
         no_val = counts is not None and not counts.get("val")
         stop = (
             "run every epoch and keep the last (no validation images to stop early on)"
