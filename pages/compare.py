@@ -240,7 +240,10 @@ def _view(polling: bool) -> None:
     levels = {names[i]: r["accuracy"] for i, r in rows.items() if r["accuracy"] is not None}
     st.plotly_chart(
         plots.comparison_figure(
-            {names[r.run_id]: run_status.events(r.run_id) for r in shown}, axis, levels
+            {names[r.run_id]: run_status.events(r.run_id) for r in shown},
+            axis,
+            levels,
+            {names[i]: compare_table.measured_on(r) for i, r in rows.items()},
         )
     )  # no key: redraws live
     by_id = {r.run_id: r for r in shown}

@@ -195,9 +195,13 @@ def test_comparison_figure_a_cross_validated_solved_head_is_one_training_point()
     fig = plots.comparison_figure(
         {"Feature extraction": solved, "full": _cross_validated(3)},
         levels={"Feature extraction": 0.7},
+        measured_on={"Feature extraction": "cross-validated"},
     )
     head = [t for t in fig.data if t.legendgroup == "Feature extraction"]
     assert [t.mode for t in head] == ["markers", "markers"]
     assert [list(t.y) for t in head] == [[0.4], [0.9]]  # what was measured: training images
     assert head[0].name == "Feature extraction (solved head, on its training images)"
     assert [a.text for a in fig.layout.annotations][:2] == ["Training loss", "Training accuracy"]
+    assert "Feature extraction (solved head, cross-validated): 70%" in [
+        a.text for a in fig.layout.annotations
+    ]

@@ -20,6 +20,13 @@ def _cross_validated(row: dict[str, Any]) -> bool:
     return bool(row.get("folds"))
 
 
+def measured_on(row: dict[str, Any]) -> str:
+    """How a row's accuracy was measured, in a few words."""
+    if row.get("accuracy") is None:
+        return ""
+    return "cross-validated" if _cross_validated(row) else "on the test images"
+
+
 def accuracy_column(rows: Sequence[dict[str, Any]]) -> str:
     """The accuracy column's name: how the shown accuracies were measured."""
     scored = [r for r in rows if r.get("accuracy") is not None]

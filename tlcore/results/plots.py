@@ -188,6 +188,7 @@ def comparison_figure(
     runs: Mapping[str, Sequence[Mapping[str, Any]]],
     axis: str = "epoch",
     levels: Mapping[str, float] | None = None,
+    measured_on: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Several runs' validation (solid) and training (dotted) curves, one colour per run.
 
@@ -202,6 +203,7 @@ def comparison_figure(
         axis: ``epoch`` (epoch number) or ``seconds`` (time since each run started), a
             common axis for runs that train at different speeds.
         levels: ``{label: accuracy}`` for solved heads (e.g. cross-validated).
+        measured_on: ``{label: how}`` said with the level (``cross-validated``).
     """
     points = {label: epoch_points(events) for label, events in runs.items()}
     with_val = sum(1 for pts in points.values() if _has_val(pts))
@@ -263,7 +265,9 @@ def comparison_figure(
                 y=float(levels[label]),
                 line_dash="dash",
                 line_color=colour(i),
-                annotation_text=f"{label} (solved head): {float(levels[label]):.0%}",
+                annotation_text=f"{label} (solved head"
+                + (f", {measured_on[label]}" if measured_on and measured_on.get(label) else "")
+                + f"): {float(levels[label]):.0%}",
                 annotation_position="bottom right",
                 row=1,
                 col=2,
