@@ -39,6 +39,7 @@ def test_a_solved_head_keeps_no_gradient_settings() -> None:
     clean, names = settle(config)
     assert clean == TrainConfig(data="d", solve_head=True, epochs=1)
     assert {"epochs", "optimizer", "learning_rate", "two_phase"} <= set(names)
+    assert "dropout" in unused_settings(config)
 
 
 def test_fine_tuning_keeps_what_it_uses() -> None:
@@ -121,6 +122,9 @@ def test_a_default_solved_head_says_nothing_about_epochs_batches_or_stopping() -
     assert "no epochs" in lines[2]
     assert "only the new head is fitted" in lines[1] and "head trains" not in text
     assert lines[4].endswith("then solve the final head on all of them")
+    assert "dropout" not in text  # the solver has its own regularisation
+    with_dropout = will_do(config.replace(solve_head=False), {"train": 24}, 24, [])
+    assert "dropout 0.2" in "\n".join(with_dropout)  # a head trained by gradient uses it
 
 
 def test_a_gradient_run_without_validation_images_does_not_promise_early_stopping() -> None:

@@ -95,7 +95,8 @@ def solved_head_view(head: dict[str, Any], fold_accuracies: list[float] | None =
         # The plain sentence stays in view; the numbers behind it are one click away.
         st.markdown(
             f"**How simple the head is** was chosen by trying {len(scores)} settings on the "
-            "training images and keeping the one that predicted images it had not seen best."
+            "training images and keeping the one whose predictions of images it had not seen were "
+            "the most accurately confident (the lowest log loss)."
         )
         details = st.expander("How the head's regularisation was chosen (details)")
         details.markdown(

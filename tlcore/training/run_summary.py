@@ -49,7 +49,7 @@ def _solved_only(config: TrainConfig) -> bool:
 def _head_text(config: TrainConfig) -> str:
     pool = "Flatten" if config.pooling == "flatten" else "global average pooling"
     parts = [pool, *(f"Dense({u}, relu)" for u in config.head_units)]
-    if config.dropout:
+    if config.dropout and "dropout" not in unused_settings(config):
         parts.append(f"dropout {config.dropout:g}")
     parts.append("Dense(classes, softmax)")
     return " → ".join(parts)

@@ -48,6 +48,9 @@ def unused_settings(config: TrainConfig) -> dict[str, str]:
         for name in ("epochs", "optimizer", "learning_rate", "schedule", "warmup_epochs"):
             out[name] = why
         out["early_stopping_patience"] = why
+        out["dropout"] = (
+            "the solved head has its own regularisation (dropout acts only in training by gradient)"
+        )
     else:
         out["head_features"] = "only a head solved as the run's one phase reads them"
     if not solved_only or config.head_features != "auto":
