@@ -318,7 +318,10 @@ def test_a_solved_head_shows_what_was_measured_not_curves(tiny_dataset: Path) ->
     assert list(table["chosen"]).count("✓") == 1
     assert len(table) == len(metrics["head_solver"]["scores"])
     reason = metrics["head_solver"]["feature_set"]["reason"]
-    assert f"**Features:** {reason} Cross-validated on the training images: " in texts(at)
+    assert f"**What the head reads:** {reason} Cross-validated on the training images: " in texts(
+        at
+    )
+    assert texts(at).count(reason) == 1  # said once, not again in the caption below
     assert "Epoch" not in texts(at)
 
 

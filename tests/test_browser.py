@@ -332,7 +332,7 @@ def test_demo_to_prediction_in_a_real_browser(server: str, workspace: Path, tmp_
         # Feature extraction alone: its verdict on top, and its link opens that run.
         page.get_by_test_id("stCheckbox").filter(has_text="Fine-tune the top").click()
         _settled(page)
-        page.get_by_role("button", name=re.compile("Train and compare 1 strategies")).click()
+        page.get_by_role("button", name=re.compile("Train 1 strategy")).click()
         page.get_by_text(re.compile(r"^Verdict: Only Feature extraction was scored")).wait_for(
             timeout=300_000
         )

@@ -123,14 +123,23 @@ def solved_head_view(head: dict[str, Any], fold_accuracies: list[float] | None =
     feature_set = head.get("feature_set")
     if feature_set:  # which layers the head reads (tlcore.training.head_choice)
         tried = " · ".join(
-            ("the last layer" if c["layers"] == 1 else f"{c['layers']} layers")
-            + f": {c['accuracy']:.0%} ± {c['accuracy_std']:.0%}"
+            _candidate_name(c) + f": {c['accuracy']:.0%} ± {c['accuracy_std']:.0%}"
             for c in feature_set.get("scores") or []
         )
         st.markdown(
-            f"**Features:** {feature_set['reason']}"
+            f"**What the head reads:** {feature_set['reason']}"
             + (f" Cross-validated on the training images: {tried}." if tried else "")
         )
+
+
+def _candidate_name(score: dict[str, Any]) -> str:
+    """A candidate of the head's cross-validation in a few words."""
+    name = "the last layer" if score["layers"] == 1 else f"{score['layers']} layers"
+    if score.get("views"):
+        name += " with mirror images"
+    if score.get("head") == "nearest-mean":
+        name += ", nearest class mean"
+    return name
 
 
 def metrics_view(metrics: dict[str, Any], key: str, run_id: str | None = None) -> None:
@@ -164,8 +173,10 @@ def metrics_view(metrics: dict[str, Any], key: str, run_id: str | None = None) -
         )
     if metrics.get("evaluation"):
         st.caption(metrics["evaluation"])
-    if (metrics.get("head_solver") or {}).get("message"):
-        st.caption(metrics["head_solver"]["message"])
+    head = metrics.get("head_solver") or {}
+    if head.get("message"):  # the features' reason is shown with the head's measurements
+        reason = (head.get("feature_set") or {}).get("reason", "")
+        st.caption(head["message"].replace(reason, "").strip() if reason else head["message"])
     if metrics.get("best_epoch") and metrics.get("epochs_run", 0) > 1:
         c2.metric(
             "Best epoch",
