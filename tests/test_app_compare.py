@@ -75,7 +75,10 @@ def test_a_comparison_trains_each_strategy_and_fills_the_table(tiny_dataset: Pat
     assert set(table["strategy"]) == {"Feature extraction", "Full fine-tune", "From scratch"}
     assert set(table["status"]) == {"finished"}
     # Sorted by the verdict: best accuracy first, each with its interval and images.
-    scores = [float(a.rstrip("%")) for a in table["accuracy"]]
+    # The column is named by how the accuracy was measured (36 images: cross-validated).
+    (column,) = [c for c in table.columns if c.startswith("accuracy")]
+    assert column == "accuracy (cross-validated: mean ± spread over folds)"
+    scores = [float(a.split("%")[0]) for a in table[column]]
     assert scores == sorted(scores, reverse=True)
     assert all("–" in i for i in table["95% interval"]) and len(set(table["images"])) == 1
     assert next(s.value for s in at.success).startswith("**Verdict:** ")

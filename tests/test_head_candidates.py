@@ -202,3 +202,19 @@ def test_a_mirror_run_saves_one_model_that_averages_both_views(
     scored = json.loads((info.path / "predictions.json").read_text())["images"]
     for p, row in zip(probs, scored, strict=True):
         assert row["probability"] == pytest.approx(float(p.max()), abs=2e-4)
+
+
+def test_a_tie_on_every_fold_keeps_the_smaller_feature_set() -> None:
+    from tlcore.training.head_choice import pick
+
+    multi = CandidateScore("multi", 14, 8016, 1.0, 0.0, 0.1, (1.0, 1.0, 1.0))
+    last = CandidateScore("last", 1, 1280, 1.0, 0.0, 0.2, (1.0, 1.0, 1.0))
+    assert pick([multi, last]) is last  # cross-validation says nothing: the smaller model
+    assert "scored exactly the same on every fold" in reason(last, [multi, last])
+    same_width = CandidateScore("multi", 14, 8016, 1.0, 0.0, 0.0, (1.0, 1.0, 1.0), views=True)
+    assert pick([multi, same_width]) is multi  # not smaller: the preferred one stays
+    luck = CandidateScore("last", 1, 1280, 0.9, 0.0, 0.2, (1.0, 0.9, 0.8))
+    assert (
+        pick([CandidateScore("multi", 14, 8016, 0.9, 0.0, 0.1, (0.8, 0.9, 1.0)), luck]).features
+        == "multi"
+    )

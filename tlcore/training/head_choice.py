@@ -6,7 +6,12 @@ one forward pass computes the pooled features of the last layer and of the layer
 cross-validated on each candidate, on the same folds, with the same solver, its
 regularisation chosen again inside each fold. The multi-layer features are kept unless
 the last layer alone beats them by more than the folds' luck: the mean of the fold-by-fold
-differences more than twice its standard error (``pick``); so is every later candidate
+differences more than twice its standard error (``pick``), or, when the two score exactly
+the same on every fold (cross-validation then says nothing), the last layer as the
+smaller model (on LFW photos the two tied on every fold in all 30 splits of
+``bench_multilayer.py``, and keeping the multi-layer features there left 2 of 1,900 test
+images at 5 a class below the last-layer probe, 1 above; on Twemoji no split tied). So is
+every later candidate
 (``tlcore.training.head_candidates``: the mirror image's features averaged in, a
 nearest-class-mean head for tiny sets) against the one kept before it. Why not simply the higher
 mean: at 5 images a class, 5-fold accuracies move in steps of 1/6 of a class and tie
@@ -98,11 +103,23 @@ def clearly_better(a: CandidateScore, b: CandidateScore) -> bool:
     return mean > TIE and mean >= 2 * float(diffs.std(ddof=1)) / np.sqrt(len(diffs))
 
 
+def ties_every_fold(a: CandidateScore, b: CandidateScore) -> bool:
+    """``a`` and ``b`` scored exactly the same on every fold: cross-validation cannot tell
+    them apart at all."""
+    return len(a.fold_accuracies) > 0 and a.fold_accuracies == b.fold_accuracies
+
+
+def replaces(s: CandidateScore, best: CandidateScore) -> bool:
+    """``s`` takes the place of ``best``: clearly better, or tied on every fold and reading
+    fewer features (when cross-validation says nothing, the smaller model)."""
+    return clearly_better(s, best) or (ties_every_fold(s, best) and s.width < best.width)
+
+
 def pick(scores: list[CandidateScore]) -> CandidateScore:
-    """The first candidate (the preferred one), unless a later one is clearly better."""
+    """The first candidate (the preferred one), unless a later one replaces it."""
     best = scores[0]
     for s in scores[1:]:
-        if clearly_better(s, best):
+        if replaces(s, best):
             best = s
     return best
 
@@ -118,7 +135,13 @@ def reason(chosen: CandidateScore, scores: list[CandidateScore]) -> str:
     if multi is None:
         return "Features from the last layer alone."
     both = f"{multi.accuracy:.0%} vs {last.accuracy:.0%} for the last layer alone"
-    if chosen is last:
+    if chosen is last and ties_every_fold(last, multi):
+        text = (
+            f"Features from the last layer alone: in cross-validation features from "
+            f"{multi.layers} layers scored exactly the same on every fold ({both}), so the "
+            "smaller set is kept."
+        )
+    elif chosen is last:
         text = (
             f"Features from the last layer alone: in cross-validation they beat features from "
             f"{multi.layers} layers by more than the folds' luck ({last.accuracy:.0%} vs "
@@ -150,7 +173,7 @@ def _displaced(chosen: CandidateScore, scores: list[CandidateScore]) -> Candidat
     """The candidate ``pick`` held before it took ``chosen`` (what ``chosen`` beat)."""
     best, before = scores[0], scores[0]
     for s in scores[1:]:
-        if clearly_better(s, best):
+        if replaces(s, best):
             before, best = best, s
         if best is chosen:
             break
