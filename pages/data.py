@@ -292,7 +292,8 @@ try:
     from ui import model_config
 
     # The split the run will use: the one planned for Start, defaults applied.
-    run_cfg, _defaults, _unused, split = model_config.planned_run()
+    planned = model_config.planned_run()
+    run_cfg, split = planned.config, planned.split
 except TransferLabError as e:
     st.error(str(e))
     st.stop()

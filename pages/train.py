@@ -38,7 +38,8 @@ with st.container(border=True):
         st.page_link("pages/data.py", label="Go to 1 · Data", icon=":material/image:")
     else:
         try:
-            cfg, defaults, unused, split = model_config.planned_run()
+            planned = model_config.planned_run()
+            cfg, defaults, unused, split = planned[:4]
             cfg.validate()
             from tlcore.models.backbones import get_backbone
             from tlcore.training.recipes import get_recipe
@@ -100,7 +101,7 @@ if start:
     try:
         with st.spinner("Starting: handing the run to the trainer…"):
             st.session_state["run_id"] = worker.start_run(
-                cfg.replace(name=name.strip()), split=split, defaults=defaults
+                planned.asked.replace(name=name.strip()), split=split, defaults=defaults
             )
     except TransferLabError as e:
         st.error(str(e))

@@ -118,3 +118,18 @@ def test_the_tutorials_layer_index_is_shown_not_rounded_to_a_block(tiny_dataset:
     layers = {m.label: m.value for m in at.metric}["Layers that train"]
     assert layers == "54 of 154"  # base_model.layers[100:], as the TensorFlow tutorial
     assert at.session_state["unfreeze_from"] == "100"
+
+
+def test_the_run_names_the_unused_settings_the_train_page_listed(
+    tiny_dataset: Path, no_worker: None
+) -> None:
+    from tlcore.training.run_summary import _readable
+
+    at = app("train", data_path=str(tiny_dataset))
+    (line,) = [x for x in texts(at).splitlines() if "not used by this run: " in x]
+    shown = line.split("not used by this run: ")[1].strip()
+    spec = _start(at)
+    # The defaults set patience and a schedule a solved head does not use; the run folder
+    # names those same settings (it named "epochs", settle's own value, before).
+    assert shown == ", ".join(_readable(n) for n in spec["unused"])
+    assert "epochs" not in spec["unused"]

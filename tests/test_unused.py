@@ -140,3 +140,10 @@ def test_a_gradient_run_without_validation_images_does_not_promise_early_stoppin
     assert "batches of 32; run every epoch and keep the last (no validation images" in lines[5]
     with_val = will_do(config, {"train": 24, "val": 6, "test": 0}, 30, unused)
     assert "stop early after 3 epochs" in with_val[5]
+
+
+def test_settling_a_settled_config_changes_and_names_nothing() -> None:
+    config = TrainConfig(data="d", solve_head=True, learning_rate=0.01, **LEFTOVERS)
+    settled, names = settle(config)
+    assert names  # the leftovers
+    assert settle(settled) == (settled, [])  # epochs = 1 is settle's own value, not the person's

@@ -6,7 +6,7 @@ it pins has changed, and leaving a recipe or switching network or strategy reset
 only made sense for the old choice, with a notice that says what was reset.
 """
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import streamlit as st
 
@@ -294,18 +294,25 @@ def describe(cfg: TrainConfig) -> dict[str, Any]:
     }
 
 
-def planned_run() -> tuple[TrainConfig, Any, list[str], Any]:
-    """What Start would run: ``(config, defaults, unused, split)``.
+class PlannedRun(NamedTuple):
+    """What Start would run (``planned_run``)."""
 
-    The config is the one the run folder will store (the data's defaults applied, unused
-    settings reset); ``split`` is the exact split it trains on (None without a dataset).
-    Every page that shows the split or the settings reads them here, so they agree.
-    """
+    config: TrainConfig  # what the run folder will store: defaults applied, unused reset
+    defaults: Any  # the data's ``Defaults`` with their reasons (None: set by hand)
+    unused: list[str]  # settings that were set but this run does not use
+    split: Any  # the exact split it trains on (None without a dataset)
+    asked: TrainConfig  # the config before unused settings were reset: what Start hands
+    # to the run, so its spec.json names the same unused settings as the page
+
+
+def planned_run() -> PlannedRun:
+    """What Start would run. Every page that shows the split or the settings reads them
+    here, so they agree."""
     from tlcore.data.split import make_split
     from tlcore.training.unused import settle
 
-    cfg, defaults = resolved_config()
-    cfg, unused = settle(cfg)
+    asked, defaults = resolved_config()
+    cfg, unused = settle(asked)
     report = dataset.current_report()
     split = make_split(report, cfg.split) if report is not None else None
-    return cfg, defaults, unused, split
+    return PlannedRun(cfg, defaults, unused, split, asked)

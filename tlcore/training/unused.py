@@ -82,8 +82,15 @@ def settle(config: TrainConfig) -> tuple[TrainConfig, list[str]]:
     (differ from the defaults), for the person to see."""
     from tlcore.training.recipes import as_recipe_or_not
 
-    names = sorted(n for n in unused_settings(config) if _value(config, n) != _value(_DEFAULT, n))
-    return as_recipe_or_not(drop_unused(config)), names
+    settled = drop_unused(config)
+    names = sorted(
+        n
+        for n in unused_settings(config)
+        # Set by the person (not the default), and not already settled (epochs = 1 is the
+        # solved head's own value): settling a settled config names nothing.
+        if _value(config, n) != _value(_DEFAULT, n) and _value(config, n) != _value(settled, n)
+    )
+    return as_recipe_or_not(settled), names
 
 
 def _value(config: TrainConfig, name: str) -> Any:
