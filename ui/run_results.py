@@ -6,6 +6,7 @@ from typing import Any
 import streamlit as st
 
 from tlcore.results import plots
+from tlcore.training.head_choice import describe_candidate
 from ui import dataset
 
 STATUS_TEXT = {
@@ -123,23 +124,14 @@ def solved_head_view(head: dict[str, Any], fold_accuracies: list[float] | None =
     feature_set = head.get("feature_set")
     if feature_set:  # which layers the head reads (tlcore.training.head_choice)
         tried = " · ".join(
-            _candidate_name(c) + f": {c['accuracy']:.0%} ± {c['accuracy_std']:.0%}"
+            describe_candidate(c["features"], c["layers"], c.get("head"), c.get("views"))
+            + f": {c['accuracy']:.0%} ± {c['accuracy_std']:.0%}"
             for c in feature_set.get("scores") or []
         )
         st.markdown(
             f"**What the head reads:** {feature_set['reason']}"
             + (f" Cross-validated on the training images: {tried}." if tried else "")
         )
-
-
-def _candidate_name(score: dict[str, Any]) -> str:
-    """A candidate of the head's cross-validation in a few words."""
-    name = "the last layer" if score["layers"] == 1 else f"{score['layers']} layers"
-    if score.get("views"):
-        name += " with mirror images"
-    if score.get("head") == "nearest-mean":
-        name += ", nearest class mean"
-    return name
 
 
 def metrics_view(metrics: dict[str, Any], key: str, run_id: str | None = None) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from tlcore.training import nearest_mean
 from tlcore.training.crossval import OutOfFold
-from tlcore.training.head_choice import CandidateScore, score
+from tlcore.training.head_choice import CandidateScore, describe_candidate, score
 
 TINY = 5
 """At most this many training images in the smallest class: the nearest-class-mean head
@@ -41,6 +41,10 @@ class Candidate:
     layers: int
     head: str = "logistic"  # or "nearest-mean"
     views: bool = False  # features averaged over the image and its mirror image
+
+    def describe(self) -> str:
+        """In a few plain words (``head_choice.describe_candidate``)."""
+        return describe_candidate(self.features, self.layers, self.head, self.views)
 
     @property
     def key(self) -> str:
@@ -91,6 +95,6 @@ def cross_validate(
         oof = out_of_fold(
             features, labels, n_classes, folds, class_weight=class_weight, seed=seed
         )  # fmt: skip
-    s = score(candidate.features, candidate.layers, features, labels, oof)
-    s = CandidateScore(**{**vars(s), "head": candidate.head, "views": candidate.views})
+    c = candidate
+    s = score(c.features, c.layers, features, labels, oof, c.head, c.views)
     return Scored(candidate, s, oof, temperature)

@@ -53,13 +53,21 @@ class CandidateScore:
 
     def describe(self) -> str:
         """What this candidate is, in a few plain words."""
-        where = "the last layer alone" if self.features == "last" else f"{self.layers} layers"
-        text = f"features from {where}"
-        if self.views:
-            text += ", averaged with the mirror image's"
-        if self.head == "nearest-mean":
-            text = f"a nearest-class-mean head on {text}"
-        return text
+        return describe_candidate(self.features, self.layers, self.head, self.views)
+
+
+def describe_candidate(
+    features: str, layers: int, head: str = "logistic", views: bool = False
+) -> str:
+    """A candidate of the head's cross-validation in a few plain words (for the reason,
+    the progress line and the Train page alike)."""
+    where = "the last layer alone" if features == "last" else f"{layers} layers"
+    text = f"features from {where}"
+    if views:
+        text += ", averaged with the mirror image's"
+    if head == "nearest-mean":
+        text = f"a nearest-class-mean head on {text}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -84,12 +92,20 @@ def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.log(p).mean())
 
 
-def score(name: str, layers: int, feats: np.ndarray, labels: np.ndarray, oof: OutOfFold):
+def score(
+    name: str,
+    layers: int,
+    feats: np.ndarray,
+    labels: np.ndarray,
+    oof: OutOfFold,
+    head: str = "logistic",
+    views: bool = False,
+) -> CandidateScore:
     """A ``CandidateScore`` from out-of-fold predictions."""
     accs = np.asarray(oof.fold_accuracies, dtype=np.float64)
     return CandidateScore(
         name, layers, int(feats.shape[1]), float(accs.mean()), float(accs.std()),
-        log_loss(oof.probs, labels), tuple(map(float, accs)),
+        log_loss(oof.probs, labels), tuple(map(float, accs)), head, views,
     )  # fmt: skip
 
 

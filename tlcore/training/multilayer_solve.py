@@ -84,13 +84,16 @@ def _choose(s: Any, raw: dict, last: dict, mirror_train: Any, widths: list[int],
     smallest = int(counts[counts > 0].min())
     folds = s.config.cv_folds if s.config.cross_validate else fold_count(counts[counts > 0])
     cands = head_candidates.candidates(n_layers, smallest, mirror_train is not None)
-    scored = []
+    scored, rows = [], {}
     for i, cand in enumerate(cands):
         s.log.emit(
             "prepare", stage="choose-features", done=i, total=len(cands),
-            message=f"Cross-validating {cand_text(cand)}…",
+            message=f"Cross-validating {cand.describe()}…",
         )  # fmt: skip
-        x = train_rows(cand, raw["train"], last["train"], mirror_train, widths)
+        same = (cand.features, cand.views)  # the heads on one feature set share its rows
+        if same not in rows:
+            rows[same] = train_rows(cand, raw["train"], last["train"], mirror_train, widths)
+        x = rows[same]
         scored.append(
             head_candidates.cross_validate(
                 cand, x, labels, k, folds, class_weight=s.class_weight, seed=s.config.seed
@@ -98,17 +101,6 @@ def _choose(s: Any, raw: dict, last: dict, mirror_train: Any, widths: list[int],
         )
     kept = pick([c.score for c in scored])
     return next(c for c in scored if c.score is kept), [c.score for c in scored]
-
-
-def cand_text(cand: Any) -> str:
-    """The progress line's words for a candidate."""
-    text = "the last layer alone" if cand.features == "last" else f"{cand.layers} layers"
-    text = f"the head on features from {text}"
-    if cand.views:
-        text += " averaged with the mirror image's"
-    if cand.head == "nearest-mean":
-        text = text.replace("the head", "a nearest-class-mean head", 1)
-    return text
 
 
 def train_rows(cand: Any, raw: Any, last: Any, mirror: Any, widths: list[int]) -> np.ndarray:
@@ -143,13 +135,14 @@ def solve(s: Any, progress: Any) -> Any:
     k = len(s.classes)
     wanted = s.config.head_features if taps else "last"
     counts = np.bincount(labels, minlength=k)
-    mirror = None
+    mirror = mirrored = None
     scores: list = []
     kept = None
     if wanted == "auto" and counts[counts > 0].min() >= 2:
         if s.config.head_views == "auto":
+            mirrored = _mirrored(extractor)  # built once: the training images, then the rest
             train_only = {"train": s.data["train"]}
-            mirror = _raw_features(s, _mirrored(extractor), taps, train_only, "mirror")
+            mirror = _raw_features(s, mirrored, taps, train_only, "mirror")
         kept, scores = _choose(s, raw, last, mirror and mirror["train"], widths, len(names))
         chosen = kept.candidate
     else:  # auto without CV: as before
@@ -157,7 +150,7 @@ def solve(s: Any, progress: Any) -> Any:
         chosen = Candidate("multi", len(names)) if multi_asked else Candidate("last", 1)
     if chosen.views:  # every split's mirror features, for the evaluation
         rest = {n: v for n, v in s.data.items() if n != "train"}
-        mirror = {**mirror, **_raw_features(s, _mirrored(extractor), taps, rest, "mirror")}
+        mirror = {**mirror, **_raw_features(s, mirrored, taps, rest, "mirror")}
         raw = {n: (v + mirror[n]) / 2 for n, v in raw.items()}
     mean, scale = multilayer.group_scaling(raw["train"], widths)
     multi = {n: ((v - mean) / scale).astype(np.float32) for n, v in raw.items()}
